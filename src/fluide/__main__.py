@@ -1,0 +1,3 @@
+from fluide.cli.main import app
+
+app()

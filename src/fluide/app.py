@@ -1,0 +1,58 @@
+"""The app factory: one FastAPI app with every part mounted."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import fluide
+from fluide.identity.routes import auth, developer, public
+from fluide.kit.clock import Clock, system_clock
+from fluide.kit.errors import install_error_handlers
+from fluide.kit.middleware import RequestIdMiddleware
+from fluide.products import routers as product_routers
+from fluide.runtime import Runtime
+from fluide.settings import Settings
+
+
+def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> FastAPI:
+    settings = settings or Settings()
+    runtime = Runtime(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="Fluide Connect API",
+        version=fluide.__version__,
+        description="Developer platform in front of the Fluide HR, Payroll, Pay, Books and "
+        "Utils APIs.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    app.include_router(public)
+    app.include_router(developer)
+    app.include_router(auth)
+    for router in product_routers():
+        app.include_router(router)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (each worker process builds its own app)."""
+    settings = Settings()
+    from fluide.kit.logging import configure_logging
+
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)

@@ -1,0 +1,66 @@
+"""``fluide``: the command line (DESIGN §6)."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from fluide.cli.admin import DataDir, accounts_app, db_app, keys_app, migrate
+from fluide.cli.common import console, run, settings_for
+
+app = typer.Typer(
+    help="Fluide Connect: developer platform service and client.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db_app, name="db")
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(keys_app, name="keys")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    data_dir: DataDir = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+) -> None:
+    """Apply migrations and serve the API, dashboard and docs."""
+    import uvicorn
+
+    from fluide.identity import keyring
+    from fluide.runtime import Runtime
+
+    settings = settings_for(data_dir)
+    migrate(settings)
+
+    async def prepare() -> None:
+        # Create the first signing keys once, before workers start, so they agree.
+        rt = Runtime(settings)
+        try:
+            async with rt.sessionmaker() as session, session.begin():
+                await keyring.ensure_keys(session, settings.signing_alg, rt.encryptor, rt.clock())
+        finally:
+            await rt.engine.dispose()
+
+    run(prepare())
+    os.environ.setdefault("FLUIDE_DATA_DIR", str(settings.data_dir))
+    os.environ.setdefault("FLUIDE_BASE_URL", f"http://{host}:{port}")
+    where = "PostgreSQL" if not settings.is_sqlite else f"SQLite in {settings.data_dir.resolve()}"
+    console.print(
+        f"[bold]Fluide Connect[/bold] on http://{host}:{port}  ({where}, "
+        f"{workers} worker{'s' if workers > 1 else ''})  docs: /docs"
+    )
+    uvicorn.run(
+        "fluide.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )

@@ -1,0 +1,86 @@
+"""The append-only audit log. Rows never hold a secret value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fluide.identity.models import AuditEvent
+from fluide.kit.clock import Clock
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts, from where, in which request."""
+
+    type: str  # "account" | "credential" | "system" | "anonymous"
+    id: str | None
+    source_ip: str | None
+    request_id: str | None
+
+
+SYSTEM = Actor("system", None, None, None)
+
+
+def record(
+    session: AsyncSession,
+    clock: Clock,
+    actor: Actor,
+    action: str,
+    *,
+    outcome: str = "success",
+    code: str | None = None,
+    tenant_id: str | None = None,
+    credential_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Add a row to the caller's transaction: it lands or not with the work it describes."""
+    session.add(
+        AuditEvent(
+            occurred_at=clock(),
+            action=action,
+            outcome=outcome,
+            code=code,
+            actor_type=actor.type,
+            actor_id=actor.id,
+            tenant_id=tenant_id,
+            credential_id=credential_id,
+            source_ip=actor.source_ip,
+            request_id=actor.request_id,
+            details=details,
+        )
+    )
+
+
+async def record_denial(
+    session: AsyncSession,
+    clock: Clock,
+    actor: Actor,
+    action: str,
+    code: str,
+    *,
+    tenant_id: str | None = None,
+    credential_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Write a denial that must outlive the failing request.
+
+    The request's own work is rolled back first, then only the audit row is committed, on
+    the same connection (a second connection would wait on SQLite's write lock we hold).
+    This is the one place outside the request dependency that commits.
+    """
+    await session.rollback()
+    record(
+        session,
+        clock,
+        actor,
+        action,
+        outcome="denied",
+        code=code,
+        tenant_id=tenant_id,
+        credential_id=credential_id,
+        details=details,
+    )
+    await session.commit()

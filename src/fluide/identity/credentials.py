@@ -1,0 +1,203 @@
+"""API credentials: create, list, revoke, rotate. Services flush; the request commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fluide.identity import audit, formats
+from fluide.identity.audit import Actor
+from fluide.identity.errors import CredentialRevoked, TokenRevoked
+from fluide.identity.hashing import SecretHasher
+from fluide.identity.models import Credential, RevocationEvent
+from fluide.identity.principal import ALL_SCOPES
+from fluide.kit.clock import Clock, system_clock
+from fluide.kit.errors import NotFound, ValidationFailed
+from fluide.kit.ids import new_id
+from fluide.kit.pagination import PageParams
+
+ENVIRONMENTS = ("sandbox", "production")
+MAX_GRACE_SECONDS = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    credential: Credential
+    api_secret: str  # shown once, never stored
+
+    def __repr__(self) -> str:
+        return f"IssuedCredential(credential_id={self.credential.id!r}, api_secret=***)"
+
+
+def parse_scopes(scopes: list[str] | str | None, allowed: tuple[str, ...] = ALL_SCOPES) -> str:
+    if scopes is None:
+        return " ".join(allowed)
+    items = scopes.split() if isinstance(scopes, str) else list(scopes)
+    unknown = sorted(set(items) - set(allowed))
+    if unknown:
+        raise ValidationFailed(errors={"scopes": [f"unknown scope: {s}" for s in unknown]})
+    if not items:
+        raise ValidationFailed(errors={"scopes": ["at least one scope is required"]})
+    return " ".join(s for s in allowed if s in items)
+
+
+async def create(
+    session: AsyncSession,
+    hasher: SecretHasher,
+    clock: Clock,
+    actor: Actor,
+    *,
+    tenant_id: str,
+    account_id: str,
+    name: str,
+    environment: str = "sandbox",
+    scopes: list[str] | str | None = None,
+) -> IssuedCredential:
+    if environment not in ENVIRONMENTS:
+        raise ValidationFailed(errors={"environment": [f"one of {', '.join(ENVIRONMENTS)}"]})
+    secret = formats.new_api_secret()
+    now = clock()
+    cred = Credential(
+        id=new_id("cred"),
+        tenant_id=tenant_id,
+        account_id=account_id,
+        name=name,
+        environment=environment,
+        api_key=formats.new_api_key(),
+        scopes=parse_scopes(scopes),
+        status="active",
+        secret_hash=hasher.digest(secret),
+        generation=1,
+        min_token_generation=1,
+        created_at=now,
+        secret_rotated_at=None,
+    )
+    session.add(cred)
+    audit.record(
+        session,
+        clock,
+        actor,
+        "credential.create",
+        tenant_id=tenant_id,
+        credential_id=cred.id,
+        details={"name": name, "environment": environment},
+    )
+    await session.flush()
+    return IssuedCredential(cred, secret)
+
+
+async def list_for_tenant(
+    session: AsyncSession, tenant_id: str, params: PageParams
+) -> tuple[list[Credential], int]:
+    query = select(Credential).where(Credential.tenant_id == tenant_id)
+    if params.q:
+        like = f"%{params.q}%"
+        query = query.where(Credential.name.ilike(like) | Credential.api_key.ilike(like))
+    total = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    rows = await session.scalars(
+        query.order_by(Credential.created_at.desc()).offset(params.offset).limit(params.limit)
+    )
+    return list(rows.all()), total
+
+
+async def get_for_tenant(
+    session: AsyncSession, tenant_id: str, credential_id: str, *, for_update: bool = False
+) -> Credential:
+    query = select(Credential).where(
+        Credential.id == credential_id, Credential.tenant_id == tenant_id
+    )
+    if for_update:
+        query = query.with_for_update()
+    cred = await session.scalar(query)
+    if cred is None:
+        raise NotFound("Credential not found")
+    return cred
+
+
+async def revoke(session: AsyncSession, clock: Clock, actor: Actor, cred: Credential) -> Credential:
+    if cred.status == "revoked":
+        return cred
+    now = clock()
+    cred.status, cred.revoked_at = "revoked", now
+    session.add(
+        RevocationEvent(
+            kind="credential_status", subject=cred.id, value="revoked", created_at=system_clock()
+        )
+    )
+    audit.record(
+        session, clock, actor, "credential.revoke", tenant_id=cred.tenant_id, credential_id=cred.id
+    )
+    await session.flush()
+    return cred
+
+
+@dataclass(frozen=True)
+class Rotation:
+    credential: Credential
+    api_secret: str
+    rotated_at: datetime
+    previous_secret_expires_at: datetime | None
+
+    def __repr__(self) -> str:
+        return f"Rotation(credential_id={self.credential.id!r}, api_secret=***)"
+
+
+async def rotate_secret(
+    session: AsyncSession,
+    hasher: SecretHasher,
+    clock: Clock,
+    actor: Actor,
+    *,
+    tenant_id: str,
+    credential_id: str,
+    grace_seconds: int,
+    caller_generation: int | None = None,
+) -> Rotation:
+    """Replace the secret. Grace 0: the old secret stops now and every earlier token is revoked.
+
+    Grace > 0: the old secret keeps exchanging until ``previousSecretExpiresAt`` and tokens
+    already minted live to their ``exp``. The row is locked, so concurrent rotations serialise;
+    a caller whose own token was revoked by a rotation that won the race is refused.
+    """
+    if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
+        raise ValidationFailed(errors={"graceSeconds": [f"between 0 and {MAX_GRACE_SECONDS}"]})
+    cred = await get_for_tenant(session, tenant_id, credential_id, for_update=True)
+    if cred.status != "active":
+        raise CredentialRevoked
+    if caller_generation is not None and caller_generation < cred.min_token_generation:
+        raise TokenRevoked
+    now = clock()
+    secret = formats.new_api_secret()
+    if grace_seconds > 0:
+        cred.previous_secret_hash = cred.secret_hash
+        cred.previous_secret_expires_at = now + timedelta(seconds=grace_seconds)
+    else:
+        cred.previous_secret_hash = None
+        cred.previous_secret_expires_at = None
+    cred.secret_hash = hasher.digest(secret)
+    cred.generation += 1
+    cred.secret_rotated_at = now
+    if grace_seconds == 0:
+        cred.min_token_generation = cred.generation
+        session.add(
+            RevocationEvent(
+                kind="generation",
+                subject=cred.id,
+                value=str(cred.generation),
+                created_at=system_clock(),
+            )
+        )
+    audit.record(
+        session,
+        clock,
+        actor,
+        "credential.rotate_secret",
+        tenant_id=tenant_id,
+        credential_id=cred.id,
+        details={"graceSeconds": grace_seconds, "generation": cred.generation},
+    )
+    await session.flush()
+    return Rotation(cred, secret, now, cred.previous_secret_expires_at)

@@ -1,0 +1,75 @@
+"""Request dependencies: who acts, the developer token session, the account session."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from fluide.identity import accounts
+from fluide.identity.audit import Actor
+from fluide.identity.models import Account, AccountSession
+from fluide.identity.principal import Principal, authenticate
+from fluide.runtime import DbSession, Runtime, get_runtime
+
+SESSION_COOKIE = "fluide_session"
+
+
+def source_ip(request: Request, trust_forwarded_for: bool) -> str | None:
+    if trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for")
+        if forwarded:
+            return forwarded.split(",")[0].strip()[:64]
+    return request.client.host if request.client else None
+
+
+def request_actor(request: Request) -> Actor:
+    rt = get_runtime(request)
+    return Actor(
+        "anonymous",
+        None,
+        source_ip(request, rt.settings.trust_forwarded_for),
+        request.scope.get("state", {}).get("request_id"),
+    )
+
+
+def developer_principal(request: Request) -> Principal:
+    """Bearer + client id (+ API key if sent, and then it must match). No database."""
+    rt = get_runtime(request)
+    h = request.headers
+    principal = authenticate(
+        authorization=h.get("authorization"),
+        api_key=h.get("x-fluide-api-key"),
+        client_id=h.get("x-fluide-client-id"),
+        keyset=rt.keyset,
+        view=rt.view,
+        issuer=rt.settings.issuer,
+        now=rt.clock().timestamp(),
+        leeway=rt.settings.token_leeway_seconds,
+        require_api_key=False,
+    )
+    request.scope.setdefault("state", {})["principal"] = principal
+    return principal
+
+
+def principal_actor(request: Request, principal: Principal) -> Actor:
+    base = request_actor(request)
+    return Actor("credential", principal.credential_id, base.source_ip, base.request_id)
+
+
+def session_token_of(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.cookies.get(SESSION_COOKIE)
+
+
+async def account_session(request: Request, session: DbSession) -> tuple[Account, AccountSession]:
+    rt = get_runtime(request)
+    return await accounts.account_for_session(rt, session, session_token_of(request))
+
+
+ActorDep = Annotated[Actor, Depends(request_actor)]
+PrincipalDep = Annotated[Principal, Depends(developer_principal)]
+AccountSessionDep = Annotated[tuple[Account, AccountSession], Depends(account_session)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -1,0 +1,221 @@
+"""JWT minting and checking. Pure: no framework, no database; ``now`` is passed in."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import orjson
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+ALLOWED_ALGS = frozenset({"ES256", "RS256", "EdDSA"})
+TOKEN_TYPE = "at+jwt"  # noqa: S105
+REQUIRED_CLAIMS = (
+    "iss",
+    "sub",
+    "iat",
+    "nbf",
+    "exp",
+    "jti",
+    "tenant_id",
+    "fluide_client_id",
+    "api_key",
+    "scope",
+    "gen",
+)
+
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
+
+
+class TokenError(Exception):
+    code = "TOKEN_INVALID"
+    message = "Access token is invalid"
+
+
+class TokenInvalid(TokenError):
+    pass
+
+
+class TokenExpired(TokenError):
+    code = "TOKEN_EXPIRED"
+    message = "Access token has expired"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyKey:
+    kid: str
+    alg: str
+    public_key: PublicKey
+
+    def __repr__(self) -> str:
+        return f"VerifyKey(kid={self.kid!r}, alg={self.alg!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    kid: str
+    alg: str
+    private_key: PrivateKey
+
+    def __repr__(self) -> str:
+        return f"SigningKey(kid={self.kid!r}, alg={self.alg!r})"
+
+
+def generate_private_key(alg: str) -> PrivateKey:
+    if alg == "ES256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if alg == "RS256":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if alg == "EdDSA":
+        return ed25519.Ed25519PrivateKey.generate()
+    raise ValueError(f"unsupported signing algorithm {alg!r}")
+
+
+def private_pem(key: PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def load_private_pem(pem: bytes) -> PrivateKey:
+    key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(
+        key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+    ):
+        raise ValueError("unsupported key type")
+    return key
+
+
+def public_jwk(kid: str, alg: str, public_key: PublicKey) -> dict[str, Any]:
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        jwk = ECAlgorithm.to_jwk(public_key, as_dict=True)
+    elif isinstance(public_key, rsa.RSAPublicKey):
+        jwk = RSAAlgorithm.to_jwk(public_key, as_dict=True)
+    else:
+        jwk = OKPAlgorithm.to_jwk(public_key, as_dict=True)
+    return {**jwk, "kid": kid, "alg": alg, "use": "sig"}
+
+
+def new_kid(public_key: PublicKey) -> str:
+    """RFC 7638-style thumbprint: the same key always gets the same id."""
+    jwk = public_jwk("", "", public_key)
+    members = {k: jwk[k] for k in ("crv", "e", "kty", "n", "x", "y") if k in jwk}
+    digest = hashlib.sha256(orjson.dumps(members, option=orjson.OPT_SORT_KEYS)).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()[:32]
+
+
+class KeyEncryptor:
+    """AES-256-GCM under a key derived from the key-encryption key; the kid is bound as AAD."""
+
+    def __init__(self, kek: bytes) -> None:
+        derived = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"fluide signing keys v1"
+        ).derive(kek)
+        self._aead = AESGCM(derived)
+
+    def encrypt(self, kid: str, plaintext: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, plaintext, kid.encode())
+
+    def decrypt(self, kid: str, blob: bytes) -> bytes:
+        return self._aead.decrypt(blob[:12], blob[12:], kid.encode())
+
+    def __repr__(self) -> str:
+        return "KeyEncryptor(kek=***)"
+
+
+def mint(claims: dict[str, Any], key: SigningKey) -> str:
+    return jwt.encode(
+        claims, key.private_key, algorithm=key.alg, headers={"kid": key.kid, "typ": TOKEN_TYPE}
+    )
+
+
+_decoder = jwt.PyJWT()
+_NO_TIME_CHECKS = {
+    "verify_signature": True,
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+    "verify_aud": False,
+    "verify_iss": False,
+}
+
+
+def _header(token: str) -> dict[str, Any]:
+    try:
+        head_b64 = token.split(".", 1)[0]
+        padded = head_b64 + "=" * (-len(head_b64) % 4)
+        header = orjson.loads(base64.urlsafe_b64decode(padded))
+    except (ValueError, binascii.Error, orjson.JSONDecodeError, IndexError) as exc:
+        raise TokenInvalid from exc
+    if not isinstance(header, dict):
+        raise TokenInvalid
+    return header
+
+
+def verify(
+    token: str,
+    keys: dict[str, VerifyKey],
+    *,
+    issuer: str,
+    now: float,
+    leeway: float,
+) -> dict[str, Any]:
+    """Check signature, header and claims; return the claims or raise a ``TokenError``.
+
+    Order: structure and header (alg allow-list, known kid, typ), signature, issuer,
+    required claims, then time (``nbf`` is a signature-class failure, ``exp`` is expiry).
+    """
+    if token.count(".") != 2 or len(token) > 8192:
+        raise TokenInvalid
+    header = _header(token)
+    alg, kid = header.get("alg"), header.get("kid")
+    if alg not in ALLOWED_ALGS or not isinstance(kid, str) or header.get("typ") != TOKEN_TYPE:
+        raise TokenInvalid
+    # Refuse headers that point at other key material (jku/x5u/jwk/x5c): we only trust our set.
+    if any(h in header for h in ("jku", "x5u", "jwk", "x5c", "crit")):
+        raise TokenInvalid
+    key = keys.get(kid)
+    if key is None or key.alg != alg:
+        raise TokenInvalid
+    try:
+        claims: dict[str, Any] = _decoder.decode(
+            token,
+            key.public_key,
+            algorithms=[alg],
+            options=_NO_TIME_CHECKS,  # type: ignore[arg-type]
+        )
+    except jwt.PyJWTError as exc:
+        raise TokenInvalid from exc
+    if claims.get("iss") != issuer:
+        raise TokenInvalid
+    for name in REQUIRED_CLAIMS:
+        if name not in claims:
+            raise TokenInvalid
+    exp, nbf, iat = claims["exp"], claims["nbf"], claims["iat"]
+    if not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in (exp, nbf, iat, claims["gen"])
+    ):
+        raise TokenInvalid
+    if not all(
+        isinstance(claims[n], str)
+        for n in ("sub", "jti", "tenant_id", "fluide_client_id", "api_key", "scope")
+    ):
+        raise TokenInvalid
+    if nbf > now + leeway:
+        raise TokenInvalid
+    if exp <= now - leeway:
+        raise TokenExpired
+    return claims

@@ -1,0 +1,110 @@
+"""The in-memory revocation view every process keeps (DESIGN §3.5: the hot path reads no database).
+
+It is built from the tables at start, then kept fresh from the ``revocation_events`` feed:
+every process polls it (≤ 1 s) and, when Redis is configured, is nudged to poll at once.
+Events are idempotent, so re-reading a recent window is harmless; that window covers
+PostgreSQL sequence values that commit out of order.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fluide.identity.models import Credential, IssuedToken, RevocationEvent
+from fluide.kit.clock import system_clock
+
+REREAD_WINDOW = timedelta(seconds=30)
+
+
+@dataclass
+class RevocationView:
+    revoked_jtis: dict[str, float] = field(default_factory=dict)  # jti → exp (epoch seconds)
+    min_generation: dict[str, int] = field(default_factory=dict)  # credential id → min gen
+    inactive_credentials: dict[str, str] = field(default_factory=dict)  # credential id → status
+    last_event_id: int = 0
+    keys_changed: bool = False
+    exposures: int = 0
+
+    def is_token_revoked(self, jti: str, credential_id: str, generation: int) -> bool:
+        if jti in self.revoked_jtis:
+            return True
+        return generation < self.min_generation.get(credential_id, 0)
+
+    def credential_status(self, credential_id: str) -> str:
+        return self.inactive_credentials.get(credential_id, "active")
+
+    async def load(self, session: AsyncSession) -> None:
+        now = system_clock()
+        self.last_event_id = int(
+            await session.scalar(
+                select(RevocationEvent.id).order_by(RevocationEvent.id.desc()).limit(1)
+            )
+            or 0
+        )
+        revoked = await session.execute(
+            select(IssuedToken.jti, IssuedToken.expires_at).where(
+                IssuedToken.revoked_at.is_not(None), IssuedToken.expires_at > now
+            )
+        )
+        self.revoked_jtis = {jti: exp.timestamp() for jti, exp in revoked}
+        creds = await session.execute(
+            select(Credential.id, Credential.min_token_generation, Credential.status).where(
+                or_(Credential.min_token_generation > 1, Credential.status != "active")
+            )
+        )
+        self.min_generation, self.inactive_credentials = {}, {}
+        for cid, gen, status in creds:
+            if gen > 1:
+                self.min_generation[cid] = gen
+            if status != "active":
+                self.inactive_credentials[cid] = status
+
+    async def poll(self, session: AsyncSession) -> bool:
+        """Apply new events; return True when signing keys changed (the caller reloads them)."""
+        since = system_clock() - REREAD_WINDOW
+        rows = (
+            await session.execute(
+                select(
+                    RevocationEvent.id,
+                    RevocationEvent.kind,
+                    RevocationEvent.subject,
+                    RevocationEvent.value,
+                    RevocationEvent.expires_at,
+                )
+                .where(
+                    or_(
+                        RevocationEvent.id > self.last_event_id, RevocationEvent.created_at >= since
+                    )
+                )
+                .order_by(RevocationEvent.id)
+            )
+        ).all()
+        keys_changed = False
+        for eid, kind, subject, value, expires_at in rows:
+            fresh = eid > self.last_event_id
+            self.last_event_id = max(self.last_event_id, eid)
+            if kind == "token":
+                exp = expires_at.timestamp() if expires_at else time.time() + 86400
+                self.revoked_jtis[subject] = exp
+            elif kind == "generation" and value is not None:
+                self.min_generation[subject] = max(self.min_generation.get(subject, 0), int(value))
+            elif kind == "credential_status" and value is not None:
+                if value == "active" and self.inactive_credentials.get(subject) != "revoked":
+                    self.inactive_credentials.pop(subject, None)
+                elif value != "active":
+                    self.inactive_credentials[subject] = value
+            elif kind == "signing_keys" and fresh:
+                keys_changed = True
+        self._prune()
+        return keys_changed
+
+    def _prune(self) -> None:
+        if len(self.revoked_jtis) < 1024:
+            return
+        cutoff = time.time() - 3600
+        self.revoked_jtis = {j: e for j, e in self.revoked_jtis.items() if e > cutoff}

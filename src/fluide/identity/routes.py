@@ -1,0 +1,396 @@
+"""Identity routes: token exchange, developer session, accounts, credentials, JWKS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Request, Response
+from sqlalchemy import func, select
+
+import fluide
+from fluide.identity import accounts, credentials, tokens
+from fluide.identity.audit import Actor
+from fluide.identity.deps import (
+    AccountSessionDep,
+    ActorDep,
+    PrincipalDep,
+    RuntimeDep,
+    principal_actor,
+)
+from fluide.identity.models import AuditEvent
+from fluide.identity.schemas import (
+    AccountOut,
+    AuditEventOut,
+    AuthContext,
+    CredentialCreate,
+    CredentialOut,
+    Health,
+    IssuedCredentialOut,
+    ResendRequest,
+    RotateRequest,
+    RotateResponse,
+    ServiceRoot,
+    SessionOut,
+    SignInRequest,
+    SignUpRequest,
+    SignUpResponse,
+    TokenRequest,
+    TokenResponse,
+    VerifyRequest,
+    VerifyResponse,
+)
+from fluide.kit.errors import RateLimited
+from fluide.kit.pagination import Page, PageDep
+from fluide.runtime import DbSession
+
+public = APIRouter()
+developer = APIRouter(prefix="/api/v1", tags=["Authorize"])
+auth = APIRouter(prefix="/api/v1/auth", tags=["Accounts"])
+
+
+# ---- public -----------------------------------------------------------------------------------
+
+
+@public.get("/api/v1", response_model=ServiceRoot, tags=["Service"])
+async def service_root() -> ServiceRoot:
+    """Service root: what this is and where to start."""
+    return ServiceRoot(
+        service="fluide-connect",
+        version=fluide.__version__,
+        docs="/docs",
+        openapi="/openapi.json",
+        token_endpoint="/api/v1/authorize/token",  # noqa: S106
+    )
+
+
+@public.get(
+    "/api/v1/health", response_model=Health, tags=["Service"], responses={503: {"model": Health}}
+)
+async def health(rt: RuntimeDep, response: Response) -> Health:
+    """Liveness of the auth service with its database status."""
+    from sqlalchemy import text
+
+    try:
+        async with rt.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        db = "up"
+    except Exception:
+        db = "down"
+    if db != "up":
+        response.status_code = 503
+    return Health(
+        status="ok" if db == "up" else "error",
+        service="fluide-auth",
+        checks={"database": db, "signingKey": "up" if rt.keyset.signing_key else "down"},
+    )
+
+
+@public.get("/.well-known/jwks.json", tags=["Service"])
+@public.get("/api/v1/auth/.well-known/jwks.json", tags=["Service"])
+async def jwks(rt: RuntimeDep, response: Response) -> dict[str, Any]:
+    """Public keys that verify Fluide access tokens (next, active and retired keys)."""
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return rt.keyset.jwks
+
+
+# ---- token exchange and developer session ------------------------------------------------------
+
+
+@developer.post("/authorize/token", response_model=TokenResponse)
+@developer.post("/developer-access/token", response_model=TokenResponse, include_in_schema=False)
+async def exchange_token(
+    request: Request,
+    rt: RuntimeDep,
+    session: DbSession,
+    actor: ActorDep,
+    body: TokenRequest | None = Body(None),
+) -> dict[str, Any]:
+    """Exchange an API key and secret for a short-lived access token."""
+    h = request.headers
+    body = body or TokenRequest()
+    result = await tokens.exchange(
+        rt,
+        session,
+        actor,
+        api_key=h.get("x-fluide-api-key") or body.api_key,
+        api_secret=h.get("x-fluide-api-secret") or body.api_secret,
+        client_id=h.get("x-fluide-client-id") or body.client_id,
+        scope=h.get("x-fluide-scope") or body.scope,
+    )
+    return tokens.exchange_body(result, rt.settings.token_ttl_seconds)
+
+
+@developer.get("/authorize/current", response_model=CredentialOut)
+@developer.get("/developer-access/current", response_model=CredentialOut, include_in_schema=False)
+async def current_credential(principal: PrincipalDep, session: DbSession) -> CredentialOut:
+    """Metadata of the credential bound to the token (never the secret)."""
+    cred = await credentials.get_for_tenant(session, principal.tenant_id, principal.credential_id)
+    return CredentialOut.of(cred)
+
+
+@developer.post("/authorize/rotate-secret", response_model=RotateResponse)
+@developer.post(
+    "/developer-access/rotate-secret", response_model=RotateResponse, include_in_schema=False
+)
+async def rotate_secret(
+    request: Request,
+    principal: PrincipalDep,
+    rt: RuntimeDep,
+    session: DbSession,
+    body: RotateRequest | None = Body(None),
+) -> RotateResponse:
+    """Issue a new secret (shown once); choose how long the old one keeps working."""
+    rotation = await credentials.rotate_secret(
+        session,
+        rt.hasher,
+        rt.clock,
+        principal_actor(request, principal),
+        tenant_id=principal.tenant_id,
+        credential_id=principal.credential_id,
+        grace_seconds=(body or RotateRequest()).grace_seconds,
+        caller_generation=principal.generation,
+    )
+    await session.commit()
+    await rt.changed()
+    return RotateResponse(
+        api_key=rotation.credential.api_key,
+        api_secret=rotation.api_secret,
+        rotated_at=rotation.rotated_at,
+        previous_secret_expires_at=rotation.previous_secret_expires_at,
+    )
+
+
+@developer.post("/authorize/revoke", status_code=204)
+async def revoke_token(
+    request: Request, principal: PrincipalDep, rt: RuntimeDep, session: DbSession
+) -> Response:
+    """Revoke the presented access token (sign-out)."""
+    await tokens.revoke_token(rt, session, principal_actor(request, principal), principal)
+    await session.commit()
+    await rt.changed()
+    return Response(status_code=204)
+
+
+@developer.get("/auth-context/{jti}", response_model=AuthContext)
+async def auth_context(
+    jti: str, principal: PrincipalDep, rt: RuntimeDep, session: DbSession
+) -> dict[str, Any]:
+    """Context of one of your credential's tokens: scopes, times and status."""
+    return await tokens.auth_context(rt, session, principal, jti)
+
+
+# ---- accounts ---------------------------------------------------------------------------------
+
+
+@auth.post("/signup", response_model=SignUpResponse, status_code=201)
+async def sign_up(
+    body: SignUpRequest, rt: RuntimeDep, session: DbSession, actor: ActorDep
+) -> SignUpResponse:
+    """Create a developer account; a 6-digit code is emailed to verify it."""
+    account, code = await accounts.sign_up(
+        rt, session, actor, email=body.email, password=body.password, tenant_name=body.tenant_name
+    )
+    await session.commit()
+    await accounts.send_verification(rt, account.email, code)
+    return SignUpResponse(account_id=account.id, email=account.email)
+
+
+@auth.post("/verify/resend", status_code=202)
+async def resend_code(body: ResendRequest, rt: RuntimeDep, session: DbSession) -> Response:
+    """Email a fresh verification code (always 202: whether the email exists is not revealed)."""
+    code = await accounts.resend_code(rt, session, body.email)
+    await session.commit()
+    if code is not None:
+        await accounts.send_verification(rt, accounts.normalise_email(body.email), code)
+    return Response(status_code=202)
+
+
+@auth.post("/verify", response_model=VerifyResponse)
+async def verify(
+    body: VerifyRequest, rt: RuntimeDep, session: DbSession, response: Response, actor: ActorDep
+) -> VerifyResponse:
+    """Verify the email with its code; the first time, returns your API key and one-time secret."""
+    result = await accounts.verify_email(rt, session, actor, email=body.email, code=body.code)
+    response.headers["Cache-Control"] = "no-store"
+    issued = None
+    if result.issued is not None:
+        issued = IssuedCredentialOut(
+            **CredentialOut.of(result.issued.credential).model_dump(),
+            api_secret=result.issued.api_secret,
+        )
+    return VerifyResponse(
+        account_id=result.account.id, tenant_id=result.account.tenant_id, credential=issued
+    )
+
+
+@auth.post("/signin", response_model=SessionOut)
+async def sign_in(
+    body: SignInRequest, rt: RuntimeDep, session: DbSession, actor: ActorDep, response: Response
+) -> SessionOut:
+    """Sign in with email and password; returns a session token for the account routes."""
+    decision = await rt.limiter.hit(rt.settings.signin_limit, "signin", actor.source_ip or "-")
+    if not decision.allowed:
+        raise RateLimited(decision.retry_after)
+    signed = await accounts.sign_in(rt, session, actor, email=body.email, password=body.password)
+    response.headers["Cache-Control"] = "no-store"
+    return SessionOut(
+        session_token=signed.token,
+        expires_at=signed.expires_at,
+        account_id=signed.account.id,
+        tenant_id=signed.account.tenant_id,
+    )
+
+
+@auth.post("/signout", status_code=204)
+async def sign_out(
+    current: AccountSessionDep, rt: RuntimeDep, session: DbSession, actor: ActorDep
+) -> Response:
+    """End the current account session."""
+    account, sess = current
+    await accounts.sign_out(rt, session, _as_account(actor, account.id), account, sess)
+    return Response(status_code=204)
+
+
+@auth.get("/me", response_model=AccountOut)
+async def me(current: AccountSessionDep) -> AccountOut:
+    """The signed-in account."""
+    account, _ = current
+    return AccountOut(
+        account_id=account.id,
+        email=account.email,
+        tenant_id=account.tenant_id,
+        email_verified_at=account.email_verified_at,
+    )
+
+
+def _as_account(actor: Actor, account_id: str) -> Actor:
+    return Actor("account", account_id, actor.source_ip, actor.request_id)
+
+
+@auth.get("/credentials", response_model=Page[CredentialOut])
+async def list_credentials(
+    current: AccountSessionDep, session: DbSession, params: PageDep
+) -> Page[CredentialOut]:
+    """Every API credential of your tenant."""
+    account, _ = current
+    rows, total = await credentials.list_for_tenant(session, account.tenant_id, params)
+    return Page.of([CredentialOut.of(c) for c in rows], total, params)
+
+
+@auth.post("/credentials", response_model=IssuedCredentialOut, status_code=201)
+async def create_credential(
+    body: CredentialCreate,
+    current: AccountSessionDep,
+    rt: RuntimeDep,
+    session: DbSession,
+    actor: ActorDep,
+    response: Response,
+) -> IssuedCredentialOut:
+    """Create an API credential; the secret is in this response only."""
+    account, _ = current
+    issued = await credentials.create(
+        session,
+        rt.hasher,
+        rt.clock,
+        _as_account(actor, account.id),
+        tenant_id=account.tenant_id,
+        account_id=account.id,
+        name=body.name,
+        environment=body.environment,
+        scopes=body.scopes,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return IssuedCredentialOut(
+        **CredentialOut.of(issued.credential).model_dump(), api_secret=issued.api_secret
+    )
+
+
+@auth.get("/credentials/{credential_id}", response_model=CredentialOut)
+async def get_credential(
+    credential_id: str, current: AccountSessionDep, session: DbSession
+) -> CredentialOut:
+    """One credential of your tenant."""
+    account, _ = current
+    return CredentialOut.of(
+        await credentials.get_for_tenant(session, account.tenant_id, credential_id)
+    )
+
+
+@auth.post("/credentials/{credential_id}/revoke", response_model=CredentialOut)
+async def revoke_credential(
+    credential_id: str,
+    current: AccountSessionDep,
+    rt: RuntimeDep,
+    session: DbSession,
+    actor: ActorDep,
+) -> CredentialOut:
+    """Revoke a credential: its secret stops exchanging and its tokens stop working."""
+    account, _ = current
+    cred = await credentials.get_for_tenant(
+        session, account.tenant_id, credential_id, for_update=True
+    )
+    await credentials.revoke(session, rt.clock, _as_account(actor, account.id), cred)
+    await session.commit()
+    await rt.changed()
+    return CredentialOut.of(cred)
+
+
+@auth.post("/credentials/{credential_id}/rotate-secret", response_model=RotateResponse)
+async def rotate_credential(
+    credential_id: str,
+    current: AccountSessionDep,
+    rt: RuntimeDep,
+    session: DbSession,
+    actor: ActorDep,
+    response: Response,
+    body: RotateRequest | None = Body(None),
+) -> RotateResponse:
+    """Rotate a credential's secret from the signed-in session."""
+    account, _ = current
+    rotation = await credentials.rotate_secret(
+        session,
+        rt.hasher,
+        rt.clock,
+        _as_account(actor, account.id),
+        tenant_id=account.tenant_id,
+        credential_id=credential_id,
+        grace_seconds=(body or RotateRequest()).grace_seconds,
+    )
+    await session.commit()
+    await rt.changed()
+    response.headers["Cache-Control"] = "no-store"
+    return RotateResponse(
+        api_key=rotation.credential.api_key,
+        api_secret=rotation.api_secret,
+        rotated_at=rotation.rotated_at,
+        previous_secret_expires_at=rotation.previous_secret_expires_at,
+    )
+
+
+@auth.get("/audit", response_model=Page[AuditEventOut])
+async def audit_log(
+    current: AccountSessionDep,
+    session: DbSession,
+    params: PageDep,
+    action: str | None = None,
+    outcome: str | None = None,
+    credential_id: str | None = None,
+) -> Page[AuditEventOut]:
+    """Your tenant's audit events, newest first; filter by action, outcome or credential."""
+    account, _ = current
+    query = select(AuditEvent).where(AuditEvent.tenant_id == account.tenant_id)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if outcome:
+        query = query.where(AuditEvent.outcome == outcome)
+    if credential_id:
+        query = query.where(AuditEvent.credential_id == credential_id)
+    total = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    rows = (
+        await session.scalars(
+            query.order_by(AuditEvent.id.desc()).offset(params.offset).limit(params.limit)
+        )
+    ).all()
+    return Page.of(
+        [AuditEventOut.model_validate(r, from_attributes=True) for r in rows], total, params
+    )

@@ -1,0 +1,179 @@
+"""Wire models of the identity routes (camelCase JSON)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from fluide.identity.models import Credential
+from fluide.kit.schema import CamelModel
+
+
+class TokenRequest(CamelModel):
+    api_key: str | None = Field(None, max_length=256, examples=["fl_dev_your_key"])
+    api_secret: str | None = Field(None, max_length=256, examples=["fl_sk_your_secret"])
+    client_id: str | None = Field(None, max_length=128, examples=["fluide-developer"])
+    scope: str | None = Field(None, max_length=1000, examples=["hr:read payroll:read"])
+
+
+class TokenResponse(CamelModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105
+    exp: int
+    iat: int
+    expires_in: int
+    jti: str
+    tenant_id: str
+    fluide_client_id: str
+    auth_context_path: str
+    scope: str
+
+
+class CredentialOut(CamelModel):
+    id: str
+    api_key: str
+    name: str
+    status: str
+    environment: str
+    tenant_id: str
+    scopes: list[str]
+    created_at: datetime
+    secret_rotated_at: datetime | None
+    last_used_at: datetime | None
+    previous_secret_expires_at: datetime | None
+    secret_exposed_at: datetime | None
+    revoked_at: datetime | None = None
+
+    @classmethod
+    def of(cls, cred: Credential) -> CredentialOut:
+        return cls(
+            id=cred.id,
+            api_key=cred.api_key,
+            name=cred.name,
+            status=cred.status,
+            environment=cred.environment,
+            tenant_id=cred.tenant_id,
+            scopes=cred.scopes.split(),
+            created_at=cred.created_at,
+            secret_rotated_at=cred.secret_rotated_at,
+            last_used_at=cred.last_used_at,
+            previous_secret_expires_at=cred.previous_secret_expires_at,
+            secret_exposed_at=cred.secret_exposed_at,
+            revoked_at=cred.revoked_at,
+        )
+
+
+class IssuedCredentialOut(CredentialOut):
+    api_secret: str = Field(description="Shown exactly once. Store it now.")
+
+
+class RotateRequest(CamelModel):
+    grace_seconds: int = Field(
+        0,
+        ge=0,
+        le=604800,
+        description=(
+            "0: the old secret stops now and every earlier token is revoked. "
+            ">0: the old secret keeps working until previousSecretExpiresAt."
+        ),
+    )
+
+
+class RotateResponse(CamelModel):
+    api_key: str
+    api_secret: str
+    rotated_at: datetime
+    previous_secret_expires_at: datetime | None
+
+
+class AuthContext(CamelModel):
+    jti: str
+    tenant_id: str
+    fluide_client_id: str
+    api_key: str
+    scopes: list[str]
+    issued_at: datetime
+    expires_at: datetime
+    status: Literal["active", "revoked", "expired"]
+
+
+class SignUpRequest(CamelModel):
+    email: str = Field(max_length=320, examples=["dev@example.com"])
+    password: str = Field(min_length=10, max_length=256)
+    tenant_name: str | None = Field(None, max_length=200)
+
+
+class SignUpResponse(CamelModel):
+    account_id: str
+    email: str
+    verification_required: bool = True
+
+
+class VerifyRequest(CamelModel):
+    email: str = Field(max_length=320)
+    code: str = Field(pattern=r"^\s*\d{6}\s*$", examples=["123456"])
+
+
+class ResendRequest(CamelModel):
+    email: str = Field(max_length=320)
+
+
+class VerifyResponse(CamelModel):
+    account_id: str
+    tenant_id: str
+    credential: IssuedCredentialOut | None
+
+
+class SignInRequest(CamelModel):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=256)
+
+
+class SessionOut(CamelModel):
+    session_token: str
+    expires_at: datetime
+    account_id: str
+    tenant_id: str
+
+
+class AccountOut(CamelModel):
+    account_id: str
+    email: str
+    tenant_id: str
+    email_verified_at: datetime | None
+
+
+class CredentialCreate(CamelModel):
+    name: str = Field(min_length=1, max_length=200)
+    environment: Literal["sandbox", "production"] = "sandbox"
+    scopes: list[str] | None = None
+
+
+class AuditEventOut(CamelModel):
+    id: int
+    occurred_at: datetime
+    action: str
+    outcome: str
+    code: str | None
+    actor_type: str
+    actor_id: str | None
+    credential_id: str | None
+    source_ip: str | None
+    request_id: str | None
+    details: dict[str, object] | None
+
+
+class ServiceRoot(CamelModel):
+    service: str
+    version: str
+    docs: str
+    openapi: str
+    token_endpoint: str
+
+
+class Health(CamelModel):
+    status: Literal["ok", "error"]
+    service: str
+    checks: dict[str, str]

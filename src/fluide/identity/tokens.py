@@ -1,0 +1,291 @@
+"""Token exchange, sign-out and token context (DESIGN §3.2–3.3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fluide.identity import audit, jwt_core
+from fluide.identity.audit import Actor
+from fluide.identity.errors import (
+    ClientIdInvalid,
+    CredentialRevoked,
+    DeveloperKeysInvalid,
+    EmailNotVerified,
+)
+from fluide.identity.models import Account, Credential, IssuedToken, RevocationEvent
+from fluide.identity.principal import Principal
+from fluide.kit.clock import system_clock
+from fluide.kit.errors import AppError, NotFound, RateLimited, ServiceUnavailable, ValidationFailed
+from fluide.kit.ids import new_id
+from fluide.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class ExchangeResult:
+    access_token: str
+    claims: dict[str, Any]
+
+    def __repr__(self) -> str:
+        return f"ExchangeResult(jti={self.claims['jti']!r})"
+
+
+async def _deny(
+    rt: Runtime,
+    session: AsyncSession,
+    actor: Actor,
+    exc: AppError,
+    *,
+    credential: Credential | None = None,
+    key_hint: str | None = None,
+) -> AppError:
+    await audit.record_denial(
+        session,
+        rt.clock,
+        actor,
+        "token.exchange",
+        exc.code,
+        tenant_id=credential.tenant_id if credential else None,
+        credential_id=credential.id if credential else None,
+        details={"apiKeyPrefix": key_hint} if key_hint else None,
+    )
+    return exc
+
+
+def _key_hint(api_key: str) -> str:
+    # Enough to correlate a denial with a key in the audit log, not enough to use it.
+    return api_key[:11]
+
+
+async def _check_limits(rt: Runtime, session: AsyncSession, actor: Actor, api_key: str) -> None:
+    s, limiter = rt.settings, rt.limiter
+    ip = actor.source_ip or "-"
+    key_id = api_key[:64]
+    for limit, ids in (
+        (s.exchange_failure_limit, ("xfail", key_id, ip)),
+        (s.exchange_failure_limit_long, ("xfail-ip", ip)),
+    ):
+        locked = await limiter.exceeded(limit, *ids)
+        if locked is not None:
+            raise await _deny(
+                rt,
+                session,
+                actor,
+                RateLimited(locked.retry_after, "Too many failed attempts; locked out for a while"),
+                key_hint=_key_hint(api_key),
+            )
+    for limit, ids in (
+        (s.exchange_limit_per_ip, ("xip", ip)),
+        (s.exchange_limit_per_key, ("xkey", key_id)),
+    ):
+        decision = await limiter.hit(limit, *ids)
+        if not decision.allowed:
+            raise await _deny(
+                rt, session, actor, RateLimited(decision.retry_after), key_hint=_key_hint(api_key)
+            )
+
+
+async def _count_failure(rt: Runtime, actor: Actor, api_key: str) -> None:
+    ip = actor.source_ip or "-"
+    await rt.limiter.count_failure(rt.settings.exchange_failure_limit, "xfail", api_key[:64], ip)
+    await rt.limiter.count_failure(rt.settings.exchange_failure_limit_long, "xfail-ip", ip)
+
+
+async def exchange(
+    rt: Runtime,
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    api_key: str | None,
+    api_secret: str | None,
+    client_id: str | None,
+    scope: str | None,
+) -> ExchangeResult:
+    missing = {
+        name: ["is required"]
+        for name, value in (
+            ("X-Fluide-Api-Key", api_key),
+            ("X-Fluide-Api-Secret", api_secret),
+            ("X-Fluide-Client-Id", client_id),
+        )
+        if not value
+    }
+    if missing:
+        raise ValidationFailed("Missing required header(s)", errors=missing)
+    assert api_key and api_secret and client_id
+    await _check_limits(rt, session, actor, api_key)
+    if rt.clients.get(client_id) != "active":
+        raise await _deny(rt, session, actor, ClientIdInvalid(), key_hint=_key_hint(api_key))
+
+    now = rt.clock()
+    row = (
+        await session.execute(
+            select(Credential, Account.email_verified_at)
+            .join(Account, Account.id == Credential.account_id)
+            .where(Credential.api_key == api_key[:64])
+        )
+    ).first()
+    cred: Credential | None = row[0] if row else None
+    # Both comparisons always run (against a decoy when there is nothing to compare with),
+    # so unknown key, malformed key and wrong secret cost the same.
+    current_ok = rt.hasher.matches(api_secret, cred.secret_hash if cred else None)
+    previous_live = (
+        cred is not None
+        and cred.previous_secret_hash is not None
+        and cred.previous_secret_expires_at is not None
+        and cred.previous_secret_expires_at > now
+    )
+    previous_ok = rt.hasher.matches(
+        api_secret, cred.previous_secret_hash if cred and previous_live else None
+    )
+    if cred is None or not (current_ok or previous_ok):
+        await _count_failure(rt, actor, api_key)
+        raise await _deny(
+            rt, session, actor, DeveloperKeysInvalid(), credential=cred, key_hint=_key_hint(api_key)
+        )
+    if cred.status != "active":
+        raise await _deny(rt, session, actor, CredentialRevoked(), credential=cred)
+    if row is not None and row[1] is None:
+        raise await _deny(rt, session, actor, EmailNotVerified(), credential=cred)
+
+    granted = cred.scopes.split()
+    if scope:
+        wanted = scope.split()
+        extra = [s for s in wanted if s not in granted]
+        if extra:
+            raise await _deny(
+                rt,
+                session,
+                actor,
+                ValidationFailed(
+                    "Requested scope exceeds the credential's scopes",
+                    errors={"scope": [f"not granted: {s}" for s in extra]},
+                ),
+                credential=cred,
+            )
+        granted = [s for s in granted if s in wanted]
+
+    signing_key = rt.keyset.signing_key
+    if signing_key is None:
+        raise ServiceUnavailable("No signing key is loaded")
+    ttl = rt.settings.token_ttl_seconds
+    iat = int(now.timestamp())
+    claims: dict[str, Any] = {
+        "iss": rt.settings.issuer,
+        "sub": cred.id,
+        "iat": iat,
+        "nbf": iat,
+        "exp": iat + ttl,
+        "jti": new_id("tok")[4:],
+        "tenant_id": cred.tenant_id,
+        "fluide_client_id": client_id,
+        "api_key": cred.api_key,
+        "scope": " ".join(granted),
+        "gen": cred.generation if current_ok else cred.generation - 1,
+    }
+    token = jwt_core.mint(claims, signing_key)
+    session.add(
+        IssuedToken(
+            jti=claims["jti"],
+            credential_id=cred.id,
+            tenant_id=cred.tenant_id,
+            client_id=client_id,
+            scope=claims["scope"],
+            generation=claims["gen"],
+            issued_at=now,
+            expires_at=now + timedelta(seconds=ttl),
+        )
+    )
+    audit.record(
+        session,
+        rt.clock,
+        Actor("credential", cred.id, actor.source_ip, actor.request_id),
+        "token.exchange",
+        tenant_id=cred.tenant_id,
+        credential_id=cred.id,
+        details={"jti": claims["jti"], "previousSecret": not current_ok},
+    )
+    return ExchangeResult(token, claims)
+
+
+def exchange_body(result: ExchangeResult, ttl: int) -> dict[str, Any]:
+    c = result.claims
+    return {
+        "accessToken": result.access_token,
+        "tokenType": "Bearer",
+        "exp": c["exp"],
+        "iat": c["iat"],
+        "expiresIn": c["exp"] - c["iat"],
+        "jti": c["jti"],
+        "tenantId": c["tenant_id"],
+        "fluideClientId": c["fluide_client_id"],
+        "authContextPath": f"/api/v1/auth-context/{c['jti']}",
+        "scope": c["scope"],
+    }
+
+
+async def revoke_token(
+    rt: Runtime, session: AsyncSession, actor: Actor, principal: Principal
+) -> None:
+    token = await session.get(IssuedToken, principal.jti)
+    now = rt.clock()
+    if token is not None and token.revoked_at is None:
+        token.revoked_at = now
+    session.add(
+        RevocationEvent(
+            kind="token",
+            subject=principal.jti,
+            created_at=system_clock(),
+            expires_at=datetime.fromtimestamp(principal.expires_at, tz=now.tzinfo),
+        )
+    )
+    audit.record(
+        session,
+        rt.clock,
+        actor,
+        "token.revoke",
+        tenant_id=principal.tenant_id,
+        credential_id=principal.credential_id,
+        details={"jti": principal.jti},
+    )
+    await session.flush()
+
+
+async def auth_context(
+    rt: Runtime, session: AsyncSession, principal: Principal, jti: str
+) -> dict[str, Any]:
+    row = (
+        await session.execute(
+            select(IssuedToken, Credential)
+            .join(Credential, Credential.id == IssuedToken.credential_id)
+            .where(IssuedToken.jti == jti, IssuedToken.credential_id == principal.credential_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("Token not found")
+    token, cred = row
+    now = rt.clock()
+    if (
+        token.revoked_at is not None
+        or token.generation < cred.min_token_generation
+        or cred.status != "active"
+    ):
+        status = "revoked"
+    elif token.expires_at <= now:
+        status = "expired"
+    else:
+        status = "active"
+    return {
+        "jti": token.jti,
+        "tenantId": token.tenant_id,
+        "fluideClientId": token.client_id,
+        "apiKey": cred.api_key,
+        "scopes": token.scope.split(),
+        "issuedAt": token.issued_at,
+        "expiresAt": token.expires_at,
+        "status": status,
+    }

@@ -1,0 +1,186 @@
+"""One error type, one handler: every failure leaves as the envelope of DESIGN §3.1."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from fluide.kit.clock import iso_z, system_clock
+
+log = logging.getLogger("fluide.errors")
+
+
+class AppError(Exception):
+    """An expected failure with a machine code. Messages are for people and never hold secrets."""
+
+    status = 400
+    code = "BAD_REQUEST"
+    message = "Bad request"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        errors: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+        status: int | None = None,
+        code: str | None = None,
+    ) -> None:
+        if message is not None:
+            self.message = message
+        if status is not None:
+            self.status = status
+        if code is not None:
+            self.code = code
+        self.errors = errors
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, status={self.status})"
+
+
+class ValidationFailed(AppError):
+    status, code, message = 400, "VALIDATION_FAILED", "Request validation failed"
+
+
+class NotFound(AppError):
+    status, code, message = 404, "NOT_FOUND", "Resource not found"
+
+
+class Conflict(AppError):
+    status, code, message = 409, "CONFLICT", "Conflict"
+
+
+class Unauthorized(AppError):
+    status, code, message = 401, "UNAUTHORIZED", "Authentication required"
+
+
+class Forbidden(AppError):
+    status, code, message = 403, "FORBIDDEN", "Forbidden"
+
+
+class RateLimited(AppError):
+    status, code, message = 429, "RATE_LIMITED", "Too many requests; retry later"
+
+    def __init__(
+        self, retry_after: int, message: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        all_headers = {"Retry-After": str(max(1, retry_after))}
+        all_headers.update(headers or {})
+        super().__init__(message, headers=all_headers)
+        self.retry_after = max(1, retry_after)
+
+
+class ServiceUnavailable(AppError):
+    status, code, message = 503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable"
+
+
+_STATUS_CODES = {
+    400: ("BAD_REQUEST", "Bad request"),
+    401: ("UNAUTHORIZED", "Authentication required"),
+    403: ("FORBIDDEN", "Forbidden"),
+    404: ("NOT_FOUND", "Resource not found"),
+    405: ("METHOD_NOT_ALLOWED", "Method not allowed"),
+    406: ("NOT_ACCEPTABLE", "Not acceptable"),
+    409: ("CONFLICT", "Conflict"),
+    413: ("PAYLOAD_TOO_LARGE", "Request body too large"),
+    415: ("UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"),
+    422: ("VALIDATION_FAILED", "Request validation failed"),
+    429: ("RATE_LIMITED", "Too many requests; retry later"),
+}
+
+
+def error_body(
+    status: int,
+    code: str,
+    message: str,
+    request_id: str,
+    errors: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "success": False,
+        "code": code,
+        "message": message,
+        "statusCode": status,
+        "timestamp": iso_z(system_clock()),
+        "requestId": request_id,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    request_id: str,
+    errors: dict[str, list[str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return Response(
+        orjson.dumps(error_body(status, code, message, request_id, errors)),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def request_id_of(request: Request) -> str:
+    rid = request.scope.get("state", {}).get("request_id")
+    return str(rid) if rid else "-"
+
+
+def validation_errors(exc: RequestValidationError) -> dict[str, list[str]]:
+    """Field path → messages. Input values are never echoed (they may be secrets)."""
+    out: dict[str, list[str]] = {}
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        field = ".".join(loc) or "body"
+        out.setdefault(field, []).append(str(err.get("msg", "invalid")))
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def app_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, AppError)
+        return error_response(
+            exc.status, exc.code, exc.message, request_id_of(request), exc.errors, exc.headers
+        )
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(
+            400,
+            "VALIDATION_FAILED",
+            "Request validation failed",
+            request_id_of(request),
+            validation_errors(exc),
+        )
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code, message = _STATUS_CODES.get(exc.status_code, ("HTTP_ERROR", "Request failed"))
+        if exc.status_code >= 500:
+            code, message = "INTERNAL_ERROR", "Internal server error"
+        return error_response(
+            exc.status_code,
+            code,
+            message,
+            request_id_of(request),
+            None,
+            dict(exc.headers) if exc.headers else None,
+        )
+
+    app.add_exception_handler(AppError, app_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    # Unexpected exceptions are rendered by the request-id middleware (kit.middleware),
+    # which sits outside this handler chain and so can stamp the request id on a 500 too.

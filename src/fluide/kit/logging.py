@@ -1,0 +1,69 @@
+"""Structured logs that cannot carry a secret, a token or an API key."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from typing import Any
+
+from fluide.kit.clock import iso_z, system_clock
+
+# Anything that looks like one of our credentials or a JWT is masked before it is written.
+_SENSITIVE = re.compile(
+    r"(fl_(?:dev|sk|sess)_[A-Za-z0-9]{6,})"
+    r"|(eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*)"
+    r"|((?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,})"
+)
+
+
+def redact(text: str) -> str:
+    def mask(m: re.Match[str]) -> str:
+        value = m.group(0)
+        if value.lower().startswith("bearer"):
+            return "Bearer [redacted]"
+        if value.startswith("fl_"):
+            return value[: value.index("_", 3) + 1] + "[redacted]"
+        return "[redacted-jwt]"
+
+    return _SENSITIVE.sub(mask, text)
+
+
+_RESERVED = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "ts": iso_z(system_clock()),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _RESERVED and not key.startswith("_"):
+                payload[key] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            payload["error_type"] = record.exc_info[0].__name__
+        return redact(json.dumps(payload, default=str))
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        extras = {
+            k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")
+        }
+        tail = " ".join(f"{k}={v}" for k, v in extras.items())
+        return redact(f"{record.levelname:<7} {record.name}: {record.getMessage()} {tail}".rstrip())
+
+
+def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
+    root = logging.getLogger("fluide")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False
+    # uvicorn's access log prints raw request lines; ours (with ids, without values) replaces it.
+    logging.getLogger("uvicorn.access").disabled = True

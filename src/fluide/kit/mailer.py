@@ -1,0 +1,57 @@
+"""Outgoing mail: SMTP when ``FLUIDE_SMTP_URL`` is set, else ``.eml`` files in the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import smtplib
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from fluide.kit.ids import new_id
+
+log = logging.getLogger("fluide.mail")
+
+
+class Mailer:
+    def __init__(self, sender: str, outbox: Path, smtp_url: str | None = None) -> None:
+        self.sender = sender
+        self.outbox = outbox
+        self.smtp_url = smtp_url
+
+    def _message(self, to: str, subject: str, body: str) -> EmailMessage:
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = self.sender, to, subject
+        msg.set_content(body)
+        return msg
+
+    async def send(self, to: str, subject: str, body: str) -> None:
+        msg = self._message(to, subject, body)
+        if self.smtp_url:
+            await asyncio.to_thread(self._smtp, msg)
+            log.info("mail sent over SMTP", extra={"subject": subject})
+            return
+        path = await asyncio.to_thread(self._write, msg)
+        log.info("mail written to outbox", extra={"subject": subject, "path": str(path)})
+
+    def _write(self, msg: EmailMessage) -> Path:
+        self.outbox.mkdir(parents=True, exist_ok=True)
+        path = self.outbox / f"{new_id('mail')}.eml"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(msg.as_bytes())
+        tmp.rename(path)  # readers never see a half-written message
+        return path
+
+    def _smtp(self, msg: EmailMessage) -> None:
+        assert self.smtp_url
+        url = urlparse(self.smtp_url)
+        secure = url.scheme == "smtps"
+        port = url.port or (465 if secure else 25)
+        smtp_cls = smtplib.SMTP_SSL if secure else smtplib.SMTP
+        with smtp_cls(url.hostname or "localhost", port, timeout=15) as smtp:
+            if url.scheme == "smtp+starttls":
+                smtp.starttls()
+            if url.username:
+                smtp.login(unquote(url.username), unquote(url.password or ""))
+            smtp.send_message(msg)

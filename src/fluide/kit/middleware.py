@@ -1,0 +1,74 @@
+"""Request ids and the last-resort 500 envelope, as a pure ASGI middleware (no per-request task)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fluide.kit.errors import error_body
+
+log = logging.getLogger("fluide.http")
+_SANE_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+class RequestIdMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = b""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                rid = value
+                break
+        if not _SANE_ID.match(rid):
+            rid = uuid.uuid4().hex.encode()
+        request_id = rid.decode()
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", rid))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # Only the type and the route: an exception's text can carry SQL or values.
+            log.error(
+                "unhandled error",
+                extra={
+                    "error_type": type(exc).__name__,
+                    "path": scope.get("path", ""),
+                    "request_id": request_id,
+                },
+            )
+            if started:
+                raise
+            body = orjson.dumps(
+                error_body(500, "INTERNAL_ERROR", "Internal server error", request_id)
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"x-request-id", rid),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})

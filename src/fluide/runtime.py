@@ -1,0 +1,170 @@
+"""Process-wide state: settings, database, clock, in-memory key set and revocation view.
+
+One ``Runtime`` per process, on ``app.state.runtime``. Its sync loop keeps the key set and the
+revocation view fresh from the database feed (and from Redis nudges when configured).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.requests import Request
+
+from fluide.identity import keyring
+from fluide.identity.hashing import SecretHasher
+from fluide.identity.jwt_core import KeyEncryptor
+from fluide.identity.models import Client
+from fluide.identity.revocation import RevocationView
+from fluide.kit.clock import Clock, system_clock
+from fluide.kit.db import make_engine, make_sessionmaker
+from fluide.kit.mailer import Mailer
+from fluide.kit.ratelimit import RateLimiter
+from fluide.settings import Settings
+
+log = logging.getLogger("fluide.runtime")
+REDIS_CHANNEL = "fluide:changes"
+
+
+class Runtime:
+    def __init__(self, settings: Settings, clock: Clock = system_clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine: AsyncEngine = make_engine(
+            settings.resolved_database_url, settings.db_pool_size
+        )
+        self.sessionmaker: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine)
+        self.hasher = SecretHasher(settings.pepper_bytes())
+        self.encryptor = KeyEncryptor(settings.kek_bytes())
+        redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+        self.redis_url = redis_url
+        self.limiter = RateLimiter(redis_url)
+        self.mailer = Mailer(
+            settings.mail_from,
+            settings.data_dir / "outbox",
+            settings.smtp_url.get_secret_value() if settings.smtp_url else None,
+        )
+        self.keyset = keyring.KeySet()
+        self.view = RevocationView()
+        self.clients: dict[str, str] = {}  # client id → status
+        self._sync_lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._redis: object | None = None
+        # Hooks other parts register (e.g. the gateway's usage flusher) run on shutdown.
+        self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
+
+    @property
+    def max_token_age(self) -> timedelta:
+        return timedelta(
+            seconds=self.settings.token_ttl_seconds + self.settings.token_leeway_seconds
+        )
+
+    async def start(self) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            await keyring.ensure_keys(
+                session, self.settings.signing_alg, self.encryptor, self.clock()
+            )
+        async with self.sessionmaker() as session:
+            await self.view.load(session)
+            self.keyset = await keyring.load_keyset(session, self.encryptor)
+            await self._load_clients(session)
+        self._tasks.append(asyncio.create_task(self._poll_loop(), name="fluide-sync"))
+        if self.redis_url:
+            self._tasks.append(asyncio.create_task(self._redis_loop(), name="fluide-redis"))
+
+    async def stop(self) -> None:
+        for hook in self.on_shutdown:
+            try:
+                await hook()
+            except Exception as exc:  # one failing hook must not stop the others
+                log.error("shutdown hook failed", extra={"error_type": type(exc).__name__})
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.engine.dispose()
+
+    async def _load_clients(self, session: AsyncSession) -> None:
+        rows = await session.execute(select(Client.id, Client.status))
+        self.clients = {cid: status for cid, status in rows}
+
+    async def sync_now(self) -> None:
+        """Apply the change feed now (after a local commit, or when nudged)."""
+        async with self._sync_lock, self.sessionmaker() as session:
+            if await self.view.poll(session):
+                self.keyset = await keyring.load_keyset(session, self.encryptor)
+                await self._load_clients(session)
+
+    async def changed(self) -> None:
+        """Called after committing a revocation-class change: apply here, nudge the others."""
+        await self.sync_now()
+        if self.redis_url:
+            await self._publish()
+
+    async def _publish(self) -> None:
+        try:
+            from redis.asyncio import Redis
+
+            client = Redis.from_url(self.redis_url or "")
+            try:
+                await client.publish(REDIS_CHANNEL, b"1")
+            finally:
+                await client.aclose()
+        except Exception as exc:  # polling still delivers within a second
+            log.warning("redis publish failed", extra={"error_type": type(exc).__name__})
+
+    async def _poll_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.revocation_poll_seconds)
+            try:
+                await self.sync_now()
+            except Exception as exc:  # keep polling through a database blip
+                log.warning("revocation poll failed", extra={"error_type": type(exc).__name__})
+
+    async def _redis_loop(self) -> None:
+        from redis.asyncio import Redis
+
+        while True:
+            try:
+                client = Redis.from_url(self.redis_url or "")
+                pubsub = client.pubsub()
+                await pubsub.subscribe(REDIS_CHANNEL)
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        await self.sync_now()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("redis subscription lost", extra={"error_type": type(exc).__name__})
+                await asyncio.sleep(1)
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: commit on success, roll back on any error."""
+    runtime = get_runtime(request)
+    async with runtime.sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+DbSession = Annotated[AsyncSession, Depends(db_session, scope="function")]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -1,0 +1,114 @@
+"""One settings object for the whole service (environment prefix ``FLUIDE_``)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SigningAlg = Literal["ES256", "RS256", "EdDSA"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLUIDE_", extra="ignore")
+
+    data_dir: Path = Path(".fluide")
+    database_url: SecretStr | None = None
+    redis_url: SecretStr | None = None
+    smtp_url: SecretStr | None = None
+    mail_from: str = "Fluide Connect <no-reply@fluide.local>"
+    base_url: str = "http://127.0.0.1:8000"
+
+    pepper: SecretStr | None = None
+    key_encryption_key: SecretStr | None = None
+
+    issuer: str = "https://connect.fluide.local"
+    signing_alg: SigningAlg = "ES256"
+    token_ttl_seconds: int = Field(default=900, ge=30, le=86400)
+    token_leeway_seconds: int = Field(default=10, ge=0, le=300)
+    # How long a new signing key is published before it may sign.
+    signing_key_publish_seconds: int = Field(default=0, ge=0)
+
+    # Token exchange abuse limits (``limits`` library notation).
+    exchange_limit_per_key: str = "600/minute"
+    exchange_limit_per_ip: str = "1200/minute"
+    exchange_failure_limit: str = "10/5minutes"
+    exchange_failure_limit_long: str = "30/hour"
+
+    signin_limit: str = "10/minute"
+    session_ttl_seconds: int = 12 * 3600
+    verification_code_ttl_seconds: int = 15 * 60
+    verification_max_attempts: int = 5
+
+    # Product routes: per-key rate limit.
+    product_rate_limit: str = "6000/minute"
+    revocation_poll_seconds: float = Field(default=0.5, gt=0, le=1.0)
+    metrics_public: bool = False
+    metrics_token: SecretStr | None = None
+
+    log_level: str = "INFO"
+    log_json: bool = True
+    trust_forwarded_for: bool = False
+    db_pool_size: int = 10
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy async URL: the configured one, or the SQLite file in the data dir."""
+        if self.database_url is not None:
+            return async_database_url(self.database_url.get_secret_value())
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'fluide.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    def pepper_bytes(self) -> bytes:
+        if self.pepper is not None:
+            return self.pepper.get_secret_value().encode()
+        return _secret_file(self.data_dir / "pepper").encode()
+
+    def kek_bytes(self) -> bytes:
+        if self.key_encryption_key is not None:
+            return self.key_encryption_key.get_secret_value().encode()
+        return _secret_file(self.data_dir / "key-encryption-key").encode()
+
+
+def async_database_url(url: str) -> str:
+    """Map plain ``postgresql://`` / ``sqlite://`` URLs to the async drivers we ship."""
+    for plain in (
+        "postgresql://",
+        "postgres://",
+        "postgresql+psycopg://",
+        "postgresql+psycopg2://",
+    ):
+        if url.startswith(plain):
+            return "postgresql+asyncpg://" + url[len(plain) :]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    return url
+
+
+def _secret_file(path: Path) -> str:
+    """Read a generated secret, creating it once with mode 0600 (atomic, race-safe)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    value = secrets.token_urlsafe(48)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    try:
+        os.link(tmp, path)  # fails if another process won the race
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_text().strip()

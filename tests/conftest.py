@@ -1,0 +1,216 @@
+"""Fixtures: the real app over ASGI on real SQLite, and on real PostgreSQL when configured.
+
+``FLUIDE_TEST_DATABASE_URL`` (e.g. ``postgresql://postgres@127.0.0.1:5432/test``) turns on the
+PostgreSQL half of every app-level test; without it those are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from fluide.app import create_app
+from fluide.identity import accounts
+from fluide.identity.audit import Actor
+from fluide.kit.clock import FrozenClock
+from fluide.migrations import upgrade
+from fluide.models_registry import metadata
+from fluide.runtime import Runtime
+from fluide.settings import Settings, async_database_url
+
+PG_URL = os.environ.get("FLUIDE_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("FLUIDE_TEST_REDIS_URL")
+CLIENT_ID = "fluide-developer"
+KEEP_TABLES = {"alembic_version", "clients"}
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrate once; every test gets a copy of the file."""
+    path = tmp_path_factory.mktemp("template") / "fluide.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+def _pg_admin(url: str, sql: str) -> None:
+    async def go() -> None:
+        engine = create_async_engine(async_database_url(url), isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+        await engine.dispose()
+
+    asyncio.run(go())
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A database of its own for this test session, migrated once."""
+    if not PG_URL:
+        pytest.skip("PostgreSQL tests need FLUIDE_TEST_DATABASE_URL (CI sets it)")
+    name = f"fluide_test_{uuid.uuid4().hex[:10]}"
+    try:
+        _pg_admin(PG_URL, f'CREATE DATABASE "{name}"')
+    except Exception as exc:  # the laptop case: configured but not running
+        pytest.skip(f"PostgreSQL at FLUIDE_TEST_DATABASE_URL unreachable: {type(exc).__name__}")
+    url = (
+        make_url(async_database_url(PG_URL))
+        .set(database=name)
+        .render_as_string(hide_password=False)
+    )
+    upgrade(url)
+    yield url
+    _pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def truncate_pg(url: str) -> None:
+    engine = create_async_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables if t.name not in KEEP_TABLES)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if backend == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        shutil.copy(template, tmp_path / "fluide.db")
+        return f"sqlite+aiosqlite:///{tmp_path / 'fluide.db'}"
+    url: str = request.getfixturevalue("pg_database")
+    asyncio.run(truncate_pg(url))
+    return url
+
+
+def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path,
+        "database_url": database_url,
+        "pepper": "test-pepper-" + "x" * 32,
+        "key_encryption_key": "test-kek-" + "y" * 32,
+        "exchange_limit_per_key": "100000/minute",
+        "exchange_limit_per_ip": "100000/minute",
+        "revocation_poll_seconds": 0.2,
+        "log_json": True,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module to change settings for its app."""
+    return {}
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, settings_overrides: dict[str, Any]) -> Settings:
+    return make_settings(tmp_path, database_url, **settings_overrides)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: FrozenClock) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, clock)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+def runtime(app: FastAPI) -> Runtime:
+    rt: Runtime = app.state.runtime
+    return rt
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@dataclass
+class Dev:
+    """A verified developer with one credential (secret known to the test only)."""
+
+    account_id: str
+    tenant_id: str
+    credential_id: str
+    api_key: str
+    api_secret: str
+
+    def exchange_headers(self, secret: str | None = None) -> dict[str, str]:
+        return {
+            "X-Fluide-Api-Key": self.api_key,
+            "X-Fluide-Api-Secret": secret or self.api_secret,
+            "X-Fluide-Client-Id": CLIENT_ID,
+        }
+
+
+async def create_dev(rt: Runtime, email: str | None = None, verified: bool = True) -> Dev:
+    actor = Actor("system", "test", None, None)
+    email = email or f"dev-{uuid.uuid4().hex[:8]}@example.com"
+    async with rt.sessionmaker() as session, session.begin():
+        account, _ = await accounts.sign_up(
+            rt, session, actor, email=email, password=None, tenant_name=None
+        )
+        if verified:
+            issued = await accounts.mark_verified(rt, session, actor, account)
+        else:
+            issued = await accounts.credentials.create(
+                session,
+                rt.hasher,
+                rt.clock,
+                actor,
+                tenant_id=account.tenant_id,
+                account_id=account.id,
+                name="Default key",
+            )
+        assert issued is not None
+        return Dev(
+            account.id,
+            account.tenant_id,
+            issued.credential.id,
+            issued.credential.api_key,
+            issued.api_secret,
+        )
+
+
+@pytest.fixture
+async def dev(runtime: Runtime) -> Dev:
+    return await create_dev(runtime)
+
+
+async def exchange(client: httpx.AsyncClient, dev: Dev, **kw: Any) -> dict[str, Any]:
+    resp = await client.post("/api/v1/authorize/token", headers=dev.exchange_headers(**kw))
+    assert resp.status_code == 200, resp.text
+    body: dict[str, Any] = resp.json()
+    return body
+
+
+def bearer(token: str, dev: Dev | None = None, client_id: str = CLIENT_ID) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {token}", "X-Fluide-Client-Id": client_id}
+    if dev is not None:
+        headers["X-Fluide-Api-Key"] = dev.api_key
+    return headers
