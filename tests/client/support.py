@@ -61,8 +61,12 @@ class Recorder:
     clock: Any = time.time
     log: list[Exchange] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    last_retry_after: float | None = None
 
-    def add(self, request: httpx.Request, status: int, content: bytes) -> None:
+    def add(self, request: httpx.Request, response: httpx.Response, content: bytes) -> None:
+        status = response.status_code
+        if "retry-after" in response.headers:
+            self.last_retry_after = float(response.headers["retry-after"])
         entry = Exchange(
             request.method,
             request.url.path,
@@ -94,7 +98,7 @@ class RecordingAsyncTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self.inner.handle_async_request(request)
         content = await response.aread()
-        self.recorder.add(request, response.status_code, content)
+        self.recorder.add(request, response, content)
         return httpx.Response(
             response.status_code, headers=response.headers, content=content, request=request
         )
@@ -111,7 +115,7 @@ class RecordingTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self.inner.handle_request(request)
         content = response.read()
-        self.recorder.add(request, response.status_code, content)
+        self.recorder.add(request, response, content)
         return httpx.Response(
             response.status_code, headers=response.headers, content=content, request=request
         )

@@ -29,9 +29,7 @@ BASE = "http://testserver"
 PRODUCTS = ("hr", "payroll", "pay", "books", "utils")
 
 
-def make_client(
-    app: FastAPI, dev: Dev, recorder: Recorder, **kw: object
-) -> AsyncFluideClient:
+def make_client(app: FastAPI, dev: Dev, recorder: Recorder, **kw: object) -> AsyncFluideClient:
     return AsyncFluideClient(
         BASE,
         dev.api_key,
@@ -143,9 +141,7 @@ async def test_wrong_secret_raises_authentication_error_after_one_attempt(
         assert wrong not in text and dev.api_secret not in text
 
 
-async def test_no_request_but_the_exchange_ever_carries_the_secret(
-    app: FastAPI, dev: Dev
-) -> None:
+async def test_no_request_but_the_exchange_ever_carries_the_secret(app: FastAPI, dev: Dev) -> None:
     recorder = Recorder()
     async with make_client(app, dev, recorder) as fluide:
         for product in PRODUCTS:
@@ -220,9 +216,7 @@ async def test_validation_error_carries_field_errors(app: FastAPI, dev: Dev) -> 
     assert any("graceSeconds" in field for field in caught.value.errors)
 
 
-async def test_unverified_developer_gets_a_permission_error(
-    app: FastAPI, runtime: Runtime
-) -> None:
+async def test_unverified_developer_gets_a_permission_error(app: FastAPI, runtime: Runtime) -> None:
     unverified = await create_dev(runtime, verified=False)
     async with make_client(app, unverified, Recorder()) as fluide:
         with pytest.raises(PermissionDeniedError) as caught:
@@ -276,7 +270,7 @@ async def test_unreachable_server_raises_connection_error_after_bounded_retries(
     assert len(slept) == 2
 
 
-class socket_port:  # noqa: N801 - used as a context manager
+class socket_port:
     """Reserve a free port, then release it."""
 
     def __enter__(self) -> int:
