@@ -10,7 +10,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -63,20 +63,20 @@ class Recorder:
     lock: threading.Lock = field(default_factory=threading.Lock)
     last_retry_after: float | None = None
 
-    def add(self, request: httpx.Request, response: httpx.Response, content: bytes) -> None:
-        status = response.status_code
+    def add(self, request: httpx.Request, response: httpx.Response) -> Exchange:
         if "retry-after" in response.headers:
             self.last_retry_after = float(response.headers["retry-after"])
         entry = Exchange(
             request.method,
             request.url.path,
             {k.lower(): v for k, v in request.headers.items()},
-            status,
-            _code_of(status, content),
+            response.status_code,
+            None,
             self.clock(),
         )
         with self.lock:
             self.log.append(entry)
+        return entry
 
     @property
     def token_calls(self) -> list[Exchange]:
@@ -90,6 +90,39 @@ class Recorder:
         return [e for e in self.log if e.status == status]
 
 
+# The recording transports do not read bodies themselves: they tee the stream as the client
+# reads it, so a client that forgot to read a body is not rescued by the test harness (an
+# error's ``code`` is only recorded once the client has read it).
+
+
+class _TeeStream(httpx.SyncByteStream):
+    def __init__(self, inner: httpx.SyncByteStream, entry: Exchange) -> None:
+        self.inner, self.entry, self.chunks = inner, entry, bytearray()
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.inner:
+            self.chunks.extend(chunk)
+            yield chunk
+        self.entry.code = _code_of(self.entry.status, bytes(self.chunks))
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class _AsyncTeeStream(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.AsyncByteStream, entry: Exchange) -> None:
+        self.inner, self.entry, self.chunks = inner, entry, bytearray()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self.inner:
+            self.chunks.extend(chunk)
+            yield chunk
+        self.entry.code = _code_of(self.entry.status, bytes(self.chunks))
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 class RecordingAsyncTransport(httpx.AsyncBaseTransport):
     def __init__(self, inner: httpx.AsyncBaseTransport, recorder: Recorder) -> None:
         self.inner = inner
@@ -97,10 +130,14 @@ class RecordingAsyncTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self.inner.handle_async_request(request)
-        content = await response.aread()
-        self.recorder.add(request, response, content)
+        entry = self.recorder.add(request, response)
+        assert isinstance(response.stream, httpx.AsyncByteStream)
         return httpx.Response(
-            response.status_code, headers=response.headers, content=content, request=request
+            response.status_code,
+            headers=response.headers,
+            stream=_AsyncTeeStream(response.stream, entry),
+            extensions=response.extensions,
+            request=request,
         )
 
     async def aclose(self) -> None:
@@ -114,10 +151,14 @@ class RecordingTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self.inner.handle_request(request)
-        content = response.read()
-        self.recorder.add(request, response, content)
+        entry = self.recorder.add(request, response)
+        assert isinstance(response.stream, httpx.SyncByteStream)
         return httpx.Response(
-            response.status_code, headers=response.headers, content=content, request=request
+            response.status_code,
+            headers=response.headers,
+            stream=_TeeStream(response.stream, entry),
+            extensions=response.extensions,
+            request=request,
         )
 
     def close(self) -> None:

@@ -11,7 +11,8 @@
 - A failed exchange ends the flow with the exchange's own response, so the caller maps it to
   a typed error in one place (and may retry a 429 like any other).
 
-The flow needs response bodies (to read the 401's code), so ``requires_response_body`` is set.
+The flows read a response body only where they must (the exchange, a 401's code), so streamed
+product responses stay streamed.
 """
 
 from __future__ import annotations
@@ -51,8 +52,6 @@ class FluideAuth(httpx.Auth):
     seconds (inject one to test refresh without sleeping); ``cache`` is an optional
     :class:`TokenCache` shared across processes.
     """
-
-    requires_response_body = True
 
     def __init__(
         self,
@@ -211,10 +210,14 @@ class FluideAuth(httpx.Auth):
                 if token is None:
                     sent_at = self.clock()
                     response = yield self.exchange_request(request)
+                    response.read()
                     token = self.accept(response, sent_at)
                     if token is None:
                         return
         response = yield self.authorize(request, token)
+        if response.status_code != 401:
+            return
+        response.read()
         if not self.token_rejected(response):
             return
         with self.thread_lock:
@@ -223,6 +226,7 @@ class FluideAuth(httpx.Auth):
                 self.invalidate(token)
                 sent_at = self.clock()
                 response = yield self.exchange_request(request)
+                response.read()
                 fresh = self.accept(response, sent_at)
                 if fresh is None:
                     return
@@ -241,10 +245,14 @@ class FluideAuth(httpx.Auth):
                 if token is None:
                     sent_at = self.clock()
                     response = yield self.exchange_request(request)
+                    await response.aread()
                     token = self.accept(response, sent_at)
                     if token is None:
                         return
         response = yield self.authorize(request, token)
+        if response.status_code != 401:
+            return
+        await response.aread()
         if not self.token_rejected(response):
             return
         async with self.async_lock():
@@ -253,6 +261,7 @@ class FluideAuth(httpx.Auth):
                 self.invalidate(token)
                 sent_at = self.clock()
                 response = yield self.exchange_request(request)
+                await response.aread()
                 fresh = self.accept(response, sent_at)
                 if fresh is None:
                     return
