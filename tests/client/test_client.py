@@ -23,7 +23,7 @@ from fluide.client import (
 from fluide.kit.clock import FrozenClock
 from fluide.runtime import Runtime
 from tests.client.support import SECRET_HEADER, Recorder, asgi_recording, exchange_rows
-from tests.conftest import CLIENT_ID, Dev, bearer, create_dev
+from tests.conftest import CLIENT_ID, Dev, bearer, create_dev, exchange
 
 BASE = "http://testserver"
 PRODUCTS = ("hr", "payroll", "pay", "books", "utils")
@@ -150,10 +150,11 @@ async def test_no_request_but_the_exchange_ever_carries_the_secret(app: FastAPI,
         await fluide.auth_context()
         # Even a caller who adds the header by mistake does not leak it.
         await fluide.request("GET", "hr/health", headers={"X-Fluide-Api-Secret": dev.api_secret})
-        await fluide.rotate_secret(grace_seconds=3600)
+        rotation = await fluide.rotate_secret(grace_seconds=3600)
         await fluide.revoke()
         await fluide.health("utils")
     assert len(recorder.token_calls) == 2
+    assert recorder.token_calls[1].headers[SECRET_HEADER] == rotation.api_secret
     assert_no_secret_off_the_token_route(recorder)
     assert all(call.status < 400 for call in recorder.log)
 
@@ -283,3 +284,36 @@ class socket_port:
 
     def __exit__(self, *exc: object) -> None:
         self.sock.close()
+
+
+async def test_revoke_signs_out_the_cached_token_itself(
+    app: FastAPI, dev: Dev, clock: FrozenClock, client: httpx.AsyncClient
+) -> None:
+    recorder = Recorder()
+    async with make_client(app, dev, recorder, clock=lambda: clock().timestamp()) as fluide:
+        await fluide.revoke()  # nothing cached: nothing sent
+        assert recorder.log == []
+        token = await fluide.token()
+        # In the refresh window the client would not send this token again, but it lives on
+        # the server until exp: revoke must kill it, not a freshly minted one.
+        clock.advance(token.expires_at - clock().timestamp() - 30)
+        await fluide.revoke()
+        assert fluide.auth.cached_token is None
+        # Revoked behind its back first: revoke() is then a no-op, not an error.
+        await fluide.health("hr")
+        again = fluide.auth.cached_token
+        assert again is not None
+        await client.post("/api/v1/authorize/revoke", headers=bearer(again.access_token, dev))
+        await fluide.revoke()
+    assert len(recorder.token_calls) == 2
+    revokes = [c for c in recorder.log if c.path == "/api/v1/authorize/revoke"]
+    assert [c.headers["authorization"] for c in revokes] == [
+        f"Bearer {token.access_token}",
+        f"Bearer {again.access_token}",
+    ]
+    assert [c.status for c in revokes] == [204, 401]
+    fresh = await exchange(client, dev)
+    ctx = await client.get(
+        f"/api/v1/auth-context/{token.jti}", headers=bearer(fresh["accessToken"], dev)
+    )
+    assert ctx.json()["status"] == "revoked"

@@ -179,11 +179,22 @@ class FluideAuth(httpx.Auth):
             self._cache.store(self._cache_key, token, self.clock())
         return token
 
+    def session_headers(self, token: Token) -> dict[str, str]:
+        """The three headers every non-token request carries."""
+        return {
+            "Authorization": f"Bearer {token.access_token}",
+            "X-Fluide-Api-Key": self.api_key,
+            "X-Fluide-Client-Id": self.client_id,
+        }
+
+    def revocable_token(self) -> Token | None:
+        """The token to sign out: the cached one while the server still accepts it."""
+        token = self._token or self.usable_token()
+        return token if token is not None and self.clock() < token.expires_at else None
+
     def authorize(self, request: httpx.Request, token: Token) -> httpx.Request:
         request.headers.pop(SECRET_HEADER, None)
-        request.headers["Authorization"] = f"Bearer {token.access_token}"
-        request.headers["X-Fluide-Api-Key"] = self.api_key
-        request.headers["X-Fluide-Client-Id"] = self.client_id
+        request.headers.update(self.session_headers(token))
         return request
 
     @staticmethod

@@ -15,9 +15,17 @@ from typing import Any, Self
 import httpx
 
 import fluide
-from fluide.client._auth import DEFAULT_CLIENT_ID, TOKEN_PATH, Clock, FluideAuth, mask_key
+from fluide.client._auth import (
+    DEFAULT_CLIENT_ID,
+    REEXCHANGE_CODES,
+    TOKEN_PATH,
+    Clock,
+    FluideAuth,
+    mask_key,
+)
 from fluide.client._cache import TokenCache
 from fluide.client._errors import (
+    AuthenticationError,
     ConfigurationError,
     FluideConnectionError,
     error_from_response,
@@ -30,6 +38,8 @@ ENV_API_KEY = "FLUIDE_API_KEY"
 ENV_API_SECRET = "FLUIDE_API_SECRET"  # noqa: S105 - an environment variable's name
 ENV_CLIENT_ID = "FLUIDE_CLIENT_ID"
 API_PREFIX = "/api/v1"
+REVOKE_PATH = "/api/v1/authorize/revoke"
+NO_AUTH = httpx.Auth()  # the base class passes requests through untouched
 
 
 @dataclass(frozen=True)
@@ -298,12 +308,20 @@ class FluideClient(_Common):
         return self._rotation(body, grace_seconds)
 
     def revoke(self) -> None:
-        """Revoke the cached token (sign-out); no request when there is none."""
-        if self.auth.usable_token() is None:
-            self.auth.invalidate()
-            return
-        self.request("POST", "/api/v1/authorize/revoke")
-        self.auth.invalidate()
+        """Revoke the cached token (sign-out); no request when there is none. The next call
+        exchanges a new token."""
+        token = self.auth.revocable_token()
+        if token is not None:
+            headers = self.auth.session_headers(token)
+            try:
+                # This token precisely, not through the flow (which could mint a new one).
+                self._with_retries(
+                    lambda: self._http.post(REVOKE_PATH, headers=headers, auth=NO_AUTH)
+                )
+            except AuthenticationError as exc:
+                if exc.code not in REEXCHANGE_CODES:  # already expired or revoked: done
+                    raise
+        self.auth.invalidate(token)
 
     def auth_context(self, jti: str | None = None) -> dict[str, Any]:
         """The context of one of this credential's tokens (the current one by default)."""
@@ -468,11 +486,17 @@ class AsyncFluideClient(_Common):
 
     async def revoke(self) -> None:
         """Revoke the cached token (sign-out); no request when there is none."""
-        if self.auth.usable_token() is None:
-            self.auth.invalidate()
-            return
-        await self.request("POST", "/api/v1/authorize/revoke")
-        self.auth.invalidate()
+        token = self.auth.revocable_token()
+        if token is not None:
+            headers = self.auth.session_headers(token)
+            try:
+                await self._with_retries(
+                    lambda: self._http.post(REVOKE_PATH, headers=headers, auth=NO_AUTH)
+                )
+            except AuthenticationError as exc:
+                if exc.code not in REEXCHANGE_CODES:
+                    raise
+        self.auth.invalidate(token)
 
     async def auth_context(self, jti: str | None = None) -> dict[str, Any]:
         """The context of one of this credential's tokens (the current one by default)."""
