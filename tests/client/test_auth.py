@@ -131,3 +131,17 @@ def test_a_200_without_a_token_is_an_error_not_a_success() -> None:
     with pytest.raises(FluideError) as caught:
         fluide.health("hr")
     assert caught.value.code == "TOKEN_RESPONSE_INVALID"
+
+
+def test_one_async_lock_per_event_loop() -> None:
+    import asyncio
+
+    auth = FluideAuth(api_key="fl_dev_k", api_secret="s", token_url=TOKEN_URL)
+
+    async def locks() -> tuple[asyncio.Lock, asyncio.Lock]:
+        return auth.async_lock(), auth.async_lock()
+
+    a1, a2 = asyncio.run(locks())
+    b1, _ = asyncio.run(locks())
+    assert a1 is a2  # same loop, same lock
+    assert b1 is not a1  # a lock is never shared across loops
