@@ -317,3 +317,17 @@ async def test_revoke_signs_out_the_cached_token_itself(
         f"/api/v1/auth-context/{token.jti}", headers=bearer(fresh["accessToken"], dev)
     )
     assert ctx.json()["status"] == "revoked"
+
+
+async def test_100_concurrent_calls_in_the_refresh_window_cause_one_refresh(
+    app: FastAPI, dev: Dev, clock: FrozenClock
+) -> None:
+    recorder = Recorder(clock=lambda: clock().timestamp())
+    async with make_client(app, dev, recorder, clock=lambda: clock().timestamp()) as fluide:
+        first = await fluide.token()
+        clock.advance(first.expires_at - clock().timestamp() - 1)
+        await asyncio.gather(*(fluide.health("hr") for _ in range(100)))
+    assert len(recorder.token_calls) == 2
+    assert all(call.at < first.expires_at for call in recorder.token_calls)
+    assert recorder.statuses(401) == []
+    assert len({c.headers["authorization"] for c in recorder.other_calls}) == 1

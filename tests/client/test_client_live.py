@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import stat
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -131,3 +132,22 @@ def test_token_cache_file_is_shared_private_and_holds_no_secret(
         assert c.token().jti != token.jti
     assert len(third.token_calls) == 1
     assert [r.code for r in third.statuses(401)] == ["TOKEN_REVOKED"]
+
+
+def test_16_threads_in_the_refresh_window_cause_one_refresh(
+    live: LiveServer, live_dev: Dev
+) -> None:
+    offset = [0.0]
+    recorder = Recorder()
+    with make_client(live, live_dev, recorder, clock=lambda: time.time() + offset[0]) as fluide:
+        first = fluide.token()
+        offset[0] = first.expires_at - time.time() - 30  # 30 s before exp, by the client's clock
+        results = in_threads(16, lambda i: fluide.health("hr"))
+        second = fluide.auth.cached_token
+    assert all(r["status"] == "ok" for r in results)
+    assert second is not None and second.jti != first.jti
+    assert len(recorder.token_calls) == 2
+    assert recorder.statuses(401) == []
+    assert {c.headers["authorization"] for c in recorder.other_calls} == {
+        f"Bearer {second.access_token}"
+    }
