@@ -145,3 +145,22 @@ def test_one_async_lock_per_event_loop() -> None:
     b1, _ = asyncio.run(locks())
     assert a1 is a2  # same loop, same lock
     assert b1 is not a1  # a lock is never shared across loops
+
+
+def test_token_method_keeps_the_clients_timeout() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=token_body(1))
+
+    fluide = FluideClient(
+        "http://fluide.test",
+        "fl_dev_k",
+        "s3cret",
+        timeout=7,
+        transport=httpx.MockTransport(handler),
+    )
+    assert fluide.token().jti == "jti-1"
+    assert seen[0].extensions["timeout"]["read"] == 7
+    assert seen[0].headers["user-agent"].startswith("fluide-python/")

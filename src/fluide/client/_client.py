@@ -215,6 +215,10 @@ class FluideClient(_Common):
     def close(self) -> None:
         self._http.close()
 
+    def _exchange_request(self) -> httpx.Request:
+        # Built from a client request so it keeps the client's timeouts and User-Agent.
+        return self.auth.exchange_request(self._http.build_request("POST", TOKEN_PATH))
+
     def _with_retries(self, attempt_once: Callable[[], httpx.Response]) -> httpx.Response:
         attempt, waited = 0, 0.0
         while True:
@@ -284,7 +288,7 @@ class FluideClient(_Common):
 
             def exchange_once() -> httpx.Response:
                 sent_at[0] = self.clock()
-                return self._http.send(self.auth.exchange_request(), auth=None)
+                return self._http.send(self._exchange_request(), auth=None)
 
             sent_at = [0.0]
             response = self._with_retries(exchange_once)
@@ -393,6 +397,9 @@ class AsyncFluideClient(_Common):
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    def _exchange_request(self) -> httpx.Request:
+        return self.auth.exchange_request(self._http.build_request("POST", TOKEN_PATH))
+
     async def _with_retries(
         self, attempt_once: Callable[[], Awaitable[httpx.Response]]
     ) -> httpx.Response:
@@ -465,7 +472,7 @@ class AsyncFluideClient(_Common):
 
             async def exchange_once() -> httpx.Response:
                 sent_at[0] = self.clock()
-                return await self._http.send(self.auth.exchange_request(), auth=None)
+                return await self._http.send(self._exchange_request(), auth=None)
 
             response = await self._with_retries(exchange_once)
             token = self.auth.accept(response, sent_at[0])
