@@ -41,22 +41,26 @@ class Chart:
     max_value: int
 
 
-def nice_ceiling(value: int) -> int:
-    """The smallest of 1, 2, 5 × 10^n at or above ``value`` (at least 1)."""
-    if value <= 1:
-        return 1
-    step = 1
+TICKS = 4
+_STEP_MULTIPLES = (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8)
+
+
+def axis_top(value: int) -> int:
+    """A round top for the y axis, split into ``TICKS`` whole-number steps, at or above value."""
+    needed = max(1, value) / TICKS
+    scale = 1
     while True:
-        for mult in (1, 2, 5):
-            if step * mult >= value:
-                return step * mult
-        step *= 10
+        for mult in _STEP_MULTIPLES:
+            step = mult * scale
+            if step == int(step) and step >= needed:
+                return int(step) * TICKS
+        scale *= 10
 
 
 def stacked_bars(days: list[date], series: list[tuple[str, list[int]]]) -> Chart:
     """``series``: (credential name, count per day) in legend order."""
     totals = [sum(s[1][i] for s in series) for i in range(len(days))]
-    top = nice_ceiling(max(totals, default=0))
+    top = axis_top(max(totals, default=0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(1, len(days))
     bar_w = slot * 0.7
@@ -86,11 +90,9 @@ def stacked_bars(days: list[date], series: list[tuple[str, list[int]]]) -> Chart
         if i % 2 == (len(days) - 1) % 2  # every other day, always including today
     ]
     grid, y_labels = [], []
-    for k in range(5):
-        value = top * k / 4
-        y = round(TOP + plot_h - plot_h * k / 4, 2)
+    for k in range(TICKS + 1):
+        y = round(TOP + plot_h - plot_h * k / TICKS, 2)
         grid.append(y)
-        text = f"{value:.0f}" if value == int(value) else f"{value:.1f}"
-        y_labels.append(Label(LEFT - 6, y + 4, text))
+        y_labels.append(Label(LEFT - 6, y + 4, str(top * k // TICKS)))
     legend = [(PALETTE[n % len(PALETTE)], name) for n, (name, _) in enumerate(series)]
     return Chart(WIDTH, HEIGHT, bars, x_labels, y_labels, grid, legend, top)
