@@ -248,6 +248,21 @@ def test_developer_journey_in_a_real_browser(live_server: LiveServer) -> None:
             assert refused.status_code == 401
             assert refused.json()["code"] == "CREDENTIAL_REVOKED"
 
+            # A second credential with fewer scopes: its secret, too, is shown once.
+            page.get_by_label("Name", exact=True).fill("Payroll sync")
+            page.get_by_label("Environment").select_option("production")
+            page.get_by_label("hr:write").uncheck()
+            page.get_by_role("button", name="Create credential").click()
+            page.wait_for_selector("#api-secret")
+            key2 = page.locator("#api-key").inner_text().strip()
+            secret2 = page.locator("#api-secret").inner_text().strip()
+            shot("new-credential-secret")
+            token = exchange(base, key2, secret2).json()
+            assert "hr:write" not in token["scope"].split()
+            page.reload()
+            assert "/connect/keys" in page.url and secret2 not in page.content()
+            assert key2 in page.content()
+
             # Usage (rows as the gateway's writer would leave them) and audit fit both widths.
             seed_usage(live_server.data_dir / "fluide.db", key)
             page.goto(f"{base}/connect/usage")
@@ -261,11 +276,17 @@ def test_developer_journey_in_a_real_browser(live_server: LiveServer) -> None:
             page.get_by_role("button", name="Filter").click()
             page.wait_for_url("**/connect/audit?*outcome=success*")
 
+            # Unknown pages and failures are friendly HTML, not JSON.
+            page.goto(f"{base}/connect/no-such-page")
+            assert page.get_by_role("heading", name="Page not found").is_visible()
+            shot("not-found")
+
             # Sign out.
+            page.goto(f"{base}/connect/keys")
             page.get_by_role("button", name="Sign out").click()
             page.wait_for_url("**/connect/signin")
             page.goto(f"{base}/connect/keys")
             assert "/connect/signin" in page.url
         finally:
             browser.close()
-    assert len(list(SHOTS.glob("*-375.png"))) >= 10
+    assert len(list(SHOTS.glob("*-375.png"))) >= 13
