@@ -72,6 +72,17 @@ async def form_token(client: httpx.AsyncClient, path: str = "/connect/keys") -> 
     return csrf_of(resp.text)
 
 
+def codes_to(outbox: Path, email: str) -> list[str]:
+    """Every verification code sent to ``email``, in no particular order."""
+    codes = []
+    for path in outbox.glob("*.eml"):
+        msg = message_from_bytes(path.read_bytes(), policy=policy.default)
+        match = re.search(r"\b(\d{6})\b", str(msg["Subject"]))
+        if msg["To"] == email and match:
+            codes.append(match.group(1))
+    return codes
+
+
 def latest_code(outbox: Path, email: str) -> str:
     """The 6-digit code of the newest message to ``email`` in the dev outbox."""
     newest: tuple[float, str] | None = None

@@ -149,6 +149,11 @@ def test_developer_journey_in_a_real_browser(live_server: LiveServer) -> None:
             )
             page = context.new_page()
             page.set_default_timeout(15_000)
+            console_errors: list[str] = []
+            page.on(
+                "console",
+                lambda msg: console_errors.append(msg.text) if msg.type == "error" else None,
+            )
             shot = Shots(page)
 
             # Sign up.
@@ -169,8 +174,9 @@ def test_developer_journey_in_a_real_browser(live_server: LiveServer) -> None:
             key = page.locator("#api-key").inner_text().strip()
             secret = page.locator("#api-secret").inner_text().strip()
             assert key.startswith("fl_dev_") and secret.startswith("fl_sk_")
+            page.bring_to_front()
             page.get_by_role("button", name="Copy secret").click()
-            page.get_by_role("button", name="Copied").wait_for()
+            page.wait_for_selector('button[data-copy="api-secret"][data-copied]', state="attached")
             assert page.evaluate("navigator.clipboard.readText()") == secret
             shot("one-time-secret")
 
@@ -287,6 +293,8 @@ def test_developer_journey_in_a_real_browser(live_server: LiveServer) -> None:
             page.wait_for_url("**/connect/signin")
             page.goto(f"{base}/connect/keys")
             assert "/connect/signin" in page.url
+            # The strict CSP holds: no inline script or style was blocked on any page.
+            assert not [m for m in console_errors if "Content Security Policy" in m]
         finally:
             browser.close()
     assert len(list(SHOTS.glob("*-375.png"))) >= 13

@@ -17,6 +17,7 @@ from fluide.gateway.models import UsageDaily
 from fluide.identity import audit
 from fluide.identity.audit import Actor
 from fluide.identity.models import AuditEvent, Credential
+from fluide.kit.clock import FrozenClock
 from fluide.runtime import Runtime
 from fluide.settings import Settings
 from tests.conftest import CLIENT_ID
@@ -25,6 +26,7 @@ from tests.dashboard.support import (
     PASSWORD,
     SECRET_RE,
     Member,
+    codes_to,
     create_member,
     csrf_of,
     form_token,
@@ -123,6 +125,33 @@ async def test_wrong_code_is_a_friendly_html_error(
     assert "verification code is not valid" in resp.text
 
 
+async def test_resend_sends_a_fresh_code_and_reveals_nothing(
+    client: httpx.AsyncClient, settings: Settings, clock: FrozenClock
+) -> None:
+    outbox = Path(settings.data_dir) / "outbox"
+    page = await client.get("/connect/signup")
+    token = csrf_of(page.text)
+    data = {"email": "cy@example.com", "password": PASSWORD, "csrf_token": token}
+    await client.post("/connect/signup", data=data)
+    first = latest_code(outbox, "cy@example.com")
+    clock.advance(1)  # the new code is the newer one
+    before = len(list(outbox.glob("*.eml")))
+    answers = [
+        await client.post("/connect/verify/resend", data={"email": e, "csrf_token": token})
+        for e in ("cy@example.com", "nobody@example.com")
+    ]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert all("a new code is on its way" in a.text for a in answers)
+    assert len(list(outbox.glob("*.eml"))) == before + 1
+    codes = codes_to(outbox, "cy@example.com")
+    assert len(codes) == 2
+    code = next((c for c in codes if c != first), first)  # equal codes: 1 chance in a million
+    resp = await client.post(
+        "/connect/verify", data={"email": "cy@example.com", "code": code, "csrf_token": token}
+    )
+    assert resp.status_code == 200 and SECRET_RE.search(resp.text)
+
+
 async def test_signup_validation_errors_rerender_the_form(client: httpx.AsyncClient) -> None:
     page = await client.get("/connect/signup")
     resp = await client.post(
@@ -157,6 +186,18 @@ async def test_session_cookie_is_secure_behind_https(app: FastAPI, member: Membe
         )
     cookie = next(c for c in resp.headers.get_list("set-cookie") if "fluide_session=" in c)
     assert "secure" in cookie.lower()
+
+
+class TestSecureBaseUrl:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"base_url": "https://connect.example.com"}
+
+    async def test_cookies_are_secure_when_the_base_url_is_https(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        page = await client.get("/connect/signin")  # plain HTTP behind a TLS-terminating proxy
+        assert "secure" in page.headers["set-cookie"].lower()
 
 
 async def test_wrong_password_and_unverified(client: httpx.AsyncClient, member: Member) -> None:
@@ -346,6 +387,8 @@ async def test_rotate_now_stops_the_old_secret(
     assert old.status_code == 401
     new = await client.post(TOKEN, headers=exchange_headers(signed_in.api_key, new_secret.group(0)))
     assert new.status_code == 200
+    for path in ("/connect/keys", "/connect/audit", "/connect/usage"):
+        assert not SECRET_RE.search((await client.get(path)).text), path
 
 
 async def test_rotate_with_overlap_keeps_the_old_secret(

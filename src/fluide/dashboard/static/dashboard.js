@@ -34,6 +34,7 @@
       var source = document.getElementById(button.getAttribute("data-copy"));
       if (!source) { return; }
       copyText(source.textContent.trim(), function () {
+        button.setAttribute("data-copied", "true");
         button.textContent = "Copied";
         setTimeout(function () { button.textContent = label; }, 2000);
       });
