@@ -262,7 +262,7 @@ async def test_unknown_page_is_an_html_404(client: httpx.AsyncClient) -> None:
     resp = await client.get("/connect/nope")
     assert resp.status_code == 404
     assert resp.headers["content-type"].startswith("text/html")
-    assert "Page not found" in resp.text
+    assert "Page not found" in resp.text and "Sign out" not in resp.text
 
 
 # ---- CSRF ---------------------------------------------------------------------------------------
@@ -447,7 +447,10 @@ async def test_another_tenants_credential_is_a_404(
         f"/connect/keys/{other.credential_id}/revoke", data={"csrf_token": token}
     )
     assert resp.status_code == 404 and resp.headers["content-type"].startswith("text/html")
+    assert f"Signed in as <strong>{signed_in.email}</strong>" in resp.text  # after a rollback
     assert (await credential(runtime, other.credential_id)).status == "active"
+    unknown = await client.get("/connect/nope")
+    assert unknown.status_code == 404 and "Sign out" in unknown.text
 
 
 async def test_exposed_secret_shows_a_warning(

@@ -6,6 +6,7 @@ kept in a session or a cookie; a reload lands on the key list (see ``static/dash
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
@@ -25,11 +26,12 @@ from fluide.dashboard.web import (
     redirect,
     render,
     set_session_cookie,
+    signed_in,
 )
 from fluide.gateway.usage import usage_summary
 from fluide.identity import accounts, credentials, session_tokens
 from fluide.identity.deps import request_actor
-from fluide.identity.errors import EmailNotVerified
+from fluide.identity.errors import EmailNotVerified, SessionRequired
 from fluide.identity.models import AuditEvent, Credential
 from fluide.identity.principal import ALL_SCOPES
 from fluide.kit.errors import AppError, RateLimited
@@ -543,5 +545,7 @@ async def audit_page(
 
 
 @router.api_route("/{path:path}", methods=["GET", "POST"])
-async def not_found(request: Request, path: str) -> Response:
+async def not_found(request: Request, session: DbSession, path: str) -> Response:
+    with contextlib.suppress(SessionRequired):
+        await signed_in(request, session)  # only to show the right navigation
     return error_page(request, 404, "Page not found", "There is no dashboard page at this address.")

@@ -94,6 +94,8 @@ def render(
         "account": None,
     }
     ctx.update(context or {})
+    # A plain string: on an error page the session was rolled back and ORM rows are expired.
+    ctx["signed_in_email"] = request.scope.get("state", {}).get("dashboard_email")
     response = templates.TemplateResponse(request, template, ctx, status_code=status)
     response.headers.update(SECURITY_HEADERS)
     # Private pages: nothing is cached, so a secret or a token never outlives its response.
@@ -203,7 +205,9 @@ CsrfChecked = Depends(require_csrf)
 
 async def signed_in(request: Request, session: DbSession) -> tuple[Account, AccountSession]:
     rt = get_runtime(request)
-    return await accounts.account_for_session(rt, session, request.cookies.get(SESSION_COOKIE))
+    found = await accounts.account_for_session(rt, session, request.cookies.get(SESSION_COOKIE))
+    request.scope.setdefault("state", {})["dashboard_email"] = found[0].email
+    return found
 
 
 SignedIn = Annotated[tuple[Account, AccountSession], Depends(signed_in)]
