@@ -222,6 +222,8 @@ def _document(
         op["x-required-scope"] = scope
     op["security"] = cat.SECURITY[kind]
 
+    if kind is Kind.EXCHANGE:
+        _add_scope_header(op)
     responses: dict[str, Any] = op.setdefault("responses", {})
     responses.pop("422", None)
     has_input = bool(op.get("parameters") or op.get("requestBody"))
@@ -239,6 +241,23 @@ def _document(
     ]
     parts = [op.get("description", "").strip(), "\n\n".join(notes), *blocks]
     op["description"] = "\n\n".join(p for p in parts if p)
+
+
+def _add_scope_header(op: dict[str, Any]) -> None:
+    params: list[dict[str, Any]] = op.setdefault("parameters", [])
+    if any(p.get("name", "").lower() == "x-fluide-scope" for p in params):
+        return
+    params.append(
+        {
+            "name": "X-Fluide-Scope",
+            "in": "header",
+            "required": False,
+            "description": "Narrow the token to these space-separated scopes (a subset of the "
+            "credential's). Same as `scope` in the body; the header wins.",
+            # No example: Swagger UI would pre-fill it and narrow every playground token.
+            "schema": {"type": "string", "maxLength": 1000},
+        }
+    )
 
 
 def _summary_from_docstring(op: dict[str, Any], route: _RouteInfo | None) -> None:
