@@ -11,7 +11,9 @@ from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 from pydantic import BaseModel
 
+from fluide.apidocs import error_responses
 from fluide.gateway import guarded_router, require_scope
+from fluide.kit.errors import AppError
 from tests.conftest import Dev, bearer, exchange
 
 PRODUCT_SECURITY = [{"bearer": [], "fluideApiKey": [], "fluideClientId": []}]
@@ -181,6 +183,10 @@ async def test_tags_cover_every_product(client: httpx.AsyncClient) -> None:
         assert tag in names
 
 
+class _EntryLocked(AppError):
+    status, code, message = 409, "LEDGER_LOCKED", "The ledger is closed for this period"
+
+
 class _Entry(BaseModel):
     amount: str
     currency: str
@@ -196,6 +202,7 @@ async def test_routes_added_later_are_documented_by_path(
         dependencies=[require_scope("books:write")],
         status_code=201,
         response_model=_Entry,
+        responses={**error_responses(_EntryLocked), 404: {"description": "No such ledger"}},
     )
     async def add_entry(ledger_id: str, body: _Entry) -> _Entry:
         """Add an entry to a ledger."""
@@ -212,6 +219,9 @@ async def test_routes_added_later_are_documented_by_path(
     assert op["x-required-scope"] == "books:write"
     assert _codes(op, 400) == ["API_SECRET_NOT_ALLOWED", "VALIDATION_FAILED"]
     assert _codes(op, 404) == ["NOT_FOUND"]
+    assert _codes(op, 409) == ["LEDGER_LOCKED"]
+    assert op["responses"]["409"]["content"]["application/json"]["examples"]["LEDGER_LOCKED"]
+    assert "x-fluide-declared-errors" not in str(doc)
     assert "'books:write'" in op["responses"]["403"]["description"]
     assert op["requestBody"]["content"]["application/json"]["example"] == {
         "amount": "string",

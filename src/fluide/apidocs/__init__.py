@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from fluide.apidocs.openapi import build_openapi
+from fluide.apidocs.openapi import build_openapi, error_responses
 from fluide.apidocs.routes import build_router
 
-__all__ = ["build_openapi", "install_api_docs"]
+__all__ = ["build_openapi", "error_responses", "install_api_docs"]
 
 
 def install_api_docs(app: FastAPI) -> None:

@@ -19,7 +19,9 @@ from fastapi.routing import APIRoute
 from fluide.apidocs import catalogue as cat
 from fluide.apidocs.catalogue import ErrorCode, Kind
 from fluide.apidocs.examples import example_of
+from fluide.kit.errors import AppError
 
+_DECLARED = "x-fluide-declared-errors"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
@@ -135,6 +137,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         description=_intro(app.description),
         routes=app.routes,
         tags=TAGS,
+        servers=app.servers or None,
     )
     components = doc.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
@@ -228,6 +231,9 @@ def _document(
     responses.pop("422", None)
     has_input = bool(op.get("parameters") or op.get("requestBody"))
     codes = cat.error_codes(kind, method, path, has_input=has_input, scope=scope)
+    for declared in _declared_codes(responses):
+        if declared.code not in {c.code for c in codes}:
+            codes.insert(-1, declared)  # before INTERNAL_ERROR
     _add_error_responses(responses, codes)
     _fix_empty_success(responses)
     op["responses"] = responses = dict(sorted(responses.items()))
@@ -285,6 +291,29 @@ def _envelope(err: ErrorCode) -> dict[str, Any]:
     return body
 
 
+def error_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route that can raise these ``AppError``s beyond the guard's.
+
+    ``@router.post("/employees", responses=error_responses(EmployeeExists))`` lists
+    ``EMPLOYEE_EXISTS`` under 409 with the envelope schema and an example.
+    """
+    out: dict[int | str, dict[str, Any]] = {}
+    for exc in errors:
+        entry = out.setdefault(exc.status, {"description": "Error", _DECLARED: []})
+        entry[_DECLARED].append({"code": exc.code, "message": exc.message})
+    return out
+
+
+def _declared_codes(responses: dict[str, Any]) -> list[ErrorCode]:
+    found: list[ErrorCode] = []
+    for status, resp in list(responses.items()):
+        declared = resp.pop(_DECLARED, None) if isinstance(resp, dict) else None
+        if declared:
+            found += [ErrorCode(int(status), d["code"], d["message"]) for d in declared]
+            del responses[status]  # rebuilt with the envelope and every code of its status
+    return found
+
+
 def _add_error_responses(responses: dict[str, Any], codes: list[ErrorCode]) -> None:
     by_status: dict[int, list[ErrorCode]] = {}
     for err in codes:
@@ -292,7 +321,7 @@ def _add_error_responses(responses: dict[str, Any], codes: list[ErrorCode]) -> N
     for status, errs in sorted(by_status.items()):
         key = str(status)
         declared = responses.get(key)
-        if declared is not None and declared.get("content"):
+        if declared is not None and _has_schema(declared):
             # The route documents this status itself (e.g. a health check's 503 body).
             continue
         listing = "\n".join(f"- `{e.code}`: {e.message}" for e in errs)
@@ -312,6 +341,11 @@ def _add_error_responses(responses: dict[str, Any], codes: list[ErrorCode]) -> N
         if headers:
             response["headers"] = headers
         responses[key] = response
+
+
+def _has_schema(response: dict[str, Any]) -> bool:
+    """FastAPI gives a declared response without a model the JSON schema ``{}``."""
+    return any(m.get("schema") not in (None, {}) for m in response.get("content", {}).values())
 
 
 def _error_headers(status: int, errs: list[ErrorCode]) -> dict[str, Any]:
