@@ -52,6 +52,7 @@ class Credentials:
         self._token: str | None = None
         self._session: str | None = None
         self._lock = threading.Lock()
+        self.statuses: dict[tuple[str, str], set[int]] = {}
 
     def _exchange(self) -> str:
         resp = httpx.post(
@@ -105,6 +106,7 @@ class Credentials:
             return {}
 
     def after(self, method: str, path: str, response: Any) -> None:
+        self.statuses.setdefault((method, path), set()).add(response.status_code)
         if (method, path) == ("POST", "/api/v1/authorize/rotate-secret") and (
             response.status_code == 200
         ):
@@ -171,6 +173,16 @@ def test_live_server_conforms_to_its_document(
                     failures.append(f"{label} ({mode.value} data):\n{exc}")
     assert ran >= 20
     assert not failures, "\n\n".join(failures)
+    # The injected credentials must really work: a suite that only ever saw 401s (documented,
+    # so "conforming") would prove nothing.
+    never_ok = [
+        f"{method} {path}: {sorted(seen)}"
+        for (method, path), seen in credentials.statuses.items()
+        if classify(path) is not Kind.PUBLIC
+        and "{" not in path
+        and not any(200 <= s < 300 for s in seen)
+    ]
+    assert not never_ok, never_ok
     if known:
         # Everything else conforms; these are reported to the lead and tracked here until fixed.
         pytest.xfail("known server bugs: " + "; ".join(sorted(set(known))))
