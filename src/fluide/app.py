@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 import fluide
 from fluide import dashboard
+from fluide.apidocs import install_api_docs
 from fluide.identity.routes import auth, developer, public
 from fluide.kit.clock import Clock, system_clock
 from fluide.kit.errors import install_error_handlers
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     for router in product_routers():
         app.include_router(router)
     dashboard.mount(app)
+    install_api_docs(app)
     app.add_middleware(RequestIdMiddleware)
     return app
 
