@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import fluide
+from fluide.gateway.core import install_gateway
 from fluide.identity.routes import auth, developer, public
 from fluide.kit.clock import Clock, system_clock
 from fluide.kit.errors import install_error_handlers
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.include_router(auth)
     for router in product_routers():
         app.include_router(router)
+    install_gateway(app, runtime)  # after every router: it checks they are all guarded
     app.add_middleware(RequestIdMiddleware)
     return app
 

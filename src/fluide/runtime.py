@@ -58,7 +58,9 @@ class Runtime:
         self._sync_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._redis: object | None = None
-        # Hooks other parts register (e.g. the gateway's usage flusher) run on shutdown.
+        # Hooks other parts register (e.g. the gateway's probe and usage flusher): run at the
+        # end of start() and at the beginning of stop().
+        self.on_startup: list[Callable[[], Awaitable[None]]] = []
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
 
     @property
@@ -79,6 +81,8 @@ class Runtime:
         self._tasks.append(asyncio.create_task(self._poll_loop(), name="fluide-sync"))
         if self.redis_url:
             self._tasks.append(asyncio.create_task(self._redis_loop(), name="fluide-redis"))
+        for hook in self.on_startup:
+            await hook()
 
     async def stop(self) -> None:
         for hook in self.on_shutdown:
