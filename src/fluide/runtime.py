@@ -168,7 +168,7 @@ async def _close_limiter(limiter: RateLimiter) -> None:
     if bridge is None:
         return
     with contextlib.suppress(Exception):
-        await bridge.get_connection().aclose()
+        await bridge.get_connection().aclose()  # type: ignore[no-untyped-call,unused-ignore]
 
 
 def get_runtime(request: Request) -> Runtime:
