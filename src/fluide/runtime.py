@@ -158,7 +158,7 @@ class Runtime:
                 await asyncio.sleep(1)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
                     await client.aclose()
 
 
@@ -168,7 +168,7 @@ async def _close_limiter(limiter: RateLimiter) -> None:
     if bridge is None:
         return
     with contextlib.suppress(Exception):
-        await bridge.get_connection().aclose()  # type: ignore[no-untyped-call,unused-ignore]
+        await bridge.get_connection().aclose()
 
 
 def get_runtime(request: Request) -> Runtime:
