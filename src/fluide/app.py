@@ -42,10 +42,11 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.state.runtime = runtime
     install_error_handlers(app)
     app.include_router(public)
-    app.include_router(developer)
-    app.include_router(auth)
+    # Routes match in order: the hot product routes before the developer and account routes.
     for router in product_routers():
         app.include_router(router)
+    app.include_router(developer)
+    app.include_router(auth)
     install_gateway(app, runtime)  # after every router: it checks they are all guarded
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -1,7 +1,10 @@
 """A cached database probe for the health checks: the health route never queries the database.
 
 A background task runs ``SELECT 1`` (bounded by a timeout) every half second; the route reads
-the last result. A result older than ``max_age`` counts as down (the probe itself is stuck).
+the last result, so it is at most ~0.5 s old when the database answers. An unreachable database
+fails fast (connection refused); a hung one is down after ``timeout``. The timeout is generous
+because on a saturated event loop a healthy probe's awaits queue behind requests: a loaded
+service is not a dead database. A result older than ``max_age`` counts as down (probe stuck).
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ class DbProbe:
         self,
         engine: Callable[[], AsyncEngine],
         interval: float = 0.5,
-        timeout: float = 1.0,
-        max_age: float = 2.0,
+        timeout: float = 3.0,
+        max_age: float = 5.0,
     ) -> None:
         self._engine = engine  # read on every probe, so a replaced engine is what gets probed
         self.interval, self.timeout, self.max_age = interval, timeout, max_age
