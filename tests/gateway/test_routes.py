@@ -10,7 +10,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 
 from fluide.app import create_app
-from fluide.gateway import guarded_router, require_scope
+from fluide.gateway import CurrentPrincipal, guarded_router, require_scope
 from fluide.gateway.routes import (
     PRODUCT_PREFIXES,
     UnguardedRouteError,
@@ -19,7 +19,7 @@ from fluide.gateway.routes import (
     walk,
 )
 from fluide.settings import Settings
-from tests.conftest import make_settings
+from tests.conftest import bearer, create_dev, exchange, make_settings
 
 
 def _concrete(path: str) -> str:
@@ -143,3 +143,26 @@ def test_building_an_app_with_an_unscoped_product_route_fails(
 def test_guarded_router_refuses_unknown_products() -> None:
     with pytest.raises(ValueError, match="unknown product"):
         guarded_router("crm")
+
+
+async def test_a_product_route_reads_the_principal(settings: Settings) -> None:
+    app = create_app(settings)
+    router = guarded_router("books")
+
+    @router.get("/whoami", dependencies=[require_scope("books:read")])
+    async def whoami(principal: CurrentPrincipal) -> dict[str, str]:
+        return {"tenantId": principal.tenant_id, "credentialId": principal.credential_id}
+
+    app.include_router(router)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as client,
+    ):
+        dev = await create_dev(app.state.runtime)
+        token = (await exchange(client, dev))["accessToken"]
+        resp = await client.get("/api/v1/books/whoami", headers=bearer(token, dev))
+        assert resp.status_code == 200, resp.text
+        assert resp.json() == {"tenantId": dev.tenant_id, "credentialId": dev.credential_id}
+        assert resp.headers["x-ratelimit-limit"]
+        assert (await client.get("/api/v1/books/whoami")).status_code == 401

@@ -44,7 +44,8 @@ def guard(request: Request) -> Principal:
     return principal
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
+    # async on purpose: FastAPI runs a plain ``def`` dependency in the thread pool.
     principal = request.scope.get("state", {}).get("principal")
     if not isinstance(principal, Principal):
         return guard(request)
