@@ -33,6 +33,16 @@ def test_memory_window_counts_and_resets() -> None:
     assert headers[b"x-ratelimit-reset"] == str(window + 60).encode()
 
 
+def test_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fluide.gateway import limiter as module
+
+    monkeypatch.setattr(module, "_PRUNE_AT", 10)
+    limiter = ProductLimiter("3/minute")
+    for i in range(25):
+        limiter.hit_memory(f"key-{i}", 1_000_020.0)
+    assert len(limiter._windows) <= 10
+
+
 async def _app(tmp_path: Path, database_url: str, **overrides: object) -> FastAPI:
     return create_app(make_settings(tmp_path, database_url, **overrides), FrozenClock())
 

@@ -83,8 +83,14 @@ class TestPublic:
 
     async def test_public_metrics_need_no_token(self, client: httpx.AsyncClient) -> None:
         await client.get("/api/v1")
+        for i in range(3):  # client-chosen methods and paths do not become labels
+            await client.request(f"BREW{i}", f"/nowhere/{i}")
+            await client.request(f"BREW{i}", f"/api/v1/hr/{i}")
         resp = await client.get("/metrics")
         assert resp.status_code == 200
+        assert "BREW" not in resp.text and "/nowhere" not in resp.text
+        assert 'method="OTHER",route="<unmatched>",status="404"} 3.0' in resp.text
+        assert 'method="OTHER",route="<unmatched>",status="401"} 3.0' in resp.text
         assert (
             'fluide_http_requests_total{method="GET",route="/api/v1",status="200"} 1.0' in resp.text
         )

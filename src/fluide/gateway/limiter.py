@@ -46,6 +46,10 @@ class ProductLimiter:
 
     def _prune(self, current: int) -> None:
         self._windows = {k: v for k, v in self._windows.items() if v[0] == current}
+        if len(self._windows) >= _PRUNE_AT:
+            # Bounded memory beats exact counts: a flood of distinct keys in one window
+            # (e.g. well-formed fake keys on the exposure path) must not grow the dict forever.
+            self._windows = {}
 
     def raw_headers(self, decision: Decision) -> list[tuple[bytes, bytes]]:
         return [

@@ -18,6 +18,8 @@ from fluide.kit.errors import NotFound, Unauthorized
 from fluide.settings import Settings
 
 EXCHANGE_ROUTES = frozenset({"/api/v1/authorize/token", "/api/v1/developer-access/token"})
+# The method is client-chosen: anything else is "OTHER", so labels stay bounded.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class MetricsUnauthorized(Unauthorized):
@@ -34,7 +36,7 @@ class GatewayMetrics:
         self.registry.register(self)
 
     def request(self, method: str, route: str, status: int) -> None:
-        key = (method, route, status)
+        key = (method if method in METHODS else "OTHER", route, status)
         self.requests[key] = self.requests.get(key, 0) + 1
         if route in EXCHANGE_ROUTES:
             self.exchanges[status] = self.exchanges.get(status, 0) + 1
