@@ -8,6 +8,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from fluide.gateway.limiter import ProductLimiter
+from fluide.identity import formats
 from fluide.identity.models import AuditEvent, Credential
 from fluide.runtime import Runtime
 from tests.conftest import CLIENT_ID, Dev, bearer, create_dev, exchange
@@ -107,3 +109,19 @@ async def test_a_secret_that_is_not_live_for_that_key_flags_nothing(
     assert resp.json()["code"] == "API_SECRET_NOT_ALLOWED"
     assert (await _credential(runtime, dev)).secret_exposed_at is None
     assert await _exposure_events(runtime, dev) == []
+
+
+async def test_exposure_checks_are_budgeted_per_source_address(
+    client: httpx.AsyncClient, runtime: Runtime, dev: Dev
+) -> None:
+    gateway = client._transport.app.state.gateway  # type: ignore[attr-defined]
+    gateway.exposure_limiter = ProductLimiter("3/hour")  # an hour window: no boundary mid-test
+    for _ in range(3):  # spend the address's budget on fakes
+        fake = {
+            "X-Fluide-Api-Key": formats.new_api_key(),
+            "X-Fluide-Api-Secret": formats.new_api_secret(),
+        }
+        assert (await client.get(HEALTH, headers=fake)).status_code == 400
+    headers = {"X-Fluide-Api-Key": dev.api_key, "X-Fluide-Api-Secret": dev.api_secret}
+    assert (await client.get(HEALTH, headers=headers)).status_code == 400
+    assert (await _credential(runtime, dev)).secret_exposed_at is None  # not checked this time

@@ -39,6 +39,8 @@ class Gateway:
         self.limiter = ProductLimiter(
             settings.product_rate_limit, runtime.limiter if runtime.redis_url else None
         )
+        # Exposure checks cost a query: at most this many per source address (per process).
+        self.exposure_limiter = ProductLimiter("60/minute")
         self.usage = UsageRecorder(runtime.sessionmaker)
         self.metrics = GatewayMetrics(self._gauges)
         self.probe = DbProbe(lambda: runtime.engine)

@@ -9,6 +9,7 @@ middleware put in ``scope["state"]``. Every request (product or not) is counted 
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import orjson
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fluide.gateway.authn import verified_principal
 from fluide.gateway.exposure import candidate_keys, flag_exposure
 from fluide.gateway.routes import is_product_path
+from fluide.identity import formats
 from fluide.identity.audit import Actor
 from fluide.identity.errors import ApiSecretNotAllowed
 from fluide.identity.principal import Principal, check_principal
@@ -142,18 +144,20 @@ class GatewayMiddleware:
         gw = self.gateway
         rt = gw.runtime
         try:
+            if not formats.is_api_secret(secret):
+                return
             keys = candidate_keys(rt, api_key, authorization)
-            # An exposure check costs a query: it spends the key's product budget, so a flood
-            # of well-formed secrets cannot turn into a flood of queries.
+            if not keys:
+                return
+            # An exposure check costs a query: it spends the key's product budget and a budget
+            # per source address, so a flood of well-formed values is not a flood of queries.
+            source_ip = self._source_ip(scope)
+            if not gw.exposure_limiter.hit_memory(source_ip or "-", time.time()).allowed:
+                return
             keys = [k for k in keys if (await gw.limiter.hit(k)).allowed]
             if keys:
                 rid = state.get("request_id")
-                actor = Actor(
-                    "anonymous",
-                    None,
-                    self._source_ip(scope),
-                    rid if isinstance(rid, str) else None,
-                )
+                actor = Actor("anonymous", None, source_ip, rid if isinstance(rid, str) else None)
                 await flag_exposure(rt, actor, keys, secret, _route_path(scope))
         except Exception as exc:
             log.warning("secret exposure check failed", extra={"error_type": type(exc).__name__})
