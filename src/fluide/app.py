@@ -10,6 +10,7 @@ from fastapi import FastAPI
 import fluide
 from fluide import dashboard
 from fluide.apidocs import install_api_docs
+from fluide.gateway.core import install_gateway
 from fluide.identity.routes import auth, developer, public
 from fluide.kit.clock import Clock, system_clock
 from fluide.kit.errors import install_error_handlers
@@ -43,11 +44,13 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.state.runtime = runtime
     install_error_handlers(app)
     app.include_router(public)
-    app.include_router(developer)
-    app.include_router(auth)
+    # Routes match in order: the hot product routes before the developer and account routes.
     for router in product_routers():
         app.include_router(router)
+    app.include_router(developer)
+    app.include_router(auth)
     dashboard.mount(app)
+    install_gateway(app, runtime)  # after every router: it checks they are all guarded
     install_api_docs(app)
     app.add_middleware(RequestIdMiddleware)
     return app

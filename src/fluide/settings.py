@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     revocation_poll_seconds: float = Field(default=0.5, gt=0, le=1.0)
     metrics_public: bool = False
     metrics_token: SecretStr | None = None
+    # Gateway: verified-token cache bound, usage flush period.
+    token_cache_size: int = Field(default=10_000, ge=1)
+    usage_flush_seconds: float = Field(default=5.0, gt=0)
 
     log_level: str = "INFO"
     log_json: bool = True
