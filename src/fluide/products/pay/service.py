@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fluide.kit import money
@@ -248,6 +249,10 @@ async def disburse(
         )
         session.add(payout)
         payouts.append(payout)
+    try:
+        await session.flush()
+    except IntegrityError:  # a concurrent disburse (under another key) paid these payslips
+        raise RunAlreadyDisbursed from None
     if total > 0:
         await _post_in_transit(
             session,
