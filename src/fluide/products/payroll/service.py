@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -312,10 +312,22 @@ async def delete_run(session: AsyncSession, tenant_id: str, run_id: str) -> None
     run = await get_run(session, tenant_id, run_id)
     if run.status != "DRAFT":
         raise PayrollRunLocked
-    for slip in await run_payslips(session, tenant_id, run_id):
-        await session.delete(slip)
-    await session.delete(run)
-    await session.flush()
+    # Children first, explicitly: the ORM does not know the payslip → run dependency.
+    await session.execute(
+        delete(Payslip).where(Payslip.tenant_id == tenant_id, Payslip.run_id == run_id)
+    )
+    gone = cast(
+        CursorResult[Any],
+        await session.execute(
+            delete(PayrollRun).where(
+                PayrollRun.tenant_id == tenant_id,
+                PayrollRun.id == run.id,
+                PayrollRun.status == "DRAFT",
+            )
+        ),
+    )
+    if gone.rowcount != 1:  # approved concurrently: roll the payslip deletion back
+        raise PayrollRunLocked
 
 
 async def list_payslips(
