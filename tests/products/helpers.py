@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
 
+from fluide.products.pay.models import Payout
 from fluide.products.pay.settlement import settle_once
 from fluide.runtime import Runtime
 from tests.conftest import Dev, bearer, exchange
@@ -92,8 +95,20 @@ async def fund(
 
 
 async def settle_all(runtime: Runtime) -> None:
-    """Run settlement passes until nothing is left to claim (bounded)."""
-    for _ in range(50):
+    """Run settlement passes until no payout is PENDING or PROCESSING (bounded).
+
+    The app's own background worker runs too and may hold a payout mid-settlement, so an
+    empty pass is not the end: wait for its in-flight payouts to reach a final state.
+    """
+    for _ in range(200):
         if await settle_once(runtime) == 0:
-            return
+            async with runtime.sessionmaker() as session:
+                open_count = await session.scalar(
+                    select(func.count())
+                    .select_from(Payout)
+                    .where(Payout.status.in_(("PENDING", "PROCESSING")))
+                )
+            if not open_count:
+                return
+            await asyncio.sleep(0.05)
     raise AssertionError("settlement did not finish")
