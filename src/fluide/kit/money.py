@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, Strict
+from sqlalchemy import Numeric
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 # Amounts travel as JSON strings only: a JSON number is refused (Strict + str), so no float
 # ever touches an amount. Up to 4 decimals are accepted and rounded to the currency's minor unit.
@@ -100,3 +103,49 @@ def add(a: str, b: str, code: str) -> str:
 
 def total(amounts: list[Decimal], code: str) -> Decimal:
     return round_money(sum(amounts, Decimal(0)), code)
+
+
+class _ScaledIntegerNumeric(Numeric[Decimal]):
+    """NUMERIC DDL (so the schema is the same on both backends) without SQLAlchemy's float
+    conversion on SQLite: the integers ``DecimalAmount`` binds pass through untouched."""
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> None:
+        return None
+
+
+class DecimalAmount(TypeDecorator[Decimal]):
+    """A money column: ``NUMERIC(18, 4)`` on PostgreSQL; on SQLite an exact scaled integer.
+
+    SQLite has no decimal type: a NUMERIC column holds IEEE floats, so ``0.7 + 0.2`` stored
+    there reads back as ``0.8999…`` and ``balance >= 0.9`` is false. On SQLite we therefore bind
+    ten-thousandths as integers (stored as INTEGER in the NUMERIC column), which keeps
+    ``balance + x``, comparisons and ``SUM`` exact in SQL; values are ``Decimal`` in Python.
+    """
+
+    impl = Numeric(18, 4)
+    cache_ok = True
+    SCALE = 4
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_ScaledIntegerNumeric(18, 4))
+        return dialect.type_descriptor(Numeric(18, 4))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        value = Decimal(value)
+        if dialect.name == "sqlite":
+            return int(value.scaleb(self.SCALE).to_integral_value(rounding=ROUND_HALF_EVEN))
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            exact = Decimal(value) if isinstance(value, int) else Decimal(str(value))
+            return exact.scaleb(-self.SCALE)
+        return Decimal(value)

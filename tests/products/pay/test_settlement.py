@@ -129,3 +129,14 @@ async def test_the_background_worker_settles_on_its_own(
             break
         await asyncio.sleep(0.1)
     assert status == "SUCCEEDED"
+
+
+async def test_balances_stay_exact_in_the_database(client: httpx.AsyncClient, dev: Dev) -> None:
+    """0.70 + 0.20 must cover a 0.90 payout (a float column would hold 0.8999…)."""
+    h = await headers_for(client, dev)
+    await fund(client, h, "0.70", "USD")
+    await fund(client, h, "0.20", "USD")
+    resp = await client.post(f"{PAY}/payouts", json=payout("12345678", "0.90"), headers=h)
+    assert resp.status_code == 201, resp.text
+    assert await _balance(client, h) == "0.00"
+    assert (await _ledger(client, h))["1100"]["balance"] == "0.00"

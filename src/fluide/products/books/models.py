@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fluide.kit.db import Base, UTCDateTime
+from fluide.kit.money import DecimalAmount
 
 
 class LedgerAccount(Base):
@@ -54,6 +55,6 @@ class JournalLine(Base):
     tenant_id: Mapped[str] = mapped_column(String(40))
     line_no: Mapped[int] = mapped_column(Integer)
     account_code: Mapped[str] = mapped_column(String(20))
-    debit: Mapped[Decimal] = mapped_column(Numeric(18, 4))
-    credit: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    debit: Mapped[Decimal] = mapped_column(DecimalAmount())
+    credit: Mapped[Decimal] = mapped_column(DecimalAmount())
     entry: Mapped[JournalEntry] = relationship(back_populates="lines")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, Index, Numeric, String, UniqueConstraint
+from sqlalchemy import Date, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fluide.kit.db import Base, UTCDateTime
+from fluide.kit.money import DecimalAmount
 
 
 class Employee(Base):
@@ -28,7 +29,7 @@ class Employee(Base):
     designation: Mapped[str | None] = mapped_column(String(100), nullable=True)
     employment_type: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
-    salary: Mapped[Decimal] = mapped_column(Numeric(18, 4))  # annual, in ``currency``
+    salary: Mapped[Decimal] = mapped_column(DecimalAmount())  # annual, in ``currency``
     currency: Mapped[str] = mapped_column(String(3))
     hire_date: Mapped[date] = mapped_column(Date)
     country_code: Mapped[str] = mapped_column(String(2))

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fluide.kit.db import Base, UTCDateTime
+from fluide.kit.money import DecimalAmount
 
 
 class Wallet(Base):
@@ -20,7 +21,7 @@ class Wallet(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(40))
     currency: Mapped[str] = mapped_column(String(3))
-    balance: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    balance: Mapped[Decimal] = mapped_column(DecimalAmount())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -37,7 +38,7 @@ class Payout(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(40))
     currency: Mapped[str] = mapped_column(String(3))
-    amount: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    amount: Mapped[Decimal] = mapped_column(DecimalAmount())
     recipient_name: Mapped[str] = mapped_column(String(200))
     account_number: Mapped[str] = mapped_column(String(34))
     bank_code: Mapped[str] = mapped_column(String(20))

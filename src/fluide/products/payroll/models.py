@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fluide.kit.db import Base, UTCDateTime
+from fluide.kit.money import DecimalAmount
 
 
 class PayrollSettings(Base):
@@ -33,10 +34,10 @@ class PayrollRun(Base):
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(16))  # DRAFT | APPROVED
     employee_count: Mapped[int] = mapped_column(Integer)
-    total_gross: Mapped[Decimal] = mapped_column(Numeric(18, 4))
-    total_income_tax: Mapped[Decimal] = mapped_column(Numeric(18, 4))
-    total_pension: Mapped[Decimal] = mapped_column(Numeric(18, 4))
-    total_net: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    total_gross: Mapped[Decimal] = mapped_column(DecimalAmount())
+    total_income_tax: Mapped[Decimal] = mapped_column(DecimalAmount())
+    total_pension: Mapped[Decimal] = mapped_column(DecimalAmount())
+    total_net: Mapped[Decimal] = mapped_column(DecimalAmount())
     journal_entry_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -56,10 +57,10 @@ class Payslip(Base):
     employee_name: Mapped[str] = mapped_column(String(201))
     country_code: Mapped[str] = mapped_column(String(2))
     currency: Mapped[str] = mapped_column(String(3))
-    gross: Mapped[Decimal] = mapped_column(Numeric(18, 4))
-    income_tax: Mapped[Decimal] = mapped_column(Numeric(18, 4))
-    pension: Mapped[Decimal] = mapped_column(Numeric(18, 4))
-    net: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    gross: Mapped[Decimal] = mapped_column(DecimalAmount())
+    income_tax: Mapped[Decimal] = mapped_column(DecimalAmount())
+    pension: Mapped[Decimal] = mapped_column(DecimalAmount())
+    net: Mapped[Decimal] = mapped_column(DecimalAmount())
     bank_account_number: Mapped[str | None] = mapped_column(String(34), nullable=True)
     bank_code: Mapped[str | None] = mapped_column(String(20), nullable=True)
     rules_source: Mapped[str] = mapped_column(String(500))
