@@ -146,29 +146,37 @@ async def settle_once(runtime: Runtime, batch: int = 50) -> int:
     return len(ids)
 
 
-async def _loop(runtime: Runtime, cfg: SettlementSettings) -> None:
-    while True:
+async def _loop(runtime: Runtime, cfg: SettlementSettings, stopping: asyncio.Event) -> None:
+    while not stopping.is_set():
         claimed = 0
         try:
             claimed = await settle_once(runtime, cfg.settlement_batch)
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:  # keep settling through a database blip
             log.warning("settlement pass failed", extra={"error_type": type(exc).__name__})
         if claimed == 0:
-            await asyncio.sleep(cfg.settlement_poll_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), cfg.settlement_poll_seconds)
 
 
 def start(runtime: Runtime, cfg: SettlementSettings | None = None) -> None:
-    """Start the worker task with the app; it stops on the runtime's shutdown hooks."""
+    """Start the worker task with the app; it stops on the runtime's shutdown hooks.
+
+    Stopping lets the current pass finish (a pass is a few short transactions) rather than
+    cancelling it inside a transaction; it is cancelled only if it does not end in time.
+    """
     cfg = cfg or SettlementSettings()
     if not cfg.settlement_worker:
         return
-    task = asyncio.create_task(_loop(runtime, cfg), name="fluide-settlement")
+    stopping = asyncio.Event()
+    task = asyncio.create_task(_loop(runtime, cfg, stopping), name="fluide-settlement")
 
     async def stop() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        stopping.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), 10)
+        except Exception:  # timed out (or failed): cancel it
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     runtime.on_shutdown.append(stop)
