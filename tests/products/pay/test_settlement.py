@@ -140,3 +140,29 @@ async def test_balances_stay_exact_in_the_database(client: httpx.AsyncClient, de
     assert resp.status_code == 201, resp.text
     assert await _balance(client, h) == "0.00"
     assert (await _ledger(client, h))["1100"]["balance"] == "0.00"
+
+
+async def test_two_processes_share_the_queue(
+    client: httpx.AsyncClient, dev: Dev, runtime: Runtime, clock: FrozenClock
+) -> None:
+    """A second Runtime (own engine and pool) stands in for a second server process."""
+    second = Runtime(runtime.settings, clock)
+    try:
+        h = await headers_for(client, dev)
+        await fund(client, h, "100.00", "USD")
+        for i in range(10):
+            account = "77770000" if i == 0 else f"8888888{i}"
+            body = payout(account, "3.00", f"m{i}")
+            assert (await client.post(f"{PAY}/payouts", json=body, headers=h)).status_code == 201
+        await asyncio.gather(
+            *(settlement.settle_once(rt, batch=3) for rt in (runtime, second, runtime, second))
+        )
+        await settle_all(runtime)
+    finally:
+        await second.engine.dispose()
+    items = (await client.get(f"{PAY}/payouts", headers=h)).json()["items"]
+    assert sorted(p["status"] for p in items) == ["FAILED"] + ["SUCCEEDED"] * 9
+    assert all(p["attempts"] == 1 for p in items)  # nobody claimed a payout twice
+    assert await _balance(client, h) == "73.00"
+    entries = (await client.get("/api/v1/books/journal-entries?limit=200", headers=h)).json()
+    assert entries["total"] == 1 + 10 + 10
