@@ -16,6 +16,7 @@ from fluide.kit.clock import Clock, system_clock
 from fluide.kit.errors import install_error_handlers
 from fluide.kit.middleware import RequestIdMiddleware
 from fluide.products import routers as product_routers
+from fluide.products import start_workers
 from fluide.runtime import Runtime
 from fluide.settings import Settings
 
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        start_workers(runtime)
         try:
             yield
         finally:
