@@ -189,4 +189,11 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 DbSession = Annotated[AsyncSession, Depends(db_session, scope="function")]
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def _runtime_dependency(request: Request) -> Runtime:
+    # async: FastAPI runs a plain ``def`` dependency on the thread pool, a costly hop per request.
+    return get_runtime(request)
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime_dependency)]
