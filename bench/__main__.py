@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.report import document, print_tables, write_json
-from bench.run import Options, run_plan
+from bench.run import Options, measure_target, run_plan
 from bench.service import Backend, pg_reachable, redis_reachable
 from bench.system import machine_info
 from bench.wrk import wrk_path
@@ -27,8 +27,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--duration", type=float, default=10.0, help="seconds per throughput run")
     p.add_argument("--latency-duration", type=float, default=None, help="seconds per 1-conn run")
-    p.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per route")
-    p.add_argument("--connections", type=int, default=32, help="wrk connections")
+    p.add_argument("--warmup", type=float, default=None, help="seconds of warm-up per route")
+    p.add_argument("--connections", type=int, default=None, help="wrk connections (32)")
     p.add_argument("--threads", type=int, default=1, help="wrk threads")
     p.add_argument("--workers", default="1,2", help="worker counts, e.g. 1,2")
     p.add_argument("--backends", default="sqlite,postgres", help="sqlite and/or postgres")
@@ -44,8 +44,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("FLUIDE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
         help="Redis for the PostgreSQL runs (shared limits, revocation push); 'none' to skip",
     )
+    p.add_argument(
+        "--target",
+        default=None,
+        help="measure a server that is already running at this URL instead (reads "
+        "FLUIDE_API_KEY and FLUIDE_API_SECRET; prints exchanges/s and guarded/public req/s)",
+    )
     p.add_argument("--no-peer", action="store_true", help="skip the oidc-provider peer")
-    p.add_argument("--quick", action="store_true", help="smoke run: 1 s per measurement")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 1 s per measurement, 8 connections, short warm-up (numbers are rough)",
+    )
     p.add_argument("--output", type=Path, default=None, help="JSON path (default bench/results/)")
     return p.parse_args(argv)
 
@@ -57,13 +67,15 @@ def main(argv: list[str] | None = None) -> int:
     if wrk_path() is None:
         console.print("[red]wrk is not installed[/red]: apt-get update && apt-get install -y wrk")
         return 2
+    if args.target:
+        return _against_target(args, console)
     duration = 1.0 if args.quick else args.duration
     latency_duration = args.latency_duration or (1.0 if args.quick else max(1.0, duration / 2))
     opts = Options(
         duration=duration,
         latency_duration=latency_duration,
-        warmup=0.0 if args.quick else args.warmup,
-        connections=args.connections,
+        warmup=args.warmup if args.warmup is not None else (0.5 if args.quick else 2.0),
+        connections=args.connections or (8 if args.quick else 32),
         threads=args.threads,
         workers=tuple(int(w) for w in args.workers.split(",") if w.strip()),
         backends=tuple(b.strip() for b in args.backends.split(",") if b.strip()),
@@ -109,6 +121,32 @@ def main(argv: list[str] | None = None) -> int:
     write_json(doc, out)
     print_tables(doc, console)
     console.print(f"JSON written to {out}")
+    return 0
+
+
+def _against_target(args: argparse.Namespace, console: Console) -> int:
+    key, secret = os.environ.get("FLUIDE_API_KEY"), os.environ.get("FLUIDE_API_SECRET")
+    if not key or not secret:
+        console.print("[red]--target needs FLUIDE_API_KEY and FLUIDE_API_SECRET[/red]")
+        return 2
+    opts = Options(
+        duration=1.0 if args.quick else args.duration,
+        warmup=args.warmup if args.warmup is not None else 1.0,
+        connections=args.connections or 32,
+        threads=args.threads,
+    )
+    out = measure_target(args.target.rstrip("/"), key, secret, opts)
+    x, g, u = out["exchange"], out["guarded"], out["unguarded"]
+    console.print(
+        f"token exchanges/s: {x['rps']:,.0f} (p50 {x['latency_ms']['p50']} ms, "
+        f"p99 {x['latency_ms']['p99']} ms, non-2xx {x['errors']['status']})"
+    )
+    console.print(
+        f"guarded GET /api/v1/hr/health: {g['rps']:,.0f} req/s; public GET /api/v1: "
+        f"{u['rps']:,.0f} req/s; ratio {out['guarded_ratio']}"
+    )
+    if args.output:
+        write_json(out, args.output)
     return 0
 
 

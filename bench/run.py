@@ -169,6 +169,33 @@ def measure_config(
     return out
 
 
+def measure_target(base: str, api_key: str, api_secret: str, opts: Options) -> dict[str, Any]:
+    """The same three measurements against a server someone else started (no RSS, no audit)."""
+    import httpx
+
+    exchange_headers = {
+        "X-Fluide-Api-Key": api_key,
+        "X-Fluide-Api-Secret": api_secret,
+        "X-Fluide-Client-Id": CLIENT_ID,
+    }
+    resp = httpx.post(base + EXCHANGE, headers=exchange_headers, timeout=10)
+    if resp.status_code != 200:
+        raise RuntimeError(f"token exchange failed: {resp.status_code} {resp.text[:200]}")
+    guarded_kw: dict[str, Any] = {"headers": _bearer_headers(resp.json()["accessToken"], api_key)}
+    exchange_kw: dict[str, Any] = {"method": "POST", "headers": exchange_headers}
+    _warm(base + EXCHANGE, opts, **exchange_kw)
+    exchange = run_wrk(base + EXCHANGE, opts.load, **exchange_kw)
+    unguarded = run_wrk(base + UNGUARDED, opts.load)
+    guarded = run_wrk(base + GUARDED, opts.load, **guarded_kw)
+    return {
+        "target": base,
+        "exchange": exchange.as_dict(),
+        "unguarded": unguarded.as_dict(),
+        "guarded": guarded.as_dict(),
+        "guarded_ratio": round(guarded.rps / unguarded.rps, 3) if unguarded.rps else None,
+    }
+
+
 def _db_url(data_dir: Path, backend: Backend) -> str:
     if backend.database_url:
         return backend.database_url
