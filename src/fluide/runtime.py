@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
@@ -31,6 +31,8 @@ from fluide.settings import Settings
 
 log = logging.getLogger("fluide.runtime")
 REDIS_CHANNEL = "fluide:changes"
+# PostgreSQL advisory lock that serialises first-key creation across processes and hosts.
+KEY_SETUP_LOCK = 0x666C7569
 
 
 class Runtime:
@@ -67,11 +69,23 @@ class Runtime:
             seconds=self.settings.token_ttl_seconds + self.settings.token_leeway_seconds
         )
 
-    async def start(self) -> None:
+    async def ensure_signing_keys(self) -> None:
+        """Create the first active and next keys if missing, once even when hosts start together.
+
+        Without the lock, two processes starting on an empty PostgreSQL database could both see
+        no key and both create an active one (SQLite's ``BEGIN IMMEDIATE`` already serialises).
+        """
         async with self.sessionmaker() as session, session.begin():
+            if self.engine.dialect.name == "postgresql":
+                await session.execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": KEY_SETUP_LOCK}
+                )
             await keyring.ensure_keys(
                 session, self.settings.signing_alg, self.encryptor, self.clock()
             )
+
+    async def start(self) -> None:
+        await self.ensure_signing_keys()
         async with self.sessionmaker() as session:
             await self.view.load(session)
             self.keyset = await keyring.load_keyset(session, self.encryptor)
