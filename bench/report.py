@@ -136,6 +136,40 @@ def print_tables(doc: dict[str, Any], console: Console) -> None:
             "—",
         )
     console.print(table)
+
+    cpu = Table(
+        title="Server CPU per request, ms (the service's own processes; robust to busy neighbours, "
+        "PostgreSQL/Redis CPU not included)",
+        title_justify="left",
+    )
+    for col in (
+        "backend",
+        "workers",
+        "public",
+        "guarded",
+        "ratio by CPU",
+        "exchange",
+        "peer",
+        "× peer by CPU",
+    ):
+        cpu.add_column(col, justify="left" if col == "backend" else "right")
+    for r in doc["results"]:
+
+        def ms(run: dict[str, Any] | None) -> str:
+            value = (run or {}).get("extra", {}).get("server_cpu_ms_per_request")
+            return _f(value, 2)
+
+        cpu.add_row(
+            r["backend"],
+            str(r["workers"]),
+            ms(r["unguarded"]),
+            ms(r["guarded"]),
+            _f(r.get("guarded_ratio_by_cpu"), 2),
+            ms(r["exchange"]),
+            ms(r.get("peer_exchange")),
+            _f(r.get("exchange_vs_peer_by_cpu"), 2),
+        )
+    console.print(cpu)
     if peer.get("skipped"):
         console.print(f"[yellow]peer skipped:[/yellow] {peer['skipped']}")
     for s in doc.get("skipped", []):

@@ -21,7 +21,7 @@ from bench.service import (
     drop_pg_database,
     service_env,
 )
-from bench.system import RssSampler
+from bench.system import RssSampler, tree_cpu_seconds
 from bench.wrk import Load, WrkResult, run_wrk
 
 UNGUARDED = "/api/v1"
@@ -89,6 +89,22 @@ def _warm(url: str, opts: Options, **kw: Any) -> None:
         run_wrk(url, Load(opts.threads, opts.connections, opts.warmup), **kw)
 
 
+def _measured(pid: int, url: str, load: Load, **kw: Any) -> WrkResult:
+    """One wrk run, plus the server's CPU time per completed request.
+
+    On a shared machine the request rate says how much CPU the server was given; CPU per request
+    says how much work a request costs, whatever the neighbours do.
+    """
+    before = tree_cpu_seconds(pid)
+    result = run_wrk(url, load, **kw)
+    used = tree_cpu_seconds(pid) - before
+    result.extra["server_cpu_s"] = round(used, 3)
+    result.extra["server_cpu_ms_per_request"] = (
+        round(used * 1000 / result.requests, 3) if result.requests else None
+    )
+    return result
+
+
 def _latency_added(guarded: WrkResult, unguarded: WrkResult) -> dict[str, float]:
     return {
         "p50": round(guarded.latency_ms["p50"] - unguarded.latency_ms["p50"], 3),
@@ -115,9 +131,9 @@ def measure_config(
         _warm(base + EXCHANGE, opts, **exchange_kw)
         with RssSampler(server.pid) as rss:
             opts.log(f"  {backend.label} {workers}w: unguarded GET {UNGUARDED}")
-            unguarded = run_wrk(base + UNGUARDED, opts.load)
+            unguarded = _measured(server.pid, base + UNGUARDED, opts.load)
             opts.log(f"  {backend.label} {workers}w: guarded GET {GUARDED}")
-            guarded = run_wrk(base + GUARDED, opts.load, **guarded_kw)
+            guarded = _measured(server.pid, base + GUARDED, opts.load, **guarded_kw)
             opts.log(f"  {backend.label} {workers}w: latency at one connection")
             lat_unguarded = run_wrk(base + UNGUARDED, opts.latency_load)
             lat_guarded = run_wrk(base + GUARDED, opts.latency_load, **guarded_kw)
@@ -125,7 +141,7 @@ def measure_config(
                 _db_url(data_dir, backend), dev.tenant_id
             )
             opts.log(f"  {backend.label} {workers}w: token exchange POST {EXCHANGE}")
-            exchange = run_wrk(base + EXCHANGE, opts.load, **exchange_kw)
+            exchange = _measured(server.pid, base + EXCHANGE, opts.load, **exchange_kw)
         time.sleep(0.5)  # let requests wrk abandoned at its deadline finish their commit
         audits_after, tokens_after = count_exchange_audit_rows(
             _db_url(data_dir, backend), dev.tenant_id
@@ -140,6 +156,10 @@ def measure_config(
         "added_ms": _latency_added(lat_guarded, lat_unguarded),
     }
     out["latency_added_under_load_ms"] = _latency_added(guarded, unguarded)
+    cpu_u = unguarded.extra["server_cpu_ms_per_request"]
+    cpu_g = guarded.extra["server_cpu_ms_per_request"]
+    # What the ratio would be on a host where the server has the CPU to itself.
+    out["guarded_ratio_by_cpu"] = round(cpu_u / cpu_g, 3) if cpu_u and cpu_g else None
     out["exchange"] = exchange.as_dict() | {
         "audit_rows": audit_rows,
         "issued_token_rows": tokens_after - tokens_before,
@@ -157,7 +177,8 @@ def measure_config(
     if peer is not None:
         # Measured right after ours, so both see the same machine weather.
         opts.log(f"  {backend.label} {workers}w: peer oidc-provider POST /token")
-        peer_run = run_wrk(
+        peer_run = _measured(
+            peer.pid,
             peer.base_url + "/token",
             opts.load,
             method="POST",
@@ -166,6 +187,9 @@ def measure_config(
         )
         out["peer_exchange"] = peer_run.as_dict()
         out["exchange_vs_peer"] = round(exchange.rps / peer_run.rps, 3) if peer_run.rps else None
+        cpu_x = exchange.extra["server_cpu_ms_per_request"]
+        cpu_p = peer_run.extra["server_cpu_ms_per_request"]
+        out["exchange_vs_peer_by_cpu"] = round(cpu_p / cpu_x, 3) if cpu_x and cpu_p else None
     return out
 
 

@@ -107,6 +107,23 @@ class RssSampler:
         return {p: mb for p, mb in self.peak_mb.items() if self.roles.get(p) == "main"}
 
 
+def tree_cpu_seconds(root_pid: int) -> float:
+    """User + system CPU seconds used so far by a process and its descendants (all threads)."""
+    try:
+        root = psutil.Process(root_pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for proc in procs:
+        try:
+            t = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system
+    return total
+
+
 def wait_until(predicate: Any, timeout: float, interval: float = 0.1) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

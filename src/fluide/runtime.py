@@ -24,7 +24,7 @@ from fluide.identity.jwt_core import KeyEncryptor
 from fluide.identity.models import Client
 from fluide.identity.revocation import RevocationView
 from fluide.kit.clock import Clock, system_clock
-from fluide.kit.db import make_engine, make_sessionmaker
+from fluide.kit.db import READ_ONLY, make_engine, make_sessionmaker, read_only
 from fluide.kit.mailer import Mailer
 from fluide.kit.ratelimit import RateLimiter
 from fluide.settings import Settings
@@ -44,6 +44,8 @@ class Runtime:
             settings.resolved_database_url, settings.db_pool_size
         )
         self.sessionmaker: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine)
+        # Reads only (health checks, the change-feed poll): no SQLite write lock.
+        self.read_engine: AsyncEngine = read_only(self.engine)
         self.hasher = SecretHasher(settings.pepper_bytes())
         self.encryptor = KeyEncryptor(settings.kek_bytes())
         redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
@@ -87,6 +89,7 @@ class Runtime:
     async def start(self) -> None:
         await self.ensure_signing_keys()
         async with self.sessionmaker() as session:
+            await session.connection(execution_options={READ_ONLY: True})
             await self.view.load(session)
             self.keyset = await keyring.load_keyset(session, self.encryptor)
             await self._load_clients(session)
@@ -115,6 +118,8 @@ class Runtime:
     async def sync_now(self) -> None:
         """Apply the change feed now (after a local commit, or when nudged)."""
         async with self._sync_lock, self.sessionmaker() as session:
+            # Twice a second in every process: it must not queue behind (or block) writers.
+            await session.connection(execution_options={READ_ONLY: True})
             if await self.view.poll(session):
                 self.keyset = await keyring.load_keyset(session, self.encryptor)
                 await self._load_clients(session)
