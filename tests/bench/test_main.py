@@ -66,6 +66,8 @@ def test_quick_bench_writes_the_documented_json(tmp_path: Path) -> None:
     for r in doc["results"]:
         for name in ("unguarded", "guarded", "exchange"):
             _check_run(r[name])
+            assert r[name]["extra"]["server_cpu_ms_per_request"] > 0
+        assert r["guarded_ratio_by_cpu"] > 0
         for name in ("unguarded", "guarded"):
             _check_run(r["latency_one_connection"][name])
         assert set(r["latency_one_connection"]["added_ms"]) == {"p50", "p99"}
@@ -77,7 +79,7 @@ def test_quick_bench_writes_the_documented_json(tmp_path: Path) -> None:
         assert r["rss_mb"]["max"] > 0
         if "peer_exchange" in r:
             _check_run(r["peer_exchange"])
-            assert r["exchange_vs_peer"] > 0
+            assert r["exchange_vs_peer"] > 0 and r["exchange_vs_peer_by_cpu"] > 0
     if shutil.which("node") is not None:
         assert doc["peer"]["token"] == {"alg": "ES256", "typ": "at+jwt", "aud": "urn:fluide:bench"}
         assert doc["peer"]["exchange_rps_median"] > 0
