@@ -257,7 +257,16 @@ def run_plan(opts: Options, backends: list[Backend], skipped: list[dict[str, str
             for backend in backends:
                 for workers in opts.workers:
                     opts.log(f"measuring {backend.label} with {workers} worker(s)")
-                    plan.results.append(_with_database(backend, workers, opts, work, peer_server))
+                    try:
+                        plan.results.append(
+                            _with_database(backend, workers, opts, work, peer_server)
+                        )
+                    except Exception as exc:  # report it and go on with the other configs
+                        reason = f"{type(exc).__name__}: {str(exc)[:300]}"
+                        plan.skipped.append(
+                            {"config": f"{backend.label} {workers}w", "reason": reason}
+                        )
+                        opts.log(f"  failed: {reason}")
         finally:
             if peer_server is not None:
                 peer_server.stop()
