@@ -154,8 +154,8 @@ class Runtime:
         from redis.asyncio import Redis
 
         while True:
+            client = Redis.from_url(self.redis_url or "")
             try:
-                client = Redis.from_url(self.redis_url or "")
                 pubsub = client.pubsub()
                 await pubsub.subscribe(REDIS_CHANNEL)
                 async for message in pubsub.listen():
@@ -166,6 +166,9 @@ class Runtime:
             except Exception as exc:
                 log.warning("redis subscription lost", extra={"error_type": type(exc).__name__})
                 await asyncio.sleep(1)
+            finally:
+                with contextlib.suppress(Exception):
+                    await client.aclose()
 
 
 def get_runtime(request: Request) -> Runtime:
