@@ -148,7 +148,8 @@ class FluideServer:
 
     def _ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError(f"fluide serve exited with {self.proc.returncode}")
+            tail = self.log_path.read_text(errors="replace")[-1500:]
+            raise RuntimeError(f"fluide serve exited with {self.proc.returncode}: {tail}")
         try:
             if httpx.get(self.base_url + "/api/v1", timeout=2).status_code != 200:
                 return False

@@ -28,7 +28,7 @@ from fluide.identity import accounts
 from fluide.identity.audit import Actor
 from fluide.runtime import Runtime
 from fluide.settings import Settings
-from tests.conftest import CLIENT_ID, REDIS_URL
+from tests.conftest import CLIENT_ID, REDIS_URL, truncate_pg
 
 SCALE_REDIS_DB = 12  # a Redis database of its own: other suites use FLUIDE_TEST_REDIS_URL's
 PASSWORD = "correct horse battery staple 42"
@@ -177,6 +177,8 @@ def cluster(
 ) -> Iterator[Cluster]:
     mode = str(request.param)
     redis_url = scale_redis_url() if mode == "redis" else None
+    # Earlier tests leave signing keys encrypted under their own key-encryption key.
+    asyncio.run(truncate_pg(pg_database))
     data_dir = tmp_path_factory.mktemp(f"cluster-{mode}")
     c = Cluster(mode, cluster_env(data_dir, pg_database, redis_url))
     try:
