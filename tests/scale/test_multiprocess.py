@@ -14,6 +14,11 @@ from fluide.runtime import REDIS_CHANNEL
 from tests.scale.conftest import PASSWORD, Cluster, eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+# Shared limits and the push need Redis: these run on the Redis cluster only (without Redis each
+# process counts on its own, by design).
+REDIS_ONLY = pytest.mark.parametrize(
+    "cluster", [pytest.param("redis", marks=pytest.mark.redis)], indirect=True
+)
 
 
 def _code(resp: httpx.Response) -> str | None:
@@ -139,10 +144,8 @@ def test_signing_key_rotation_reaches_every_process_within_1s(cluster: Cluster) 
         assert cluster.guarded(base, dev, old_token).status_code == 200
 
 
-@pytest.mark.redis
+@REDIS_ONLY
 def test_redis_shares_the_product_rate_limit(cluster: Cluster) -> None:
-    if cluster.mode != "redis":
-        pytest.skip("limits are per process without Redis")
     dev = cluster.create_dev()
     token = cluster.exchange(cluster.a, dev)["accessToken"]
     # FLUIDE_PRODUCT_RATE_LIMIT is 5/minute per key for the whole cluster.
@@ -156,10 +159,8 @@ def test_redis_shares_the_product_rate_limit(cluster: Cluster) -> None:
     assert again.headers["Retry-After"] and again.headers["X-RateLimit-Limit"] == "5"
 
 
-@pytest.mark.redis
+@REDIS_ONLY
 def test_redis_shares_the_exchange_limit_per_key(cluster: Cluster) -> None:
-    if cluster.mode != "redis":
-        pytest.skip("limits are per process without Redis")
     dev = cluster.create_dev()
     # FLUIDE_EXCHANGE_LIMIT_PER_KEY is 30/minute: 15 on each process spend it for both.
     for base in [cluster.a, cluster.b] * 15:
@@ -170,10 +171,8 @@ def test_redis_shares_the_exchange_limit_per_key(cluster: Cluster) -> None:
         assert int(resp.headers["Retry-After"]) >= 1
 
 
-@pytest.mark.redis
+@REDIS_ONLY
 def test_redis_pushes_each_revocation_to_the_other_processes(cluster: Cluster) -> None:
-    if cluster.mode != "redis":
-        pytest.skip("no Redis in this cluster")
     import redis
 
     client = redis.Redis.from_url(cluster.env["FLUIDE_REDIS_URL"])
