@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -18,6 +18,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from fluide.kit.clock import as_utc
+from fluide.kit.sqlite_inline import inline_creator
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -54,8 +55,16 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
+        path = make_url(url).database or ":memory:"
+        # One inline connection per process (kit.sqlite_inline): requests queue on the pool,
+        # an asyncio wait, and SQLite writes one at a time anyway.
         engine = create_async_engine(
-            url, poolclass=NullPool if ":memory:" in url else None, connect_args={"timeout": 30}
+            url,
+            async_creator=inline_creator(path),
+            poolclass=NullPool if path == ":memory:" else None,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=30,
         )
         _sqlite_pragmas(engine.sync_engine)
         return engine
@@ -67,9 +76,9 @@ def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
 def _sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Let us issue BEGIN ourselves so every transaction takes the write lock up front:
-        # SQLite cannot upgrade a read snapshot to a write once another writer committed.
-        dbapi_conn.isolation_level = None
+        # The connection is opened with isolation_level=None (kit.sqlite_inline) so we issue
+        # BEGIN ourselves and writers take the write lock up front: SQLite cannot upgrade a
+        # read snapshot to a write once another writer committed.
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
