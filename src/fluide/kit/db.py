@@ -83,7 +83,7 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        # No busy_timeout: kit.sqlite_inline waits for locks without blocking the loop.
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -4,26 +4,53 @@ aiosqlite runs every call on a worker thread: a queue put, a thread wake-up and 
 ``call_soon_threadsafe`` per statement. In WAL mode a statement takes microseconds, so the
 hand-off costs more than the work, and with many pooled connections the worker threads fight
 the event loop for the GIL (measured: an exchange cost 5.3 ms of server CPU with threads).
-Executing inline is cheaper and safe under one rule, kept by ``kit.db``: ONE connection per
-process, so no statement here can wait on another connection of the same process (a busy
-wait here blocks the loop). Other processes on the same file are waited for by
-``busy_timeout``; many-process deployments belong on PostgreSQL (docs/deploy.md).
+Executing inline is cheaper. ``kit.db`` keeps ONE connection per process, so requests queue
+on the pool rather than on SQLite's lock. Waits for a lock held
+elsewhere (another process, or another engine in this one) are asynchronous retries, never a
+sleep on the loop's thread. Many-process deployments belong on PostgreSQL (docs/deploy.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiosqlite
 
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc)
+    return "database is locked" in text or "database is busy" in text
+
 
 class InlineConnection(aiosqlite.Connection):
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
-        return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):
+                raise
+        # Another connection (another process, or another engine in this one) holds the lock.
+        # SQLite's own busy handler would sleep on the event loop's thread, so the connection
+        # has busy_timeout=0 and the wait happens here, without blocking the loop. A statement
+        # refused with SQLITE_BUSY did not run, so running it again is safe.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BUSY_TIMEOUT_SECONDS
+        delay = 0.001
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                return fn(*args, **kwargs)
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or loop.time() >= deadline:
+                    raise
+            delay = min(delay * 2, 0.05)
 
     async def _connect(self) -> InlineConnection:
         if self._connection is None:
@@ -31,10 +58,10 @@ class InlineConnection(aiosqlite.Connection):
         return self
 
 
-def inline_creator(path: str, timeout: float = 30.0) -> Callable[[], Awaitable[Any]]:
+def inline_creator(path: str) -> Callable[[], Awaitable[Any]]:
     def connector() -> sqlite3.Connection:
         # isolation_level=None: kit.db issues BEGIN itself.
-        return sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        return sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
 
     async def create() -> InlineConnection:
         # Awaiting also starts aiosqlite's worker thread; it only serves the rare calls that
