@@ -19,6 +19,7 @@ from fluide.products.pay.service import (
     BankAccountMissing,
     PayoutNotFound,
     RunAlreadyDisbursed,
+    WalletBalanceLimitExceeded,
     WalletInsufficientBalance,
 )
 from fluide.products.payroll.service import PayrollRunNotApproved, PayrollRunNotFound
@@ -65,7 +66,7 @@ async def list_wallets(
     "/wallets/{currency}/fund",
     response_model=WalletOut,
     dependencies=WRITE,
-    responses=error_responses(ValidationFailed, *IDEMPOTENCY_ERRORS),
+    responses=error_responses(ValidationFailed, WalletBalanceLimitExceeded, *IDEMPOTENCY_ERRORS),
 )
 async def fund_wallet(
     body: FundIn,
