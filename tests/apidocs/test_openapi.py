@@ -288,3 +288,73 @@ async def test_document_is_built_once_and_cached(
     assert app.openapi_schema is not None
     assert path in first["paths"]
     assert await _doc(client) == first
+
+
+def _all_codes(op: dict[str, Any]) -> set[str]:
+    return {c for resp in op["responses"].values() for c in resp.get("x-error-codes", [])}
+
+
+async def test_product_operations_list_the_errors_they_raise(client: httpx.AsyncClient) -> None:
+    paths = (await _doc(client))["paths"]
+    v1 = "/api/v1"
+    assert _codes(paths[f"{v1}/hr/employees"]["post"], 409) == ["EMPLOYEE_CODE_TAKEN"]
+    employee = paths[f"{v1}/hr/employees/{{employee_id}}"]
+    for method in ("get", "patch", "delete"):
+        # The specific 404 replaces the generic guess.
+        assert _codes(employee[method], 404) == ["EMPLOYEE_NOT_FOUND"], method
+    assert set(_codes(paths[f"{v1}/payroll/runs/{{run_id}}/approve"]["post"], 409)) == {
+        "PAYROLL_RUN_LOCKED"
+    }
+    runs = paths[f"{v1}/payroll/runs"]["post"]
+    assert {"PAYROLL_NO_EMPLOYEES", "PAYROLL_MIXED_CURRENCIES", "PAYROLL_RULES_MISSING"} <= set(
+        _codes(runs, 400)
+    )
+    assert _codes(runs, 404) == ["EMPLOYEE_NOT_FOUND"]
+    idem = {"IDEMPOTENCY_KEY_REUSED", "IDEMPOTENCY_REQUEST_IN_PROGRESS"}
+    fund = paths[f"{v1}/pay/wallets/{{currency}}/fund"]["post"]
+    assert set(_codes(fund, 409)) == idem
+    assert "404" not in fund["responses"]  # the wallet is created on first use
+    assert "WALLET_BALANCE_LIMIT_EXCEEDED" in _codes(fund, 400)
+    payouts = paths[f"{v1}/pay/payouts"]["post"]
+    assert "WALLET_INSUFFICIENT_BALANCE" in _codes(payouts, 400)
+    assert set(_codes(payouts, 409)) == idem
+    disburse = paths[f"{v1}/pay/payroll-runs/{{run_id}}/disburse"]["post"]
+    assert set(_codes(disburse, 409)) == {
+        *idem,
+        "PAYROLL_RUN_NOT_APPROVED",
+        "PAYROLL_RUN_ALREADY_DISBURSED",
+    }
+    entries = paths[f"{v1}/books/journal-entries"]["post"]
+    assert {"JOURNAL_ENTRY_NOT_BALANCED", "ACCOUNT_NOT_FOUND"} <= set(_codes(entries, 400))
+    assert set(_codes(entries, 409)) == idem
+    pdf = paths[f"{v1}/utils/documents/payslips/{{payslip_id}}.pdf"]["get"]
+    assert _codes(pdf, 404) == ["PAYSLIP_NOT_FOUND"]
+    assert "application/pdf" in pdf["responses"]["200"]["content"]
+
+
+async def test_every_product_error_is_documented_on_some_operation(
+    client: httpx.AsyncClient,
+) -> None:
+    import fluide.kit.idempotency
+    import fluide.products.books.service
+    import fluide.products.hr.service
+    import fluide.products.pay.service
+    import fluide.products.payroll.service
+
+    modules = [
+        fluide.kit.idempotency,
+        fluide.products.books.service,
+        fluide.products.hr.service,
+        fluide.products.pay.service,
+        fluide.products.payroll.service,
+    ]
+    defined = {
+        obj.code
+        for module in modules
+        for obj in vars(module).values()
+        if isinstance(obj, type) and issubclass(obj, AppError) and obj.__module__ == module.__name__
+    }
+    assert len(defined) >= 15
+    doc = await _doc(client)
+    documented = set().union(*(_all_codes(op) for _, path, op in _ops(doc) if "/api/v1/" in path))
+    assert defined <= documented, sorted(defined - documented)

@@ -105,8 +105,11 @@ def seed_usage(db: Path, api_key: str) -> None:
         ]
         rows.append((tenant_id, credential_id, today.isoformat(), "INSUFFICIENT_SCOPE", 4))
         conn.executemany(
+            # Upsert: the gateway's usage writer may already have flushed today's row for the
+            # calls made above (it runs on a timer, so under load it often has).
             "INSERT INTO usage_daily (tenant_id, credential_id, day, code, count) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, credential_id, day, code) "
+            "DO UPDATE SET count = usage_daily.count + excluded.count",
             rows,
         )
 

@@ -69,3 +69,16 @@ def test_amount_type_refuses_numbers_and_odd_strings(value: object) -> None:
 
 def test_amount_type_accepts_decimal_strings() -> None:
     assert _Body.model_validate({"amount": "1234.5000"}).amount == "1234.5000"
+
+
+@pytest.mark.parametrize("value", ["1000000000000", "999999999999999", "1000000000000.5"])
+def test_amount_type_refuses_more_than_twelve_integer_digits(value: str) -> None:
+    # The money columns hold less than 10^14; one amount stays far below so sums fit too.
+    with pytest.raises(ValidationError):
+        _Body.model_validate({"amount": value})
+
+
+def test_storable_matches_the_column_limit() -> None:
+    assert money.storable(Decimal("99999999999999.9999"))
+    assert not money.storable(Decimal(10) ** 14)
+    assert not money.storable(-(Decimal(10) ** 14))

@@ -231,7 +231,13 @@ def _document(
     responses.pop("422", None)
     has_input = bool(op.get("parameters") or op.get("requestBody"))
     codes = cat.error_codes(kind, method, path, has_input=has_input, scope=scope)
-    for declared in _declared_codes(responses):
+    declared_codes = _declared_codes(responses)
+    if declared_codes and "404" not in responses:
+        # A route that declares its errors names its own 404s (or has none, like a wallet
+        # created on first use): the generic NOT_FOUND is a guess for routes that declare none
+        # (or that document a plain 404 themselves).
+        codes = [c for c in codes if c != cat.NOT_FOUND]
+    for declared in declared_codes:
         if declared.code not in {c.code for c in codes}:
             codes.insert(-1, declared)  # before INTERNAL_ERROR
     _add_error_responses(responses, codes)

@@ -13,18 +13,23 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 # Amounts travel as JSON strings only: a JSON number is refused (Strict + str), so no float
 # ever touches an amount. Up to 4 decimals are accepted and rounded to the currency's minor unit.
-AMOUNT_PATTERN = r"^-?[0-9]{1,15}(\.[0-9]{1,4})?$"
+# A money column holds less than STORAGE_LIMIT (NUMERIC(18, 4) on PostgreSQL; ten-thousandths in
+# a 64-bit integer on SQLite): one amount on the wire has at most 12 integer digits, so totals of
+# many still fit, and a stored aggregate that could pass the limit (a wallet balance, a payroll
+# run's totals) is checked with ``storable`` before it is written.
+STORAGE_LIMIT = Decimal(10) ** 14
+AMOUNT_PATTERN = r"^-?[0-9]{1,12}(\.[0-9]{1,4})?$"
 RATE_PATTERN = r"^[0-9]{1,3}(\.[0-9]{1,8})?$"
 
 AmountStr = Annotated[
     str,
     Strict(),
-    Field(pattern=AMOUNT_PATTERN, max_length=21, examples=["1234.50"]),
+    Field(pattern=AMOUNT_PATTERN, max_length=18, examples=["1234.50"]),
 ]
 PositiveAmountStr = Annotated[
     str,
     Strict(),
-    Field(pattern=r"^[0-9]{1,15}(\.[0-9]{1,4})?$", max_length=20, examples=["1234.50"]),
+    Field(pattern=r"^[0-9]{1,12}(\.[0-9]{1,4})?$", max_length=17, examples=["1234.50"]),
 ]
 RateStr = Annotated[str, Strict(), Field(pattern=RATE_PATTERN, max_length=13, examples=["0.075"])]
 CurrencyStr = Annotated[str, Strict(), Field(pattern=r"^[A-Z]{3}$", examples=["NGN"])]
@@ -90,6 +95,11 @@ def parse(text: str, code: str) -> Decimal:
     if not value.is_finite():
         raise MoneyError("amount is not finite")
     return round_money(value, code)
+
+
+def storable(amount: Decimal) -> bool:
+    """True when a money column can hold ``amount`` (see ``STORAGE_LIMIT``)."""
+    return abs(amount) < STORAGE_LIMIT
 
 
 def fmt(amount: Decimal, code: str) -> str:

@@ -128,3 +128,24 @@ async def test_unknown_employee_ids_and_nobody_to_pay(client: httpx.AsyncClient,
     assert resp.status_code == 404 and resp.json()["code"] == "EMPLOYEE_NOT_FOUND"
     resp = await client.post(f"{PAYROLL}/runs", json={**RUN, "periodMonth": 13}, headers=h)
     assert resp.status_code == 400 and resp.json()["code"] == "VALIDATION_FAILED"
+
+
+async def test_a_run_that_pays_nothing_approves_without_a_journal_entry(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    # Regression: the entry for a run with zero gross had no amounts, so approving it answered
+    # VALIDATION_FAILED about journal lines the client never sent.
+    h = await headers_for(client, dev)
+    await create_employee(client, h, employee("ZERO", salary="0"))
+    resp = await client.post(f"{PAYROLL}/runs", json=RUN, headers=h)
+    assert resp.status_code == 201, resp.text
+    run = resp.json()
+    assert run["totals"]["gross"] == "0.00"
+    resp = await client.post(f"{PAYROLL}/runs/{run['id']}/approve", headers=h)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["status"] == "APPROVED"
+    assert resp.json()["journalEntryId"] is None
+    entries = (await client.get("/api/v1/books/journal-entries", headers=h)).json()
+    assert entries["total"] == 0
+    again = await client.post(f"{PAYROLL}/runs/{run['id']}/approve", headers=h)
+    assert again.status_code == 409 and again.json()["code"] == "PAYROLL_RUN_LOCKED"

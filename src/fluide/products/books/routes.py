@@ -9,8 +9,10 @@ from fastapi import Header, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from fluide.apidocs import error_responses
 from fluide.gateway import CurrentPrincipal, guarded_router, require_scope
 from fluide.kit import idempotency
+from fluide.kit.errors import ValidationFailed
 from fluide.kit.pagination import Page, PageDep
 from fluide.products.books import service
 from fluide.products.books.schemas import (
@@ -19,6 +21,13 @@ from fluide.products.books.schemas import (
     JournalEntryCreate,
     JournalEntryOut,
     TrialBalanceOut,
+)
+from fluide.products.books.service import (
+    AccountCodeTaken,
+    AccountNotFound,
+    JournalEntryAlreadyVoided,
+    JournalEntryNotBalanced,
+    JournalEntryNotFound,
 )
 from fluide.runtime import DbSession, get_runtime
 
@@ -38,7 +47,13 @@ async def list_accounts(
     return Page.of([service.account_out(a) for a in rows], total, params)
 
 
-@router.post("/accounts", status_code=201, response_model=AccountOut, dependencies=WRITE)
+@router.post(
+    "/accounts",
+    status_code=201,
+    response_model=AccountOut,
+    dependencies=WRITE,
+    responses=error_responses(AccountCodeTaken),
+)
 async def create_account(
     body: AccountCreate, principal: CurrentPrincipal, session: DbSession, request: Request
 ) -> AccountOut:
@@ -50,7 +65,17 @@ async def create_account(
 
 
 @router.post(
-    "/journal-entries", status_code=201, response_model=JournalEntryOut, dependencies=WRITE
+    "/journal-entries",
+    status_code=201,
+    response_model=JournalEntryOut,
+    dependencies=WRITE,
+    responses=error_responses(
+        ValidationFailed,
+        JournalEntryNotBalanced,
+        AccountNotFound,
+        idempotency.IdempotencyKeyReused,
+        idempotency.IdempotencyInProgress,
+    ),
 )
 async def create_entry(
     body: JournalEntryCreate,
@@ -89,7 +114,12 @@ async def list_entries(
     return Page.of([service.entry_out(e) for e in rows], total, params)
 
 
-@router.get("/journal-entries/{entry_id}", response_model=JournalEntryOut, dependencies=READ)
+@router.get(
+    "/journal-entries/{entry_id}",
+    response_model=JournalEntryOut,
+    dependencies=READ,
+    responses=error_responses(JournalEntryNotFound),
+)
 async def get_entry(
     entry_id: str, principal: CurrentPrincipal, session: DbSession
 ) -> JournalEntryOut:
@@ -102,6 +132,7 @@ async def get_entry(
     status_code=201,
     response_model=JournalEntryOut,
     dependencies=WRITE,
+    responses=error_responses(JournalEntryNotFound, JournalEntryAlreadyVoided),
 )
 async def void_entry(
     entry_id: str, principal: CurrentPrincipal, session: DbSession, request: Request

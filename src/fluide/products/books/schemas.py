@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from fluide.kit.money import CurrencyStr, PositiveAmountStr
 from fluide.kit.schema import CamelModel
@@ -14,6 +14,10 @@ AccountType = Literal["ASSET", "LIABILITY", "EQUITY", "INCOME", "EXPENSE"]
 
 
 class AccountCreate(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"code": "6100", "name": "Office rent", "type": "EXPENSE"}]}
+    )
+
     code: str = Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9.-]+$")
     name: str = Field(min_length=1, max_length=120)
     type: AccountType
@@ -34,6 +38,22 @@ class LineIn(CamelModel):
 
 
 class JournalEntryCreate(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "date": "2026-11-27",
+                    "description": "Owner's capital injection",
+                    "currency": "NGN",
+                    "lines": [
+                        {"accountCode": "1000", "debit": "250000.00"},
+                        {"accountCode": "3000", "credit": "250000.00"},
+                    ],
+                }
+            ]
+        }
+    )
+
     date: date
     description: str = Field(min_length=1, max_length=500)
     currency: CurrencyStr

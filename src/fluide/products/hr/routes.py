@@ -6,10 +6,13 @@ from typing import Literal
 
 from fastapi import Query, Request
 
+from fluide.apidocs import error_responses
 from fluide.gateway import CurrentPrincipal, guarded_router, require_scope
+from fluide.kit.errors import ValidationFailed
 from fluide.kit.pagination import Page, PageDep
 from fluide.products.hr import service
 from fluide.products.hr.schemas import EmployeeCreate, EmployeeOut, EmployeeUpdate
+from fluide.products.hr.service import EmployeeCodeTaken, EmployeeNotFound
 from fluide.runtime import DbSession, get_runtime
 
 router = guarded_router("hr")
@@ -17,7 +20,13 @@ READ = [require_scope("hr:read")]
 WRITE = [require_scope("hr:write")]
 
 
-@router.post("/employees", status_code=201, response_model=EmployeeOut, dependencies=WRITE)
+@router.post(
+    "/employees",
+    status_code=201,
+    response_model=EmployeeOut,
+    dependencies=WRITE,
+    responses=error_responses(ValidationFailed, EmployeeCodeTaken),
+)
 async def create_employee(
     body: EmployeeCreate, principal: CurrentPrincipal, session: DbSession, request: Request
 ) -> EmployeeOut:
@@ -38,7 +47,12 @@ async def list_employees(
     return Page.of([service.to_out(e) for e in rows], total, params)
 
 
-@router.get("/employees/{employee_id}", response_model=EmployeeOut, dependencies=READ)
+@router.get(
+    "/employees/{employee_id}",
+    response_model=EmployeeOut,
+    dependencies=READ,
+    responses=error_responses(EmployeeNotFound),
+)
 async def get_employee(
     employee_id: str, principal: CurrentPrincipal, session: DbSession
 ) -> EmployeeOut:
@@ -46,7 +60,12 @@ async def get_employee(
     return service.to_out(await service.get(session, principal.tenant_id, employee_id))
 
 
-@router.patch("/employees/{employee_id}", response_model=EmployeeOut, dependencies=WRITE)
+@router.patch(
+    "/employees/{employee_id}",
+    response_model=EmployeeOut,
+    dependencies=WRITE,
+    responses=error_responses(ValidationFailed, EmployeeNotFound),
+)
 async def update_employee(
     employee_id: str,
     body: EmployeeUpdate,
@@ -60,7 +79,12 @@ async def update_employee(
     return service.to_out(employee)
 
 
-@router.delete("/employees/{employee_id}", response_model=EmployeeOut, dependencies=WRITE)
+@router.delete(
+    "/employees/{employee_id}",
+    response_model=EmployeeOut,
+    dependencies=WRITE,
+    responses=error_responses(EmployeeNotFound),
+)
 async def terminate_employee(
     employee_id: str, principal: CurrentPrincipal, session: DbSession, request: Request
 ) -> EmployeeOut:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from fluide.kit.money import CurrencyStr, PositiveAmountStr
 from fluide.kit.schema import CamelModel
@@ -23,6 +23,28 @@ class BankAccount(CamelModel):
 
 
 class EmployeeCreate(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "employeeCode": "EMP-001",
+                    "firstName": "Adaeze",
+                    "lastName": "Okafor",
+                    "email": "adaeze.okafor@example.com",
+                    "department": "Engineering",
+                    "designation": "Backend engineer",
+                    "employmentType": "FULL_TIME",
+                    "status": "ACTIVE",
+                    "salary": "7200000.00",
+                    "currency": "NGN",
+                    "hireDate": "2026-02-01",
+                    "countryCode": "NG",
+                    "bankAccount": {"accountNumber": "0123456789", "bankCode": "058"},
+                }
+            ]
+        }
+    )
+
     employee_code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     first_name: Name
     last_name: Name
@@ -39,6 +61,12 @@ class EmployeeCreate(CamelModel):
 
 
 class EmployeeUpdate(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"designation": "Senior backend engineer", "salary": "8400000.00"}]
+        }
+    )
+
     first_name: Name | None = None
     last_name: Name | None = None
     email: Email | None = None

@@ -8,11 +8,21 @@ from fastapi import Header, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from fluide.apidocs import error_responses
 from fluide.gateway import CurrentPrincipal, guarded_router, require_scope
 from fluide.kit import idempotency
+from fluide.kit.errors import ValidationFailed
 from fluide.kit.pagination import Page, PageDep
 from fluide.products.pay import service
 from fluide.products.pay.schemas import DisburseOut, FundIn, PayoutCreate, PayoutOut, WalletOut
+from fluide.products.pay.service import (
+    BankAccountMissing,
+    PayoutNotFound,
+    RunAlreadyDisbursed,
+    WalletBalanceLimitExceeded,
+    WalletInsufficientBalance,
+)
+from fluide.products.payroll.service import PayrollRunNotApproved, PayrollRunNotFound
 from fluide.runtime import DbSession, get_runtime
 
 router = guarded_router("pay")
@@ -24,6 +34,8 @@ IdemHeader = Header(
     max_length=255,
     description="Same key + same body → the stored response; different body → 409",
 )
+# What every idempotent POST can answer about its key (beyond the key's own validation).
+IDEMPOTENCY_ERRORS = (idempotency.IdempotencyKeyReused, idempotency.IdempotencyInProgress)
 
 
 async def _idempotent(
@@ -50,12 +62,17 @@ async def list_wallets(
     return Page.of(items[params.offset : params.offset + params.limit], len(items), params)
 
 
-@router.post("/wallets/{currency}/fund", response_model=WalletOut, dependencies=WRITE)
+@router.post(
+    "/wallets/{currency}/fund",
+    response_model=WalletOut,
+    dependencies=WRITE,
+    responses=error_responses(ValidationFailed, WalletBalanceLimitExceeded, *IDEMPOTENCY_ERRORS),
+)
 async def fund_wallet(
     body: FundIn,
     principal: CurrentPrincipal,
     request: Request,
-    currency: str = Path(pattern=r"^[A-Z]{3}$"),
+    currency: str = Path(pattern=r"^[A-Z]{3}$", examples=["NGN"]),
     idempotency_key: str | None = IdemHeader,
 ) -> Response:
     """Sandbox: add money to the wallet of a currency (created on first use)."""
@@ -70,7 +87,13 @@ async def fund_wallet(
     )
 
 
-@router.post("/payouts", status_code=201, response_model=PayoutOut, dependencies=WRITE)
+@router.post(
+    "/payouts",
+    status_code=201,
+    response_model=PayoutOut,
+    dependencies=WRITE,
+    responses=error_responses(ValidationFailed, WalletInsufficientBalance, *IDEMPOTENCY_ERRORS),
+)
 async def create_payout(
     body: PayoutCreate,
     principal: CurrentPrincipal,
@@ -102,7 +125,12 @@ async def list_payouts(
     return Page.of([service.payout_out(p) for p in rows], total, params)
 
 
-@router.get("/payouts/{payout_id}", response_model=PayoutOut, dependencies=READ)
+@router.get(
+    "/payouts/{payout_id}",
+    response_model=PayoutOut,
+    dependencies=READ,
+    responses=error_responses(PayoutNotFound),
+)
 async def get_payout(payout_id: str, principal: CurrentPrincipal, session: DbSession) -> PayoutOut:
     """One payout."""
     return service.payout_out(await service.get_payout(session, principal.tenant_id, payout_id))
@@ -113,6 +141,15 @@ async def get_payout(payout_id: str, principal: CurrentPrincipal, session: DbSes
     status_code=201,
     response_model=DisburseOut,
     dependencies=WRITE,
+    responses=error_responses(
+        ValidationFailed,
+        BankAccountMissing,
+        WalletInsufficientBalance,
+        PayrollRunNotFound,
+        PayrollRunNotApproved,
+        RunAlreadyDisbursed,
+        *IDEMPOTENCY_ERRORS,
+    ),
 )
 async def disburse(
     run_id: str,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from fluide.kit.money import CurrencyStr, PositiveAmountStr
 from fluide.kit.schema import CamelModel
@@ -22,6 +22,10 @@ class WalletOut(CamelModel):
 
 
 class FundIn(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"amount": "500000.00", "reference": "Sandbox top-up"}]}
+    )
+
     amount: PositiveAmountStr
     reference: str | None = Field(default=None, max_length=140)
 
@@ -33,6 +37,23 @@ class Recipient(CamelModel):
 
 
 class PayoutCreate(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "amount": "1500.00",
+                    "currency": "NGN",
+                    "recipient": {
+                        "name": "Chinedu Eze",
+                        "accountNumber": "0123456789",
+                        "bankCode": "058",
+                    },
+                    "reference": "Invoice INV-2026-114",
+                }
+            ]
+        }
+    )
+
     amount: PositiveAmountStr
     currency: CurrencyStr
     recipient: Recipient

@@ -39,6 +39,11 @@ class WalletInsufficientBalance(AppError):
     status, code, message = 400, "WALLET_INSUFFICIENT_BALANCE", "Insufficient wallet balance"
 
 
+class WalletBalanceLimitExceeded(AppError):
+    status, code = 400, "WALLET_BALANCE_LIMIT_EXCEEDED"
+    message = "This top-up would take the wallet past the largest balance it can hold"
+
+
 class PayoutNotFound(NotFound):
     code, message = "PAYOUT_NOT_FOUND", "Payout not found"
 
@@ -85,11 +90,14 @@ async def ensure_wallet(
 async def _move(
     session: AsyncSession, tenant_id: str, currency: str, delta: Decimal, now: datetime
 ) -> None:
-    """Add ``delta`` to the wallet; a debit that would overdraw changes nothing and raises."""
+    """Add ``delta`` to the wallet; a debit that would overdraw (or a credit that would pass
+    the storable limit) changes nothing and raises."""
     await ensure_wallet(session, tenant_id, currency, now)
     where = [Wallet.tenant_id == tenant_id, Wallet.currency == currency]
     if delta < 0:
         where.append(Wallet.balance >= -delta)
+    else:
+        where.append(Wallet.balance < money.STORAGE_LIMIT - delta)
     result = cast(
         CursorResult[Any],
         await session.execute(
@@ -97,7 +105,7 @@ async def _move(
         ),
     )
     if result.rowcount != 1:
-        raise WalletInsufficientBalance
+        raise WalletInsufficientBalance if delta < 0 else WalletBalanceLimitExceeded
 
 
 async def list_wallets(session: AsyncSession, tenant_id: str) -> list[Wallet]:

@@ -6,10 +6,21 @@ from typing import Literal
 
 from fastapi import Query, Request, Response
 
+from fluide.apidocs import error_responses
 from fluide.gateway import CurrentPrincipal, guarded_router, require_scope
+from fluide.kit.errors import ValidationFailed
 from fluide.kit.pagination import Page, PageDep
+from fluide.products.hr.service import EmployeeNotFound
 from fluide.products.payroll import service
 from fluide.products.payroll.schemas import PayslipOut, RunCreate, RunOut, SettingsIn, SettingsOut
+from fluide.products.payroll.service import (
+    PayrollMixedCurrencies,
+    PayrollNoEmployees,
+    PayrollRulesMissing,
+    PayrollRunLocked,
+    PayrollRunNotFound,
+    PayslipNotFound,
+)
 from fluide.runtime import DbSession, get_runtime
 
 router = guarded_router("payroll")
@@ -23,7 +34,12 @@ async def get_settings(principal: CurrentPrincipal, session: DbSession) -> Setti
     return await service.get_settings(session, principal.tenant_id)
 
 
-@router.put("/settings", response_model=SettingsOut, dependencies=WRITE)
+@router.put(
+    "/settings",
+    response_model=SettingsOut,
+    dependencies=WRITE,
+    responses=error_responses(ValidationFailed),
+)
 async def put_settings(
     body: SettingsIn, principal: CurrentPrincipal, session: DbSession, request: Request
 ) -> SettingsOut:
@@ -32,7 +48,19 @@ async def put_settings(
     return await service.put_settings(session, principal.tenant_id, body, now)
 
 
-@router.post("/runs", status_code=201, response_model=RunOut, dependencies=WRITE)
+@router.post(
+    "/runs",
+    status_code=201,
+    response_model=RunOut,
+    dependencies=WRITE,
+    responses=error_responses(
+        ValidationFailed,
+        PayrollNoEmployees,
+        PayrollMixedCurrencies,
+        PayrollRulesMissing,
+        EmployeeNotFound,
+    ),
+)
 async def create_run(
     body: RunCreate, principal: CurrentPrincipal, session: DbSession, request: Request
 ) -> RunOut:
@@ -54,14 +82,24 @@ async def list_runs(
     return Page.of([service.run_out(r) for r in rows], total, params)
 
 
-@router.get("/runs/{run_id}", response_model=RunOut, dependencies=READ)
+@router.get(
+    "/runs/{run_id}",
+    response_model=RunOut,
+    dependencies=READ,
+    responses=error_responses(PayrollRunNotFound),
+)
 async def get_run(run_id: str, principal: CurrentPrincipal, session: DbSession) -> RunOut:
     """One run with its payslips."""
     run = await service.get_run(session, principal.tenant_id, run_id)
     return service.run_out(run, await service.run_payslips(session, principal.tenant_id, run_id))
 
 
-@router.post("/runs/{run_id}/approve", response_model=RunOut, dependencies=WRITE)
+@router.post(
+    "/runs/{run_id}/approve",
+    response_model=RunOut,
+    dependencies=WRITE,
+    responses=error_responses(PayrollRunNotFound, PayrollRunLocked),
+)
 async def approve_run(
     run_id: str, principal: CurrentPrincipal, session: DbSession, request: Request
 ) -> RunOut:
@@ -71,7 +109,12 @@ async def approve_run(
     return service.run_out(run, await service.run_payslips(session, principal.tenant_id, run_id))
 
 
-@router.delete("/runs/{run_id}", status_code=204, dependencies=WRITE)
+@router.delete(
+    "/runs/{run_id}",
+    status_code=204,
+    dependencies=WRITE,
+    responses=error_responses(PayrollRunNotFound, PayrollRunLocked),
+)
 async def delete_run(run_id: str, principal: CurrentPrincipal, session: DbSession) -> Response:
     """Discard a DRAFT run (an approved run is locked)."""
     await service.delete_run(session, principal.tenant_id, run_id)
@@ -90,7 +133,12 @@ async def list_payslips(
     return Page.of([service.payslip_out(s) for s in rows], total, params)
 
 
-@router.get("/payslips/{payslip_id}", response_model=PayslipOut, dependencies=READ)
+@router.get(
+    "/payslips/{payslip_id}",
+    response_model=PayslipOut,
+    dependencies=READ,
+    responses=error_responses(PayslipNotFound),
+)
 async def get_payslip(
     payslip_id: str, principal: CurrentPrincipal, session: DbSession
 ) -> PayslipOut:

@@ -5,14 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from fluide.kit.money import CurrencyStr, PositiveAmountStr, RateStr
 from fluide.kit.schema import CamelModel
 
 
 class BandIO(CamelModel):
-    up_to: PositiveAmountStr | None = Field(description="Annual ceiling; null on the last band")
+    # Optional on input: FastAPI drops nulls from the document's examples, so the example's last
+    # band omits it (omitted = null = no ceiling).
+    up_to: PositiveAmountStr | None = Field(
+        default=None, description="Annual ceiling; null (or omitted) on the last band"
+    )
     rate: RateStr
 
 
@@ -27,6 +31,33 @@ class RuleSetIO(CamelModel):
 
 
 class SettingsIn(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "rules": [
+                        {
+                            "countryCode": "NG",
+                            "effectiveFrom": "2011-01-01",
+                            "currency": "NGN",
+                            "bands": [
+                                {"upTo": "300000", "rate": "0.07"},
+                                {"upTo": "600000", "rate": "0.11"},
+                                {"upTo": "1100000", "rate": "0.15"},
+                                {"upTo": "1600000", "rate": "0.19"},
+                                {"upTo": "3200000", "rate": "0.21"},
+                                {"rate": "0.24"},
+                            ],
+                            "pensionRate": "0.08",
+                            "pensionTaxDeductible": True,
+                            "source": "Company payroll policy 2026 (PITA bands, 8% pension)",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
     rules: list[RuleSetIO] = Field(min_length=1, max_length=200)
 
 
@@ -37,6 +68,14 @@ class SettingsOut(CamelModel):
 
 
 class RunCreate(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"periodMonth": 11, "periodYear": 2026, "payDate": "2026-11-27", "currency": "NGN"}
+            ]
+        }
+    )
+
     period_month: int = Field(ge=1, le=12)
     period_year: int = Field(ge=2000, le=2100)
     pay_date: date

@@ -220,6 +220,10 @@ async def create_run(
         run.total_income_tax += fig.income_tax
         run.total_pension += fig.pension
         run.total_net += fig.net
+    if not money.storable(run.total_gross):
+        raise ValidationFailed(
+            errors={"employeeIds": ["the run's total gross pay is too large to store; split it"]}
+        )
     await session.flush()
     return run
 
@@ -279,6 +283,10 @@ async def approve_run(
     )
     if locked.rowcount != 1:  # already approved (maybe by a concurrent request)
         raise PayrollRunLocked
+    if run.total_gross == 0:
+        # Nothing to record (everyone in the run earns 0): an entry would have no amounts.
+        await session.refresh(run)
+        return run
     cur = run.currency
     lines = [books.Line(books.SALARY_EXPENSE, debit=run.total_gross)]
     for code, amount in (

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from fastapi import Response
 
+from fluide.apidocs import error_responses
 from fluide.gateway import CurrentPrincipal, guarded_router, require_scope
 from fluide.kit.money import CURRENCIES
 from fluide.kit.pagination import Page, PageDep
 from fluide.products.payroll import service as payroll
 from fluide.products.payroll.rules import DEFAULT_RULES
+from fluide.products.payroll.service import PayslipNotFound
 from fluide.products.utils.pdf import payslip_pdf
 from fluide.products.utils.schemas import CountryOut, CurrencyOut
 from fluide.runtime import DbSession
@@ -60,7 +62,7 @@ async def currencies(params: PageDep) -> Page[CurrencyOut]:
 @router.get(
     "/documents/payslips/{payslip_id}.pdf",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}},
+    responses={200: {"content": {"application/pdf": {}}}, **error_responses(PayslipNotFound)},
     dependencies=READ,
 )
 async def payslip_document(
