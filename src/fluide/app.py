@@ -11,6 +11,7 @@ import fluide
 from fluide.identity.routes import auth, developer, public
 from fluide.kit.clock import Clock, system_clock
 from fluide.kit.errors import install_error_handlers
+from fluide.kit.limits import LimitsMiddleware
 from fluide.kit.middleware import RequestIdMiddleware
 from fluide.products import routers as product_routers
 from fluide.runtime import Runtime
@@ -45,6 +46,13 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.include_router(auth)
     for router in product_routers():
         app.include_router(router)
+    app.add_middleware(
+        LimitsMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.max_header_bytes,
+        max_header_value_bytes=settings.max_header_value_bytes,
+        max_json_depth=settings.max_json_depth,
+    )
     app.add_middleware(RequestIdMiddleware)
     return app
 

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     metrics_public: bool = False
     metrics_token: SecretStr | None = None
 
+    # Input limits (kit.limits): body bytes, header bytes (total and per value), JSON depth.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    max_header_value_bytes: int = Field(default=8 * 1024, ge=256)
+    max_json_depth: int = Field(default=64, ge=2)
+
     log_level: str = "INFO"
     log_json: bool = True
     trust_forwarded_for: bool = False
