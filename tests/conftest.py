@@ -226,7 +226,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    from tests.reliability import leaks
+    from tests.reliability import leaks, report
 
     found = leaks.SCANNER.scan()
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
@@ -236,6 +236,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             f"{leaks.SCANNER.records_seen} log records, {len(leaks.SCANNER.files)} server logs, "
             f"{len(found)} leak(s)"
         )
+        if report.COUNTS:
+            reporter.write_line(f"reliability: {report.summary()}")
         for leak in found[:20]:
             reporter.write_line(f"LEAK: {leak}", red=True)
     if found:

@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,9 +27,9 @@ from fluide.identity.audit import Actor
 from fluide.kit.clock import FrozenClock
 from fluide.runtime import Runtime
 from tests.conftest import CLIENT_ID, Dev, bearer, create_dev, exchange
+from tests.reliability.report import COUNTS
 
 ROUTES = ("/api/v1/authorize/current", "/api/v1/hr/health")
-TOTALS: Counter[str] = Counter()  # attacks tried, for the report
 
 
 def b64(data: bytes) -> str:
@@ -331,7 +330,7 @@ async def test_forged_tokens_are_refused(
         forged = build(ctx)
         for route in ROUTES:
             status, code = await _call(client, route, bearer(forged, dev))
-            TOTALS["forged"] += 1
+            COUNTS["jwt_forged_requests"] += 1
             if (status, code) != (401, expected):
                 wrong.append(f"{name} on {route}: {status} {code} (expected 401 {expected})")
     assert not wrong, "\n".join(wrong)
@@ -348,7 +347,7 @@ async def test_revoked_rotated_and_swapped_tokens(
     async def expect(name: str, headers: dict[str, str], code: str) -> None:
         for route in ROUTES:
             got = await _call(client, route, headers)
-            TOTALS["misused"] += 1
+            COUNTS["jwt_misused_requests"] += 1
             results.append((f"{name} on {route}", code, got))
 
     # Another tenant's key with my token; my key with their token.
