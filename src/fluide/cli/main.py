@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from fluide.cli.admin import DataDir, accounts_app, db_app, keys_app, migrate
+from fluide.cli.client_cmds import register as register_client_commands
 from fluide.cli.common import console, run, settings_for
 
 app = typer.Typer(
@@ -18,6 +19,7 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(keys_app, name="keys")
+register_client_commands(app)
 
 
 @app.command()

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,6 +45,12 @@ def check_password(password: str) -> None:
 async def _new_code(rt: Runtime, session: AsyncSession, account: Account) -> str:
     code = f"{secrets.randbelow(1_000_000):06d}"
     now = rt.clock()
+    # One live code per account: a new one supersedes (and resets the attempts of) the old.
+    await session.execute(
+        update(EmailVerification)
+        .where(EmailVerification.account_id == account.id, EmailVerification.consumed_at.is_(None))
+        .values(consumed_at=now)
+    )
     session.add(
         EmailVerification(
             id=new_id("ver"),

@@ -100,6 +100,7 @@ async def jwks(rt: RuntimeDep, response: Response) -> dict[str, Any]:
 @developer.post("/developer-access/token", response_model=TokenResponse, include_in_schema=False)
 async def exchange_token(
     request: Request,
+    response: Response,
     rt: RuntimeDep,
     session: DbSession,
     actor: ActorDep,
@@ -117,6 +118,7 @@ async def exchange_token(
         client_id=h.get("x-fluide-client-id") or body.client_id,
         scope=h.get("x-fluide-scope") or body.scope,
     )
+    response.headers["Cache-Control"] = "no-store"
     return tokens.exchange_body(result, rt.settings.token_ttl_seconds)
 
 
@@ -134,6 +136,7 @@ async def current_credential(principal: PrincipalDep, session: DbSession) -> Cre
 )
 async def rotate_secret(
     request: Request,
+    response: Response,
     principal: PrincipalDep,
     rt: RuntimeDep,
     session: DbSession,
@@ -152,6 +155,7 @@ async def rotate_secret(
     )
     await session.commit()
     await rt.changed()
+    response.headers["Cache-Control"] = "no-store"
     return RotateResponse(
         api_key=rotation.credential.api_key,
         api_secret=rotation.api_secret,
@@ -198,6 +202,9 @@ async def sign_up(
 @auth.post("/verify/resend", status_code=202)
 async def resend_code(body: ResendRequest, rt: RuntimeDep, session: DbSession) -> Response:
     """Email a fresh verification code (always 202: whether the email exists is not revealed)."""
+    decision = await rt.limiter.hit("5/hour", "resend", body.email.strip().lower()[:320])
+    if not decision.allowed:
+        raise RateLimited(decision.retry_after)
     code = await accounts.resend_code(rt, session, body.email)
     await session.commit()
     if code is not None:

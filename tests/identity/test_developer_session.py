@@ -1,0 +1,218 @@
+"""Developer session routes (DESIGN §3.3): current, rotate-secret, revoke, auth-context."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import select
+
+from fluide.identity.models import AuditEvent, Credential
+from fluide.kit.clock import FrozenClock
+from fluide.runtime import Runtime
+from tests.conftest import CLIENT_ID, Dev, bearer, create_dev, exchange
+
+TOKEN = "/api/v1/authorize/token"
+CURRENT = "/api/v1/authorize/current"
+ROTATE = "/api/v1/authorize/rotate-secret"
+REVOKE = "/api/v1/authorize/revoke"
+
+
+async def test_current_describes_the_credential_and_never_the_secret(
+    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+) -> None:
+    token = (await exchange(client, dev))["accessToken"]
+    resp = await client.get(CURRENT, headers=bearer(token))
+    assert resp.status_code == 200
+    body = resp.json()
+    for field in (
+        "apiKey",
+        "name",
+        "status",
+        "environment",
+        "tenantId",
+        "scopes",
+        "createdAt",
+        "secretRotatedAt",
+        "lastUsedAt",
+        "previousSecretExpiresAt",
+        "secretExposedAt",
+    ):
+        assert field in body
+    assert body["apiKey"] == dev.api_key
+    assert body["status"] == "active"
+    async with runtime.sessionmaker() as session:
+        stored = await session.scalar(
+            select(Credential.secret_hash).where(Credential.id == dev.credential_id)
+        )
+    assert stored
+    assert dev.api_secret not in resp.text
+    assert stored not in resp.text
+    assert "secret_hash" not in resp.text.lower()
+    assert "secretHash" not in resp.text
+
+
+async def test_current_with_a_matching_key_and_with_a_mismatched_one(
+    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+) -> None:
+    token = (await exchange(client, dev))["accessToken"]
+    assert (await client.get(CURRENT, headers=bearer(token, dev))).status_code == 200
+    other = await create_dev(runtime)
+    resp = await client.get(CURRENT, headers={**bearer(token), "X-Fluide-Api-Key": other.api_key})
+    assert resp.status_code == 401
+    assert resp.json()["code"] == "API_KEY_MISMATCH"
+
+
+async def test_session_routes_need_bearer_and_client_id(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    token = (await exchange(client, dev))["accessToken"]
+    resp = await client.get(CURRENT)
+    assert (resp.status_code, resp.json()["code"]) == (401, "AUTHORIZATION_MISSING")
+    assert resp.json()["message"] == "Authorization field missing"
+    resp = await client.get(CURRENT, headers={"Authorization": token})
+    assert resp.json()["code"] == "AUTHORIZATION_MALFORMED"
+    resp = await client.get(CURRENT, headers={"Authorization": f"Bearer {token}"})
+    assert resp.json()["code"] == "MISSING_CLIENT_ID"
+    resp = await client.get(CURRENT, headers=bearer(token, client_id="fluide-admin"))
+    assert resp.json()["code"] == "CLIENT_AUDIENCE_MISMATCH"
+    resp = await client.get(CURRENT, headers=bearer(token[:-4] + "AAAA"))
+    assert resp.json()["code"] == "TOKEN_INVALID"
+
+
+async def test_expired_token(client: httpx.AsyncClient, dev: Dev, clock: FrozenClock) -> None:
+    body = await exchange(client, dev)
+    clock.advance(body["expiresIn"] + 60)
+    resp = await client.get(CURRENT, headers=bearer(body["accessToken"]))
+    assert (resp.status_code, resp.json()["code"]) == (401, "TOKEN_EXPIRED")
+    assert resp.json()["message"] == "Access token has expired"
+
+
+async def test_rotation_without_grace_stops_the_old_secret_and_old_tokens(
+    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+) -> None:
+    earlier = await exchange(client, dev)
+    caller = await exchange(client, dev)
+    resp = await client.post(
+        ROTATE, headers=bearer(caller["accessToken"]), json={"graceSeconds": 0}
+    )
+    assert resp.status_code == 200
+    rotated = resp.json()
+    assert set(rotated) == {"apiKey", "apiSecret", "rotatedAt", "previousSecretExpiresAt"}
+    assert rotated["previousSecretExpiresAt"] is None
+    assert rotated["apiSecret"] != dev.api_secret
+    assert resp.headers["cache-control"] == "no-store"
+
+    old = await client.post(TOKEN, headers=dev.exchange_headers())
+    assert (old.status_code, old.json()["code"]) == (401, "DEVELOPER_KEYS_INVALID")
+    for token in (earlier["accessToken"], caller["accessToken"]):
+        refused = await client.get(CURRENT, headers=bearer(token))
+        assert (refused.status_code, refused.json()["code"]) == (401, "TOKEN_REVOKED")
+
+    fresh = await exchange(client, dev, secret=rotated["apiSecret"])
+    ctx = await client.get(earlier["authContextPath"], headers=bearer(fresh["accessToken"]))
+    assert ctx.status_code == 200
+    assert ctx.json()["status"] == "revoked"
+    assert (await client.get(CURRENT, headers=bearer(fresh["accessToken"]))).status_code == 200
+    async with runtime.sessionmaker() as session:
+        rows = (
+            await session.scalars(
+                select(AuditEvent).where(AuditEvent.action == "credential.rotate_secret")
+            )
+        ).all()
+    assert len(rows) == 1
+    assert rotated["apiSecret"] not in str(rows[0].details)
+
+
+async def test_rotation_with_grace_keeps_both_secrets_inside_the_window(
+    client: httpx.AsyncClient, dev: Dev, clock: FrozenClock
+) -> None:
+    caller = await exchange(client, dev)
+    resp = await client.post(
+        ROTATE, headers=bearer(caller["accessToken"]), json={"graceSeconds": 60}
+    )
+    assert resp.status_code == 200
+    new_secret = resp.json()["apiSecret"]
+    assert resp.json()["previousSecretExpiresAt"] is not None
+
+    clock.advance(59)
+    assert (await client.post(TOKEN, headers=dev.exchange_headers())).status_code == 200
+    assert (await client.post(TOKEN, headers=dev.exchange_headers(new_secret))).status_code == 200
+    # Tokens minted before a graceful rotation live to their exp.
+    assert (await client.get(CURRENT, headers=bearer(caller["accessToken"]))).status_code == 200
+
+    clock.advance(2)
+    old = await client.post(TOKEN, headers=dev.exchange_headers())
+    assert (old.status_code, old.json()["code"]) == (401, "DEVELOPER_KEYS_INVALID")
+    assert (await client.post(TOKEN, headers=dev.exchange_headers(new_secret))).status_code == 200
+
+
+async def test_rotate_validates_grace(client: httpx.AsyncClient, dev: Dev) -> None:
+    token = (await exchange(client, dev))["accessToken"]
+    for bad in (-1, 604801, "soon"):
+        resp = await client.post(ROTATE, headers=bearer(token), json={"graceSeconds": bad})
+        assert (resp.status_code, resp.json()["code"]) == (400, "VALIDATION_FAILED")
+        assert "graceSeconds" in resp.json()["errors"]
+
+
+async def test_revoke_signs_the_token_out(client: httpx.AsyncClient, dev: Dev) -> None:
+    token = await exchange(client, dev)
+    other = await exchange(client, dev)
+    resp = await client.post(REVOKE, headers=bearer(token["accessToken"]))
+    assert resp.status_code == 204
+    refused = await client.get(CURRENT, headers=bearer(token["accessToken"]))
+    assert refused.json()["code"] == "TOKEN_REVOKED"
+    ctx = await client.get(token["authContextPath"], headers=bearer(other["accessToken"]))
+    assert ctx.json()["status"] == "revoked"
+    assert (await client.get(CURRENT, headers=bearer(other["accessToken"]))).status_code == 200
+
+
+async def test_auth_context_statuses_and_ownership(
+    client: httpx.AsyncClient, dev: Dev, runtime: Runtime, clock: FrozenClock
+) -> None:
+    short = await exchange(client, dev)
+    ctx = await client.get(short["authContextPath"], headers=bearer(short["accessToken"]))
+    assert ctx.status_code == 200
+    body = ctx.json()
+    assert body["status"] == "active"
+    assert body["jti"] == short["jti"]
+    assert body["fluideClientId"] == CLIENT_ID
+    assert body["apiKey"] == dev.api_key
+    assert body["scopes"] == short["scope"].split()
+
+    other = await create_dev(runtime)
+    theirs = await exchange(client, other)
+    resp = await client.get(theirs["authContextPath"], headers=bearer(short["accessToken"]))
+    assert (resp.status_code, resp.json()["code"]) == (404, "NOT_FOUND")
+    resp = await client.get("/api/v1/auth-context/nope", headers=bearer(short["accessToken"]))
+    assert resp.status_code == 404
+
+    clock.advance(short["expiresIn"] + 30)
+    later = await exchange(client, dev)
+    ctx = await client.get(short["authContextPath"], headers=bearer(later["accessToken"]))
+    assert ctx.json()["status"] == "expired"
+
+
+async def test_revoked_credential_refuses_exchange_and_its_tokens(
+    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+) -> None:
+    token = (await exchange(client, dev))["accessToken"]
+    from fluide.identity import credentials
+    from fluide.identity.audit import SYSTEM
+
+    async with runtime.sessionmaker() as session, session.begin():
+        cred = await credentials.get_for_tenant(session, dev.tenant_id, dev.credential_id)
+        await credentials.revoke(session, runtime.clock, SYSTEM, cred)
+    await runtime.changed()
+    resp = await client.post(TOKEN, headers=dev.exchange_headers())
+    assert (resp.status_code, resp.json()["code"]) == (401, "CREDENTIAL_REVOKED")
+    resp = await client.get(CURRENT, headers=bearer(token))
+    assert (resp.status_code, resp.json()["code"]) == (401, "CREDENTIAL_REVOKED")
+
+
+async def test_legacy_alias_paths(client: httpx.AsyncClient, dev: Dev) -> None:
+    token = (await exchange(client, dev))["accessToken"]
+    resp = await client.get("/api/v1/developer-access/current", headers=bearer(token))
+    assert resp.status_code == 200
+    resp = await client.post(
+        "/api/v1/developer-access/rotate-secret", headers=bearer(token), json={"graceSeconds": 10}
+    )
+    assert resp.status_code == 200

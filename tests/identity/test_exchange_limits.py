@@ -1,0 +1,62 @@
+"""Token exchange abuse limits: per key, per source address, lock-out after failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.conftest import Dev
+
+TOKEN = "/api/v1/authorize/token"
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {
+        "exchange_limit_per_key": "3/minute",
+        "exchange_limit_per_ip": "5/minute",
+        "exchange_failure_limit": "2/minute",
+    }
+
+
+def _from(app: FastAPI, ip: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(ip, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+async def test_per_key_limit_answers_429_with_retry_after(app: FastAPI, dev: Dev) -> None:
+    async with _from(app, "10.0.0.1") as client:
+        codes = [
+            (await client.post(TOKEN, headers=dev.exchange_headers())).status_code for _ in range(4)
+        ]
+        assert codes == [200, 200, 200, 429]
+        resp = await client.post(TOKEN, headers=dev.exchange_headers())
+    assert resp.json()["code"] == "RATE_LIMITED"
+    assert 1 <= int(resp.headers["retry-after"]) <= 60
+    async with _from(app, "10.0.0.2") as elsewhere:  # the key's budget is spent everywhere
+        assert (await elsewhere.post(TOKEN, headers=dev.exchange_headers())).status_code == 429
+
+
+async def test_per_address_limit_spans_keys(app: FastAPI, dev: Dev) -> None:
+    async with _from(app, "10.0.0.3") as client:
+        codes = []
+        for i in range(6):
+            headers = {**dev.exchange_headers(), "X-Fluide-Api-Key": f"fl_dev_unknown{i}"}
+            codes.append((await client.post(TOKEN, headers=headers)).status_code)
+    assert codes[:5] == [401] * 5
+    assert codes[5] == 429
+
+
+async def test_lock_out_after_failures_blocks_even_the_right_secret(app: FastAPI, dev: Dev) -> None:
+    async with _from(app, "10.0.0.4") as attacker:
+        for _ in range(2):
+            resp = await attacker.post(TOKEN, headers=dev.exchange_headers("fl_sk_wrong"))
+            assert resp.json()["code"] == "DEVELOPER_KEYS_INVALID"
+        locked = await attacker.post(TOKEN, headers=dev.exchange_headers())
+    assert (locked.status_code, locked.json()["code"]) == (429, "RATE_LIMITED")
+    assert "retry-after" in locked.headers
+    async with _from(app, "10.0.0.5") as owner:  # the lock-out is per key and address
+        assert (await owner.post(TOKEN, headers=dev.exchange_headers())).status_code == 200

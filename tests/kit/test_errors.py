@@ -1,0 +1,55 @@
+"""Every failure leaves as the DESIGN §3.1 envelope with a request id."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+
+from tests.conftest import Dev
+
+
+async def test_unknown_route_and_method_use_the_envelope(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/api/v1/nope")
+    body = resp.json()
+    assert resp.status_code == 404
+    assert body["success"] is False
+    assert body["code"] == "NOT_FOUND"
+    assert body["statusCode"] == 404
+    assert body["timestamp"].endswith("Z")
+    assert body["requestId"] == resp.headers["x-request-id"]
+    assert "errors" not in body
+    resp = await client.delete("/api/v1/authorize/token")
+    assert (resp.status_code, resp.json()["code"]) == (405, "METHOD_NOT_ALLOWED")
+
+
+async def test_request_id_is_echoed_when_sane(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/api/v1", headers={"X-Request-Id": "abc-123"})
+    assert resp.headers["x-request-id"] == "abc-123"
+    resp = await client.get("/api/v1", headers={"X-Request-Id": "bad id with spaces"})
+    assert resp.headers["x-request-id"] != "bad id with spaces"
+    assert len(resp.headers["x-request-id"]) == 32
+
+
+async def test_invalid_json_is_validation_failed(client: httpx.AsyncClient, dev: Dev) -> None:
+    resp = await client.post(
+        "/api/v1/auth/signup", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert (resp.status_code, resp.json()["code"]) == (400, "VALIDATION_FAILED")
+    assert "errors" in resp.json()
+
+
+async def test_a_crash_is_a_generic_500_with_the_request_id(app: FastAPI) -> None:
+    @app.get("/api/v1/_boom")
+    async def boom() -> None:
+        raise RuntimeError("SELECT secret FROM credentials -- fl_sk_leak")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        resp = await client.get("/api/v1/_boom", headers={"X-Request-Id": "r-1"})
+    assert resp.status_code == 500
+    assert resp.json()["code"] == "INTERNAL_ERROR"
+    assert resp.json()["message"] == "Internal server error"
+    assert resp.json()["requestId"] == "r-1"
+    assert resp.headers["x-request-id"] == "r-1"
+    assert "SELECT" not in resp.text
+    assert "fl_sk_leak" not in resp.text
