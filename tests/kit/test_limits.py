@@ -187,6 +187,14 @@ async def test_control_and_non_ascii_bytes_in_read_headers(
         assert value.decode("latin-1") not in resp.text
 
 
+async def test_cookies_and_other_headers_may_hold_utf8(client: httpx.AsyncClient) -> None:
+    # Only the credential headers are held to ASCII; a browser's cookies are not ours to judge.
+    resp = await client.get(
+        "/api/v1", headers=[(b"Cookie", b"pref=caf\xc3\xa9"), (b"User-Agent", b"caf\xc3\xa9")]
+    )
+    assert resp.status_code == 200, resp.text
+
+
 async def test_clean_requests_still_pass(client: httpx.AsyncClient, dev: Dev) -> None:
     token = (await exchange(client, dev))["accessToken"]
     resp = await client.get(

@@ -16,11 +16,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fluide.kit.errors import error_body
 
-# Headers the service reads as text. Their values must be visible ASCII (space allowed):
-# keys, secrets, tokens, client ids and scopes never hold anything else, and refusing early
-# keeps control characters and undecodable bytes out of comparisons, logs and audit rows.
+# Headers the service reads as credentials. Their values must be visible ASCII (space
+# allowed): keys, secrets, tokens, client ids and scopes never hold anything else, and
+# refusing early keeps control characters and undecodable bytes out of comparisons, logs and
+# audit rows. Cookies are left alone: a browser sends whatever other sites on the domain set.
 _CHECKED_PREFIX = b"x-fluide-"
-_CHECKED = frozenset({b"authorization", b"cookie"})
+_CHECKED = frozenset({b"authorization"})
 _PRINTABLE = re.compile(rb"^[\x20-\x7e]*$")
 # A JSON string, or one bracket outside strings (the regex engine skips string bodies fast).
 _JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
