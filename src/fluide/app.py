@@ -8,12 +8,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import fluide
+from fluide import dashboard
+from fluide.apidocs import install_api_docs
+from fluide.gateway.core import install_gateway
 from fluide.identity.routes import auth, developer, public
 from fluide.kit.clock import Clock, system_clock
 from fluide.kit.errors import install_error_handlers
 from fluide.kit.limits import LimitsMiddleware
 from fluide.kit.middleware import RequestIdMiddleware
 from fluide.products import routers as product_routers
+from fluide.products import start_workers
 from fluide.runtime import Runtime
 from fluide.settings import Settings
 
@@ -25,6 +29,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        start_workers(runtime)
         try:
             yield
         finally:
@@ -42,10 +47,14 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.state.runtime = runtime
     install_error_handlers(app)
     app.include_router(public)
-    app.include_router(developer)
-    app.include_router(auth)
+    # Routes match in order: the hot product routes before the developer and account routes.
     for router in product_routers():
         app.include_router(router)
+    app.include_router(developer)
+    app.include_router(auth)
+    dashboard.mount(app)
+    install_gateway(app, runtime)  # after every router: it checks they are all guarded
+    install_api_docs(app)
     app.add_middleware(
         LimitsMiddleware,
         max_body_bytes=settings.max_body_bytes,

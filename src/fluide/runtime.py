@@ -58,7 +58,9 @@ class Runtime:
         self._sync_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._redis: object | None = None
-        # Hooks other parts register (e.g. the gateway's usage flusher) run on shutdown.
+        # Hooks other parts register (e.g. the gateway's probe and usage flusher): run at the
+        # end of start() and at the beginning of stop().
+        self.on_startup: list[Callable[[], Awaitable[None]]] = []
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
 
     @property
@@ -79,6 +81,12 @@ class Runtime:
         self._tasks.append(asyncio.create_task(self._poll_loop(), name="fluide-sync"))
         if self.redis_url:
             self._tasks.append(asyncio.create_task(self._redis_loop(), name="fluide-redis"))
+        try:
+            for hook in self.on_startup:
+                await hook()
+        except BaseException:
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
         for hook in self.on_shutdown:
@@ -92,6 +100,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        await _close_limiter(self.limiter)
         await self.engine.dispose()
 
     async def _load_clients(self, session: AsyncSession) -> None:
@@ -135,9 +144,9 @@ class Runtime:
         from redis.asyncio import Redis
 
         while True:
+            client = Redis.from_url(self.redis_url or "")
+            pubsub = client.pubsub()
             try:
-                client = Redis.from_url(self.redis_url or "")
-                pubsub = client.pubsub()
                 await pubsub.subscribe(REDIS_CHANNEL)
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
@@ -147,6 +156,19 @@ class Runtime:
             except Exception as exc:
                 log.warning("redis subscription lost", extra={"error_type": type(exc).__name__})
                 await asyncio.sleep(1)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
+                    await client.aclose()
+
+
+async def _close_limiter(limiter: RateLimiter) -> None:
+    """Close the Redis connection pool behind the ``limits`` storage, if there is one."""
+    bridge = getattr(limiter.storage, "bridge", None)
+    if bridge is None:
+        return
+    with contextlib.suppress(Exception):
+        await bridge.get_connection().aclose()
 
 
 def get_runtime(request: Request) -> Runtime:

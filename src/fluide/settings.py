@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     revocation_poll_seconds: float = Field(default=0.5, gt=0, le=1.0)
     metrics_public: bool = False
     metrics_token: SecretStr | None = None
+    # Gateway: verified-token cache bound, usage flush period.
+    token_cache_size: int = Field(default=10_000, ge=1)
+    usage_flush_seconds: float = Field(default=5.0, gt=0)
 
     # Input limits (kit.limits): body bytes, header bytes (total and per value), JSON depth.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)

@@ -1,7 +1,11 @@
-"""The guard. Router-level: checks 1–10 (who calls). Route-level: scope (11), rate limit (12).
+"""The guard's public face for products.
 
-Products build their routers with ``guarded_router(product)`` and give every route
-``dependencies=[require_scope("…")]``; the principal is read with ``CurrentPrincipal``.
+Checks 1–10 (who calls) run in ``GatewayMiddleware`` for every path under a product prefix,
+before routing. Checks 11 (scope) and 12 (per-key rate limit) run in ``require_scope``, which
+every product route must declare: the app refuses to start otherwise (``gateway.routes``).
+
+Products build their routers with ``guarded_router(product)``, give every route
+``dependencies=[require_scope("…")]`` and read the caller with ``CurrentPrincipal``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ PRODUCT_TAGS = {"hr": "HR", "payroll": "Payroll", "pay": "Pay", "books": "Books"
 
 
 def guard(request: Request) -> Principal:
-    """Checks 1–10 of DESIGN §3.5, in order, from memory only."""
+    """Checks 1–10 without the middleware (slow path, no cache): only for an app built without
+    ``install_gateway``, which ``assert_guarded`` refuses; kept so a principal is never faked."""
     rt = get_runtime(request)
     h = request.headers
     if "x-fluide-api-secret" in h:
@@ -39,9 +44,10 @@ def guard(request: Request) -> Principal:
     return principal
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
+    # async on purpose: FastAPI runs a plain ``def`` dependency in the thread pool.
     principal = request.scope.get("state", {}).get("principal")
-    if not isinstance(principal, Principal):  # only reachable on a route mounted unguarded
+    if not isinstance(principal, Principal):
         return guard(request)
     return principal
 
@@ -52,22 +58,37 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 def require_scope(scope: str) -> Any:
     """Checks 11 (scope) and 12 (per-key rate limit) for one route."""
 
-    async def check(request: Request, principal: CurrentPrincipal) -> None:
+    async def check(request: Request) -> None:
+        state = request.scope.setdefault("state", {})
+        principal = state.get("principal")
+        if not isinstance(principal, Principal):
+            principal = guard(request)
         if scope not in principal.scopes:
+            state["denial"] = InsufficientScope.code
             raise InsufficientScope(scope)
-        rt = get_runtime(request)
-        decision = await rt.limiter.hit(rt.settings.product_rate_limit, "pkey", principal.api_key)
+        if "ratelimit_headers" in state:  # a second require_scope on the same route
+            return
+        gateway = getattr(request.app.state, "gateway", None)
+        if gateway is None:
+            rt = get_runtime(request)
+            decision = await rt.limiter.hit(
+                rt.settings.product_rate_limit, "pkey", principal.api_key
+            )
+            if not decision.allowed:
+                raise RateLimited(decision.retry_after, headers=decision.headers())
+            return
+        decision = await gateway.limiter.hit(principal.api_key)
         if not decision.allowed:
+            state["denial"] = RateLimited.code
             raise RateLimited(decision.retry_after, headers=decision.headers())
+        state["ratelimit_headers"] = gateway.limiter.raw_headers(decision)
 
     check.required_scope = scope  # type: ignore[attr-defined]
     return Depends(check)
 
 
 def guarded_router(product: str) -> APIRouter:
-    """An APIRouter under ``/api/v1/<product>`` on which every route passes the guard."""
+    """An APIRouter under ``/api/v1/<product>``: every route behind it passes the guard."""
     if product not in PRODUCT_TAGS:
         raise ValueError(f"unknown product {product!r}")
-    return APIRouter(
-        prefix=f"/api/v1/{product}", tags=[PRODUCT_TAGS[product]], dependencies=[Depends(guard)]
-    )
+    return APIRouter(prefix=f"/api/v1/{product}", tags=[PRODUCT_TAGS[product]])

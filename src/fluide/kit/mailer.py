@@ -30,10 +30,11 @@ class Mailer:
         msg = self._message(to, subject, body)
         if self.smtp_url:
             await asyncio.to_thread(self._smtp, msg)
-            log.info("mail sent over SMTP", extra={"subject": subject})
+            # Never the subject or body: they carry one-time codes.
+            log.info("mail sent over SMTP", extra={"to_domain": to.rpartition("@")[2]})
             return
         path = await asyncio.to_thread(self._write, msg)
-        log.info("mail written to outbox", extra={"subject": subject, "path": str(path)})
+        log.info("mail written to outbox", extra={"path": str(path)})
 
     def _write(self, msg: EmailMessage) -> Path:
         self.outbox.mkdir(parents=True, exist_ok=True)

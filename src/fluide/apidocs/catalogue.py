@@ -1,0 +1,185 @@
+"""Which routes need which credentials, and which error codes each kind of route can answer.
+
+Classification is by path only, so routes the products add later are documented without
+touching this package (DESIGN §3.2–3.5).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from fluide.identity import errors as ie
+from fluide.kit import errors as ke
+
+PRODUCTS = {"hr": "HR", "payroll": "Payroll", "pay": "Pay", "books": "Books", "utils": "Utils"}
+EXCHANGE_PATH = "/api/v1/authorize/token"
+CLIENT_ID = "fluide-developer"
+API_KEY_PLACEHOLDER = "fl_dev_your_key"
+
+_PRODUCT = re.compile(r"^/api/v1/(" + "|".join(PRODUCTS) + r")(/|$)")
+_DEVELOPER = re.compile(
+    r"^/api/v1/(authorize/(current|rotate-secret|revoke)|auth-context/\{[^/]+\})$"
+)
+_ACCOUNT_PUBLIC = {
+    "/api/v1/auth/signup",
+    "/api/v1/auth/verify",
+    "/api/v1/auth/verify/resend",
+    "/api/v1/auth/signin",
+    "/api/v1/auth/.well-known/jwks.json",
+}
+
+
+class Kind(Enum):
+    PRODUCT = "product"
+    EXCHANGE = "exchange"
+    DEVELOPER = "developer"
+    ACCOUNT = "account"
+    PUBLIC = "public"
+
+
+def classify(path: str) -> Kind:
+    if _PRODUCT.match(path):
+        return Kind.PRODUCT
+    if path == EXCHANGE_PATH:
+        return Kind.EXCHANGE
+    if _DEVELOPER.match(path):
+        return Kind.DEVELOPER
+    if path.startswith("/api/v1/auth/") and path not in _ACCOUNT_PUBLIC:
+        return Kind.ACCOUNT
+    return Kind.PUBLIC
+
+
+def product_of(path: str) -> str | None:
+    m = _PRODUCT.match(path)
+    return m.group(1) if m else None
+
+
+# Security requirements (OpenAPI: a list of alternatives, each an AND of schemes).
+SECURITY: dict[Kind, list[dict[str, list[str]]]] = {
+    Kind.PRODUCT: [{"bearer": [], "fluideApiKey": [], "fluideClientId": []}],
+    Kind.EXCHANGE: [{"fluideApiKey": [], "fluideApiSecret": [], "fluideClientId": []}],
+    # The API key is optional on the developer session, but must match the token when sent.
+    Kind.DEVELOPER: [
+        {"bearer": [], "fluideClientId": [], "fluideApiKey": []},
+        {"bearer": [], "fluideClientId": []},
+    ],
+    Kind.ACCOUNT: [{"fluideSession": []}],
+    Kind.PUBLIC: [],
+}
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    status: int
+    code: str
+    message: str
+
+    @classmethod
+    def of(cls, exc: type[ke.AppError], message: str | None = None) -> ErrorCode:
+        return cls(exc.status, exc.code, message or exc.message)
+
+
+E = ErrorCode.of
+VALIDATION = E(ke.ValidationFailed)
+NOT_FOUND = E(ke.NotFound)
+RATE_LIMITED = E(ke.RateLimited)
+INTERNAL = ErrorCode(500, "INTERNAL_ERROR", "Internal server error")
+UNAVAILABLE = E(ke.ServiceUnavailable)
+
+# DESIGN §3.5 checks 1–10 in order; check 11 (scope) and 12 (rate limit) are added per route.
+GUARD = [
+    E(ie.ApiSecretNotAllowed),
+    E(ie.AuthorizationMissing),
+    E(ie.AuthorizationMalformed),
+    E(ie.MissingApiKey),
+    E(ie.MissingClientId),
+    E(ie.TokenInvalidError),
+    E(ie.TokenExpiredError),
+    E(ie.TokenRevoked),
+    E(ie.ClientAudienceMismatch),
+    E(ie.ApiKeyMismatch),
+    E(ie.CredentialRevoked),
+]
+# The developer session: the same checks without the secret ban and with the API key optional.
+DEVELOPER_CHECKS = [e for e in GUARD if e.code not in ("API_SECRET_NOT_ALLOWED", "MISSING_API_KEY")]
+EXCHANGE = [
+    E(ke.ValidationFailed, "Missing required header(s)"),
+    E(ie.DeveloperKeysInvalid),
+    E(ie.ClientIdInvalid),
+    E(ie.CredentialRevoked),
+    E(ie.EmailNotVerified),
+    RATE_LIMITED,
+    UNAVAILABLE,
+]
+SESSION_REQUIRED = E(ie.SessionRequired)
+
+# Codes specific to one identity route, beyond what its kind implies.
+ROUTE_EXTRAS: dict[tuple[str, str], list[ErrorCode]] = {
+    ("post", "/api/v1/auth/signup"): [E(ie.EmailTaken)],
+    ("post", "/api/v1/auth/verify/resend"): [RATE_LIMITED],
+    ("post", "/api/v1/auth/verify"): [
+        E(ie.VerificationCodeInvalid),
+        E(ie.VerificationCodeExpired),
+        E(ie.VerificationAttemptsExceeded),
+    ],
+    ("post", "/api/v1/auth/signin"): [
+        E(ie.InvalidCredentials),
+        E(ie.EmailNotVerified, "Verify your email address before signing in"),
+        RATE_LIMITED,
+    ],
+    ("get", "/api/v1/authorize/current"): [E(ke.NotFound, "Credential not found")],
+    ("post", "/api/v1/authorize/rotate-secret"): [E(ke.NotFound, "Credential not found")],
+    ("get", "/api/v1/auth-context/{jti}"): [E(ke.NotFound, "Token not found")],
+    ("post", "/api/v1/auth/credentials/{credential_id}/rotate-secret"): [
+        E(ie.CredentialRevoked),
+    ],
+}
+
+
+def insufficient_scope(scope: str | None) -> ErrorCode:
+    return ErrorCode(
+        403,
+        "INSUFFICIENT_SCOPE",
+        f"This operation requires the '{scope}' scope" if scope else "The token lacks a scope",
+    )
+
+
+def error_codes(
+    kind: Kind,
+    method: str,
+    path: str,
+    *,
+    has_input: bool,
+    scope: str | None,
+) -> list[ErrorCode]:
+    """Every error this operation can answer, in guard order then route order."""
+    codes: list[ErrorCode] = []
+    if kind is Kind.PRODUCT:
+        codes += GUARD
+        if has_input:
+            codes.append(VALIDATION)
+        codes.append(insufficient_scope(scope))
+        if "{" in path:
+            codes.append(NOT_FOUND)
+        codes.append(RATE_LIMITED)
+    elif kind is Kind.EXCHANGE:
+        codes += EXCHANGE
+    elif kind is Kind.DEVELOPER:
+        codes += DEVELOPER_CHECKS
+        if has_input:
+            codes.append(VALIDATION)
+    elif kind is Kind.ACCOUNT:
+        codes.append(SESSION_REQUIRED)
+        if has_input:
+            codes.append(VALIDATION)
+        if "{" in path:
+            codes.append(E(ke.NotFound, "Credential not found"))
+    elif has_input:
+        codes.append(VALIDATION)
+    for extra in ROUTE_EXTRAS.get((method, path), []):
+        if extra.code not in {c.code for c in codes}:
+            codes.append(extra)
+    codes.append(INTERNAL)
+    return codes

@@ -1,0 +1,149 @@
+"""Example values generated from JSON Schemas, so every operation shows a request and a response."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+TIMESTAMP = "2026-11-27T12:00:00Z"
+JWT_EXAMPLE = (
+    "eyJhbGciOiJFUzI1NiIsImtpZCI6ImtleV8xIiwidHlwIjoiYXQrand0In0"
+    ".eyJpc3MiOiJodHRwczovL2Nvbm5lY3QuZmx1aWRlLmxvY2FsIn0.c2lnbmF0dXJl"
+)
+
+# Field names whose example should look like the real thing.
+_BY_NAME: dict[str, Any] = {
+    "apiKey": "fl_dev_your_key",
+    "apiSecret": "fl_sk_your_secret",
+    "accessToken": JWT_EXAMPLE,
+    "sessionToken": "fl_sess_your_session_token",
+    "tokenType": "Bearer",
+    "jti": "01JDV6T2M3K4N5P6Q7R8S9T0VW",
+    "tenantId": "ten_01JDV6T2M3K4N5P6Q7R8S9T0VW",
+    "accountId": "acc_01JDV6T2M3K4N5P6Q7R8S9T0VW",
+    "credentialId": "cred_01JDV6T2M3K4N5P6Q7R8S9T0VW",
+    "fluideClientId": "fluide-developer",
+    "clientId": "fluide-developer",
+    "scope": "hr:read hr:write payroll:read payroll:write pay:read pay:write books:read "
+    "books:write utils:read",
+    "scopes": ["hr:read", "payroll:read"],
+    "email": "dev@example.com",
+    "password": "correct-horse-battery",
+    "requestId": "5f2b8c1e9a7d4f3b8e6a1c2d3e4f5a6b",
+    "currency": "EUR",
+    "exp": 1795780800,
+    "iat": 1795779900,
+    "expiresIn": 900,
+    "authContextPath": "/api/v1/auth-context/01JDV6T2M3K4N5P6Q7R8S9T0VW",
+}
+_BY_FORMAT = {
+    "date-time": TIMESTAMP,
+    "date": "2026-11-27",
+    "email": "dev@example.com",
+    "uri": "https://example.com",
+    "uuid": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+    "decimal": "1250.00",
+}
+
+
+def _resolve(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+        target = schemas.get(ref.rsplit("/", 1)[1])
+        if isinstance(target, dict):
+            return target
+    return schema
+
+
+def example_of(
+    schema: dict[str, Any], schemas: dict[str, Any], name: str | None = None, depth: int = 0
+) -> Any:
+    """A plausible value for ``schema``; ``name`` is the property it fills, if any."""
+    if depth > 8:
+        return None
+    schema = _resolve(schema, schemas)
+    if "example" in schema:
+        return copy.deepcopy(schema["example"])
+    examples = schema.get("examples")
+    if isinstance(examples, list) and examples:
+        return copy.deepcopy(examples[0])
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    if name in _BY_NAME and _fits(_BY_NAME[name], schema, schemas):
+        return copy.deepcopy(_BY_NAME[name])
+    if schema.get("default") is not None:
+        return copy.deepcopy(schema["default"])
+    for key in ("anyOf", "oneOf"):
+        alternatives = schema.get(key)
+        if isinstance(alternatives, list):
+            usable = [a for a in alternatives if _resolve(a, schemas).get("type") != "null"]
+            if usable:
+                return example_of(usable[0], schemas, name, depth + 1)
+            return None
+    if isinstance(schema.get("allOf"), list):
+        merged: dict[str, Any] = {}
+        for part in schema["allOf"]:
+            value = example_of(part, schemas, name, depth + 1)
+            if isinstance(value, dict):
+                merged.update(value)
+        return merged
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), None)
+    if kind == "object" or "properties" in schema:
+        props = schema.get("properties", {})
+        if props:
+            return {k: example_of(v, schemas, k, depth + 1) for k, v in props.items()}
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict) and extra:
+            return {"key": example_of(extra, schemas, None, depth + 1)}
+        return {}
+    if kind == "array":
+        items = schema.get("items")
+        return [example_of(items, schemas, None, depth + 1)] if isinstance(items, dict) else []
+    if kind == "string":
+        fmt = schema.get("format")
+        if isinstance(fmt, str) and fmt in _BY_FORMAT:
+            return _BY_FORMAT[fmt]
+        return _string_example(schema)
+    if kind == "integer":
+        return max(1, int(schema.get("minimum", 1)))
+    if kind == "number":
+        return max(1.0, float(schema.get("minimum", 1.0)))
+    if kind == "boolean":
+        return True
+    return None
+
+
+def _string_example(schema: dict[str, Any]) -> str:
+    low = int(schema.get("minLength", 0))
+    text = "string"
+    if low > len(text):
+        text = text + "x" * (low - len(text))
+    high = schema.get("maxLength")
+    if isinstance(high, int):
+        text = text[:high]
+    return text
+
+
+def _fits(value: Any, schema: dict[str, Any], schemas: dict[str, Any]) -> bool:
+    kinds: set[str] = set()
+    for alt in [schema, *schema.get("anyOf", []), *schema.get("oneOf", [])]:
+        kind = _resolve(alt, schemas).get("type")
+        if isinstance(kind, str):
+            kinds.add(kind)
+        elif isinstance(kind, list):
+            kinds.update(k for k in kind if isinstance(k, str))
+    if not kinds:
+        return True
+    checks = {
+        "string": isinstance(value, str),
+        "integer": isinstance(value, int) and not isinstance(value, bool),
+        "number": isinstance(value, int | float) and not isinstance(value, bool),
+        "array": isinstance(value, list),
+        "object": isinstance(value, dict),
+        "boolean": isinstance(value, bool),
+    }
+    return any(checks.get(k, False) for k in kinds)

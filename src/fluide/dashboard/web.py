@@ -1,0 +1,218 @@
+"""HTML plumbing for the dashboard: templates, security headers, cookies, CSRF, error pages.
+
+CSRF is a signed double-submit token: a random ``fluide_csrf`` cookie, and in every POST form
+``HMAC(pepper, "csrf:" + cookie + ":" + session token)``. An attacker's page can neither read
+the cookie nor compute the HMAC, and a token is bound to the session it was rendered for.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Form, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from starlette.responses import RedirectResponse, Response
+
+from fluide.identity import accounts
+from fluide.identity.audit import Actor
+from fluide.identity.deps import SESSION_COOKIE, request_actor
+from fluide.identity.errors import SessionRequired
+from fluide.identity.models import Account, AccountSession
+from fluide.kit.clock import as_utc
+from fluide.kit.errors import AppError, Forbidden
+from fluide.runtime import DbSession, Runtime, get_runtime
+
+PREFIX = "/connect"
+CSRF_COOKIE = "fluide_csrf"
+CSRF_FIELD = "csrf_token"
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class CsrfRejected(Forbidden):
+    code = "CSRF_TOKEN_INVALID"
+    message = "This form has expired or did not come from this site. Reload the page and retry."
+
+
+def _when(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    return as_utc(value).strftime("%Y-%m-%d %H:%M UTC")
+
+
+templates.env.filters["when"] = _when
+
+
+def is_secure(request: Request) -> bool:
+    rt = get_runtime(request)
+    return request.url.scheme == "https" or rt.settings.base_url.startswith("https://")
+
+
+def csrf_token_for(rt: Runtime, csrf_cookie: str, session_token: str | None) -> str:
+    return rt.hasher.digest(f"csrf:{csrf_cookie}:{session_token or ''}")
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Render a page with a CSRF token for its forms; every page is ``no-store``."""
+    rt = get_runtime(request)
+    csrf_cookie = request.cookies.get(CSRF_COOKIE)
+    new_cookie = csrf_cookie is None or len(csrf_cookie) != 43
+    if new_cookie:
+        csrf_cookie = secrets.token_urlsafe(32)
+    assert csrf_cookie is not None
+    ctx: dict[str, Any] = {
+        "csrf_token": csrf_token_for(rt, csrf_cookie, request.cookies.get(SESSION_COOKIE)),
+        "csrf_field": CSRF_FIELD,
+        "prefix": PREFIX,
+        "account": None,
+    }
+    ctx.update(context or {})
+    # A plain string: on an error page the session was rolled back and ORM rows are expired.
+    ctx["signed_in_email"] = request.scope.get("state", {}).get("dashboard_email")
+    response = templates.TemplateResponse(request, template, ctx, status_code=status)
+    response.headers.update(SECURITY_HEADERS)
+    # Private pages: nothing is cached, so a secret or a token never outlives its response.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers.update(headers or {})
+    if new_cookie:
+        response.set_cookie(
+            CSRF_COOKIE,
+            csrf_cookie,
+            httponly=True,
+            samesite="lax",
+            secure=is_secure(request),
+            path=PREFIX,
+        )
+    return response
+
+
+def error_page(
+    request: Request,
+    status: int,
+    title: str,
+    message: str,
+    errors: dict[str, list[str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    problems = [f"{field}: {m}" for field, ms in (errors or {}).items() for m in ms]
+    return render(
+        request,
+        "error.html",
+        {"title": title, "message": message, "problems": problems},
+        status=status,
+        headers=headers,
+    )
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+def set_session_cookie(request: Request, response: Response, token: str, max_age: int) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=is_secure(request),
+        path=PREFIX,
+    )
+
+
+def clear_session_cookie(request: Request, response: Response) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE, httponly=True, samesite="lax", secure=is_secure(request), path=PREFIX
+    )
+
+
+_TITLES = {
+    400: "Please check the form",
+    401: "Not allowed",
+    403: "Not allowed",
+    404: "Page not found",
+    409: "Already exists",
+    429: "Slow down",
+}
+
+
+class HtmlRoute(APIRoute):
+    """Dashboard routes answer failures with a friendly HTML page, not the JSON envelope."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def html_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except SessionRequired:
+                if request.method == "GET":
+                    return redirect(f"{PREFIX}/signin?next={quote(request.url.path)}")
+                return error_page(
+                    request, 401, "Signed out", "Your session has ended. Sign in again."
+                )
+            except RequestValidationError:
+                return error_page(
+                    request, 400, _TITLES[400], "Some fields are missing or not valid."
+                )
+            except AppError as exc:
+                title = _TITLES.get(exc.status, "Something went wrong")
+                return error_page(request, exc.status, title, exc.message, exc.errors, exc.headers)
+
+        return html_handler
+
+
+def require_csrf(request: Request, csrf_token: Annotated[str, Form()] = "") -> None:
+    """Runs before the route's body: a POST without a valid token changes nothing."""
+    rt = get_runtime(request)
+    cookie = request.cookies.get(CSRF_COOKIE)
+    if not cookie or not csrf_token:
+        raise CsrfRejected
+    expected = csrf_token_for(rt, cookie, request.cookies.get(SESSION_COOKIE))
+    if not hmac.compare_digest(expected, csrf_token):
+        raise CsrfRejected
+
+
+CsrfChecked = Depends(require_csrf)
+
+
+async def signed_in(request: Request, session: DbSession) -> tuple[Account, AccountSession]:
+    rt = get_runtime(request)
+    found = await accounts.account_for_session(rt, session, request.cookies.get(SESSION_COOKIE))
+    request.scope.setdefault("state", {})["dashboard_email"] = found[0].email
+    return found
+
+
+SignedIn = Annotated[tuple[Account, AccountSession], Depends(signed_in)]
+
+
+def account_actor(request: Request, account: Account) -> Actor:
+    base = request_actor(request)
+    return Actor("account", account.id, base.source_ip, base.request_id)

@@ -1,0 +1,153 @@
+"""The gateway's per-app state: token cache, product limiter, usage, metrics, DB probe.
+
+``install_gateway`` wires it into an app: the ASGI middleware, ``/metrics``, the start and
+shutdown hooks (probe, usage flusher) and the guarded-routes check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from datetime import datetime
+
+from fastapi import FastAPI
+from starlette.types import Scope
+
+from fluide.gateway.cache import TokenCache
+from fluide.gateway.limiter import ProductLimiter
+from fluide.gateway.metrics import GatewayMetrics, metrics_endpoint
+from fluide.gateway.middleware import GatewayMiddleware
+from fluide.gateway.probe import DbProbe
+from fluide.gateway.recorder import UsageRecorder
+from fluide.gateway.routes import assert_guarded, product_templates
+from fluide.identity.principal import Principal
+from fluide.runtime import Runtime
+
+log = logging.getLogger("fluide.gateway")
+UNMATCHED = "<unmatched>"
+
+
+class Gateway:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        settings = runtime.settings
+        self.issuer = settings.issuer
+        self.leeway = float(settings.token_leeway_seconds)
+        self.cache = TokenCache(settings.token_cache_size)
+        self.limiter = ProductLimiter(
+            settings.product_rate_limit, runtime.limiter if runtime.redis_url else None
+        )
+        # Exposure checks cost a query: at most this many per source address (per process).
+        self.exposure_limiter = ProductLimiter("60/minute")
+        self.usage = UsageRecorder(runtime.sessionmaker)
+        self.metrics = GatewayMetrics(self._gauges)
+        self.probe = DbProbe(lambda: runtime.engine)
+        self._templates: dict[int, str] = {}
+        self._product_routes: list[tuple[re.Pattern[str], str]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    # ---- request accounting (hot path: dict bumps only) ------------------------------------
+
+    def template_of(self, scope: Scope) -> str:
+        route = scope.get("route")
+        if route is None:
+            return UNMATCHED
+        template = self._templates.get(id(route))
+        if template is None:
+            template = getattr(route, "path_format", None) or UNMATCHED
+        return template
+
+    def _product_template(self, scope: Scope) -> str:
+        """Template of a product route the guard refused before routing (denial path only)."""
+        path = scope["path"]
+        for regex, template in self._product_routes:
+            if regex.match(path):
+                return template
+        return UNMATCHED
+
+    def passed(
+        self,
+        scope: Scope,
+        principal: Principal,
+        denial: object,
+        status: int,
+        now: datetime,
+    ) -> None:
+        """A request that passed checks 1–10 (``denial`` is set when 11 or 12 refused it)."""
+        self.metrics.request(scope["method"], self.template_of(scope), status)
+        if isinstance(denial, str):
+            self.metrics.denial(denial)
+            self.usage.count(principal, now.date(), denial)
+        else:
+            self.usage.count(principal, now.date())
+            self.usage.touch(principal.credential_id, now)
+
+    def denied(
+        self, scope: Scope, code: str, status: int, principal: Principal | None, now: datetime
+    ) -> None:
+        self.metrics.denial(code)
+        self.metrics.request(scope["method"], self._product_template(scope), status)
+        if principal is not None:  # verified token: count the denial under its credential
+            self.usage.count(principal, now.date(), code)
+
+    def _gauges(self) -> dict[str, tuple[str, float]]:
+        view = self.runtime.view
+        return {
+            "fluide_gateway_token_cache_entries": ("Verified tokens cached", len(self.cache)),
+            "fluide_revoked_tokens": ("Revoked jtis in the in-memory view", len(view.revoked_jtis)),
+            "fluide_usage_pending": ("Usage entries waiting to be flushed", self.usage.pending),
+        }
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    def refresh_routes(self, app: FastAPI) -> None:
+        by_route, product = product_templates(app)
+        self._templates = by_route
+        self._product_routes = list(product)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.runtime.settings.usage_flush_seconds)
+            with contextlib.suppress(Exception):  # logged by the recorder; retried next time
+                await self.usage.flush()
+
+    async def start(self, app: FastAPI) -> None:
+        assert_guarded(app)
+        self.refresh_routes(app)
+        await self.probe.start()
+        self._flusher = asyncio.create_task(self._flush_loop(), name="fluide-usage-flush")
+
+    async def stop(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        await self.probe.stop()
+        try:
+            await self.usage.flush()
+        except Exception as exc:
+            log.error("final usage flush failed", extra={"error_type": type(exc).__name__})
+
+
+def install_gateway(app: FastAPI, runtime: Runtime) -> Gateway:
+    """Mount the guard on ``app``. Call after the product routers are included."""
+    gateway = Gateway(runtime)
+    app.state.gateway = gateway
+    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    app.add_middleware(GatewayMiddleware, gateway=gateway)
+    assert_guarded(app)
+
+    async def start() -> None:
+        await gateway.start(app)
+
+    runtime.on_startup.append(start)
+    runtime.on_shutdown.append(gateway.stop)
+    return gateway
+
+
+def gateway_of(app: FastAPI) -> Gateway:
+    gateway: Gateway = app.state.gateway
+    return gateway

@@ -1,0 +1,105 @@
+"""Check 1's second half: a live API secret seen on a product route flags its credential.
+
+The request is refused (400 ``API_SECRET_NOT_ALLOWED``) whatever happens here. When the value
+is a well-formed secret and verifies against the current (or in-grace previous) secret of the
+credential named by ``X-Fluide-Api-Key`` or by the presented token, the credential gets
+``secret_exposed_at`` and an audit row. The value itself is never stored, logged or echoed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+
+from fluide.identity import audit, formats, jwt_core
+from fluide.identity.audit import Actor
+from fluide.identity.hashing import SecretHasher
+from fluide.identity.models import Credential
+from fluide.identity.principal import bearer_token
+from fluide.kit.clock import as_utc
+from fluide.kit.errors import AppError
+from fluide.runtime import Runtime
+
+log = logging.getLogger("fluide.gateway")
+
+
+def candidate_keys(rt: Runtime, api_key: str | None, authorization: str | None) -> list[str]:
+    keys = []
+    if api_key and formats.is_api_key(api_key):
+        keys.append(api_key)
+    try:
+        claims = jwt_core.verify(
+            bearer_token(authorization),
+            rt.keyset.verify_keys,
+            issuer=rt.settings.issuer,
+            now=rt.clock().timestamp(),
+            leeway=rt.settings.token_leeway_seconds,
+        )
+    except (AppError, jwt_core.TokenError):
+        return keys
+    if claims["api_key"] not in keys:
+        keys.append(claims["api_key"])
+    return keys
+
+
+def matches_live_secret(
+    hasher: SecretHasher, cred: Credential, secret: str, now: datetime
+) -> str | None:
+    """Which live secret ``secret`` is ("current" / "previous"), or None."""
+    if hasher.matches(secret, cred.secret_hash):
+        return "current"
+    if (
+        cred.previous_secret_hash is not None
+        and cred.previous_secret_expires_at is not None
+        and as_utc(cred.previous_secret_expires_at) > now
+        and hasher.matches(secret, cred.previous_secret_hash)
+    ):
+        return "previous"
+    return None
+
+
+def already_flagged(cred: Credential) -> bool:
+    """Flagged since the last rotation: a later rotation makes a new exposure news again."""
+    if cred.secret_exposed_at is None:
+        return False
+    if cred.secret_rotated_at is None:
+        return True
+    return as_utc(cred.secret_exposed_at) >= as_utc(cred.secret_rotated_at)
+
+
+async def flag_exposure(
+    rt: Runtime, actor: Actor, keys: list[str], secret: str, path: str
+) -> list[str]:
+    """Flag and audit each credential among ``keys`` whose live secret is ``secret``."""
+    if not keys or not formats.is_api_secret(secret):
+        return []
+    flagged: list[str] = []
+    now = rt.clock()
+    async with rt.sessionmaker() as session, session.begin():
+        creds = (
+            await session.scalars(
+                select(Credential).where(Credential.api_key.in_(keys)).with_for_update()
+            )
+        ).all()
+        for cred in creds:
+            which = matches_live_secret(rt.hasher, cred, secret, now)
+            if which is None or already_flagged(cred):
+                continue
+            cred.secret_exposed_at = now
+            audit.record(
+                session,
+                rt.clock,
+                actor,
+                "credential.secret_exposed",
+                outcome="denied",
+                code="API_SECRET_NOT_ALLOWED",
+                tenant_id=cred.tenant_id,
+                credential_id=cred.id,
+                details={"secret": which, "header": "X-Fluide-Api-Secret", "path": path[:200]},
+            )
+            flagged.append(cred.id)
+    if flagged:
+        log.warning("api secret exposed on a product route", extra={"credentials": flagged})
+    return flagged

@@ -1,0 +1,189 @@
+"""The guard as a pure ASGI middleware: checks 1–10 of DESIGN §3.5 before routing.
+
+Every request whose path starts with a product prefix passes here; nothing under those
+prefixes reaches a route without a principal. Checks 11 (scope) and 12 (rate limit) need the
+route, so they run in the route's ``require_scope`` dependency, which reads the principal this
+middleware put in ``scope["state"]``. Every request (product or not) is counted for metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fluide.gateway.authn import verified_principal
+from fluide.gateway.exposure import candidate_keys, flag_exposure
+from fluide.gateway.routes import is_product_path
+from fluide.identity import formats
+from fluide.identity.audit import Actor
+from fluide.identity.errors import ApiSecretNotAllowed
+from fluide.identity.principal import Principal, check_principal
+from fluide.kit.errors import AppError, error_body
+
+if TYPE_CHECKING:
+    from fluide.gateway.core import Gateway
+
+log = logging.getLogger("fluide.gateway")
+
+_AUTHORIZATION = b"authorization"
+_API_KEY = b"x-fluide-api-key"
+_CLIENT_ID = b"x-fluide-client-id"
+_API_SECRET = b"x-fluide-api-secret"
+_FORWARDED_FOR = b"x-forwarded-for"
+
+
+def _route_path(scope: Scope) -> str:
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    if root and path.startswith(root):
+        return path[len(root) :] or "/"
+    return path
+
+
+class GatewayMiddleware:
+    def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
+        self.app = app
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind != "http":
+            if kind == "websocket" and is_product_path(_route_path(scope)):
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            await self.app(scope, receive, send)
+            return
+        if is_product_path(_route_path(scope)):
+            await self._product(scope, receive, send)
+            return
+
+        status = 500
+
+        async def send_public(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_public)
+        finally:
+            self.gateway.metrics.request(scope["method"], self.gateway.template_of(scope), status)
+
+    async def _product(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gw = self.gateway
+        rt = gw.runtime
+        authorization = api_key = client_id = secret = None
+        for name, value in scope["headers"]:
+            if name == _AUTHORIZATION:
+                if authorization is None:
+                    authorization = value.decode("latin-1")
+            elif name == _API_KEY:
+                if api_key is None:
+                    api_key = value.decode("latin-1")
+            elif name == _CLIENT_ID:
+                if client_id is None:
+                    client_id = value.decode("latin-1")
+            elif name == _API_SECRET and secret is None:
+                secret = value.decode("latin-1")
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        now_dt = rt.clock()
+        principal: Principal | None = None
+        try:
+            if secret is not None:
+                await self._exposure(scope, state, secret, api_key, authorization)
+                raise ApiSecretNotAllowed
+            principal = verified_principal(
+                gw.cache,
+                authorization=authorization,
+                api_key=api_key,
+                client_id=client_id,
+                keyset=rt.keyset,
+                issuer=gw.issuer,
+                now=now_dt.timestamp(),
+                leeway=gw.leeway,
+            )
+            check_principal(principal, api_key=api_key, client_id=client_id or "", view=rt.view)
+        except AppError as exc:
+            await self._deny(scope, send, state, exc)
+            gw.denied(scope, exc.code, exc.status, principal, now_dt)
+            return
+
+        state["principal"] = principal
+        status = 500
+
+        async def send_product(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                limit_headers = state.get("ratelimit_headers")
+                if limit_headers is not None:
+                    message["headers"] = [*message.get("headers", ()), *limit_headers]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_product)
+        finally:
+            gw.passed(scope, principal, state.get("denial"), status, now_dt)
+
+    async def _exposure(
+        self,
+        scope: Scope,
+        state: dict[str, object],
+        secret: str,
+        api_key: str | None,
+        authorization: str | None,
+    ) -> None:
+        """Flag a live secret; never raises (the 400 is the answer whatever happens here)."""
+        gw = self.gateway
+        rt = gw.runtime
+        try:
+            if not formats.is_api_secret(secret):
+                return
+            keys = candidate_keys(rt, api_key, authorization)
+            if not keys:
+                return
+            # An exposure check costs a query: it spends the key's product budget and a budget
+            # per source address, so a flood of well-formed values is not a flood of queries.
+            source_ip = self._source_ip(scope)
+            if not gw.exposure_limiter.hit_memory(source_ip or "-", time.time()).allowed:
+                return
+            keys = [k for k in keys if (await gw.limiter.hit(k)).allowed]
+            if keys:
+                rid = state.get("request_id")
+                actor = Actor("anonymous", None, source_ip, rid if isinstance(rid, str) else None)
+                await flag_exposure(rt, actor, keys, secret, _route_path(scope))
+        except Exception as exc:
+            log.warning("secret exposure check failed", extra={"error_type": type(exc).__name__})
+
+    def _source_ip(self, scope: Scope) -> str | None:
+        if self.gateway.runtime.settings.trust_forwarded_for:
+            for name, value in scope["headers"]:
+                if name == _FORWARDED_FOR:
+                    return value.decode("latin-1").split(",")[0].strip()[:64] or None
+        client = scope.get("client")
+        return str(client[0]) if client else None
+
+    async def _deny(
+        self, scope: Scope, send: Send, state: dict[str, object], exc: AppError
+    ) -> None:
+        rid = state.get("request_id")
+        body = orjson.dumps(
+            error_body(exc.status, exc.code, exc.message, rid if isinstance(rid, str) else "-")
+        )
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"cache-control", b"no-store"),
+        ]
+        headers.extend(
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers.items()
+        )
+        await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

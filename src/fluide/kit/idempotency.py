@@ -1,0 +1,222 @@
+"""``Idempotency-Key`` for money-moving POSTs, race-safe on SQLite and PostgreSQL.
+
+The key row (tenant, key) is inserted first, in its own committed transaction, with
+``INSERT … ON CONFLICT DO NOTHING``: exactly one request wins it. The winner runs the work and
+stores the response in the same transaction as the work, so "work done" and "response stored"
+commit together. Losers with the same body wait for the stored response and replay it; a
+different body is ``IDEMPOTENCY_KEY_REUSED``. A failed attempt (an error, nothing committed)
+releases the key so the client may retry. A winner that died mid-flight leaves an
+``IN_PROGRESS`` row that a retry may take over after ``STALE_AFTER``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import orjson
+from sqlalchemy import Integer, String, Text, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+from starlette.responses import Response
+
+from fluide.kit.clock import Clock, as_utc
+from fluide.kit.db import Base, UTCDateTime
+from fluide.kit.errors import Conflict, ValidationFailed
+
+HEADER = "Idempotency-Key"
+STALE_AFTER = timedelta(seconds=120)
+MAX_KEY_LENGTH = 255
+
+Work = Callable[[AsyncSession], Awaitable[tuple[int, Any]]]
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency_keys"
+
+    tenant_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # IN_PROGRESS | COMPLETED
+    response_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "IDEMPOTENCY_KEY_REUSED"
+    message = "This Idempotency-Key was already used with a different request"
+
+
+class IdempotencyInProgress(Conflict):
+    code = "IDEMPOTENCY_REQUEST_IN_PROGRESS"
+    message = "A request with this Idempotency-Key is still being processed; retry shortly"
+
+
+async def insert_ignore(session: AsyncSession, model: type[Base], values: dict[str, Any]) -> bool:
+    """``INSERT … ON CONFLICT DO NOTHING``; True when this call inserted the row."""
+    stmt: Any
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = pg_insert(model).values(**values).on_conflict_do_nothing()
+    else:
+        stmt = sqlite_insert(model).values(**values).on_conflict_do_nothing()
+    result = cast(CursorResult[Any], await session.execute(stmt))
+    return result.rowcount == 1
+
+
+def fingerprint(method: str, path: str, body: Any) -> str:
+    canonical = orjson.dumps([method.upper(), path, body], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def check_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise ValidationFailed(
+            errors={HEADER: [f"must be 1 to {MAX_KEY_LENGTH} printable characters"]}
+        )
+    return key
+
+
+def _json(status: int, body: bytes, replayed: bool = False) -> Response:
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+async def execute(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    *,
+    tenant_id: str,
+    key: str | None,
+    request_hash: str,
+    work: Work,
+    wait_seconds: float = 15.0,
+) -> Response:
+    """Run ``work`` in one transaction at most once per (tenant, key); replay otherwise."""
+    key = check_key(key)
+    if key is None:
+        async with sessionmaker() as session, session.begin():
+            status, body = await work(session)
+        return _json(status, orjson.dumps(body))
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_seconds
+    while not await _claim(sessionmaker, clock, tenant_id, key, request_hash):
+        replay = await _replay(sessionmaker, tenant_id, key, request_hash, deadline)
+        if replay is not None:
+            return replay
+        # The winner failed and released the key: compete for it again.
+    try:
+        async with sessionmaker() as session, session.begin():
+            status, body = await work(session)
+            payload = orjson.dumps(body)
+            await session.execute(
+                update(IdempotencyRecord)
+                .where(IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.key == key)
+                .values(
+                    status="COMPLETED",
+                    response_status=status,
+                    response_body=payload.decode(),
+                    completed_at=clock(),
+                )
+            )
+    except Exception:
+        # Nothing of the work committed: release the key so the client can retry.
+        async with sessionmaker() as session, session.begin():
+            await session.execute(
+                delete(IdempotencyRecord).where(
+                    IdempotencyRecord.tenant_id == tenant_id,
+                    IdempotencyRecord.key == key,
+                    IdempotencyRecord.status == "IN_PROGRESS",
+                )
+            )
+        raise
+    return _json(status, payload)
+
+
+async def _claim(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    tenant_id: str,
+    key: str,
+    request_hash: str,
+) -> bool:
+    now = clock()
+    async with sessionmaker() as session, session.begin():
+        if await insert_ignore(
+            session,
+            IdempotencyRecord,
+            {
+                "tenant_id": tenant_id,
+                "key": key,
+                "request_hash": request_hash,
+                "status": "IN_PROGRESS",
+                "created_at": now,
+            },
+        ):
+            return True
+        row = await _load(session, tenant_id, key)
+        if row is None or row.request_hash != request_hash:
+            return False  # _replay answers (reused, or vanished: in progress)
+        if row.status == "IN_PROGRESS" and as_utc(row.created_at) < now - STALE_AFTER:
+            # The previous winner died; take over with a compare-and-set on its start time.
+            taken = cast(
+                CursorResult[Any],
+                await session.execute(
+                    update(IdempotencyRecord)
+                    .where(
+                        IdempotencyRecord.tenant_id == tenant_id,
+                        IdempotencyRecord.key == key,
+                        IdempotencyRecord.status == "IN_PROGRESS",
+                        IdempotencyRecord.created_at == row.created_at,
+                    )
+                    .values(created_at=now)
+                ),
+            )
+            return taken.rowcount == 1
+    return False
+
+
+async def _load(session: AsyncSession, tenant_id: str, key: str) -> IdempotencyRecord | None:
+    return (
+        await session.execute(
+            select(IdempotencyRecord)
+            .where(IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.key == key)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+
+
+async def _replay(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tenant_id: str,
+    key: str,
+    request_hash: str,
+    deadline: float,
+) -> Response | None:
+    """The stored response once the winner completes; None if the key was released."""
+    loop = asyncio.get_running_loop()
+    delay = 0.02
+    while True:
+        async with sessionmaker() as session:
+            row = await _load(session, tenant_id, key)
+        if row is None:
+            return None
+        if row.request_hash != request_hash:
+            raise IdempotencyKeyReused
+        if row.status == "COMPLETED":
+            assert row.response_status is not None and row.response_body is not None
+            return _json(row.response_status, row.response_body.encode(), replayed=True)
+        if loop.time() >= deadline:
+            raise IdempotencyInProgress(headers={"Retry-After": "1"})
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.25)

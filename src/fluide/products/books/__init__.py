@@ -1,0 +1,1 @@
+"""Books: a tenant's double-entry ledger."""

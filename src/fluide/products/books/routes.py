@@ -1,0 +1,126 @@
+"""Books routes."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import Header, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from fluide.gateway import CurrentPrincipal, guarded_router, require_scope
+from fluide.kit import idempotency
+from fluide.kit.pagination import Page, PageDep
+from fluide.products.books import service
+from fluide.products.books.schemas import (
+    AccountCreate,
+    AccountOut,
+    JournalEntryCreate,
+    JournalEntryOut,
+    TrialBalanceOut,
+)
+from fluide.runtime import DbSession, get_runtime
+
+router = guarded_router("books")
+READ = [require_scope("books:read")]
+WRITE = [require_scope("books:write")]
+IdemHeader = Header(None, alias="Idempotency-Key", max_length=255)
+
+
+@router.get("/accounts", response_model=Page[AccountOut], dependencies=READ)
+async def list_accounts(
+    principal: CurrentPrincipal, session: DbSession, params: PageDep, request: Request
+) -> Page[AccountOut]:
+    """The chart of accounts (seeded on first use)."""
+    now = get_runtime(request).clock()
+    rows, total = await service.list_accounts(session, principal.tenant_id, params, now)
+    return Page.of([service.account_out(a) for a in rows], total, params)
+
+
+@router.post("/accounts", status_code=201, response_model=AccountOut, dependencies=WRITE)
+async def create_account(
+    body: AccountCreate, principal: CurrentPrincipal, session: DbSession, request: Request
+) -> AccountOut:
+    """Add an account to the chart."""
+    now = get_runtime(request).clock()
+    return service.account_out(
+        await service.create_account(session, principal.tenant_id, body, now)
+    )
+
+
+@router.post(
+    "/journal-entries", status_code=201, response_model=JournalEntryOut, dependencies=WRITE
+)
+async def create_entry(
+    body: JournalEntryCreate,
+    principal: CurrentPrincipal,
+    request: Request,
+    idempotency_key: str | None = IdemHeader,
+) -> Response:
+    """Post a balanced journal entry (takes an `Idempotency-Key`)."""
+    rt = get_runtime(request)
+
+    async def work(session: AsyncSession) -> tuple[int, Any]:
+        entry = await service.create_manual_entry(session, principal.tenant_id, body, rt.clock())
+        return 201, service.entry_out(entry).model_dump(mode="json", by_alias=True)
+
+    return await idempotency.execute(
+        rt.sessionmaker,
+        rt.clock,
+        tenant_id=principal.tenant_id,
+        key=idempotency_key,
+        request_hash=idempotency.fingerprint(
+            "POST", request.url.path, body.model_dump(mode="json")
+        ),
+        work=work,
+    )
+
+
+@router.get("/journal-entries", response_model=Page[JournalEntryOut], dependencies=READ)
+async def list_entries(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    params: PageDep,
+    source: str | None = Query(None, max_length=16),
+) -> Page[JournalEntryOut]:
+    """List journal entries (filter by `q` on the description, and `source`)."""
+    rows, total = await service.list_entries(session, principal.tenant_id, params, source)
+    return Page.of([service.entry_out(e) for e in rows], total, params)
+
+
+@router.get("/journal-entries/{entry_id}", response_model=JournalEntryOut, dependencies=READ)
+async def get_entry(
+    entry_id: str, principal: CurrentPrincipal, session: DbSession
+) -> JournalEntryOut:
+    """One journal entry with its lines."""
+    return service.entry_out(await service.get_entry(session, principal.tenant_id, entry_id))
+
+
+@router.post(
+    "/journal-entries/{entry_id}/void",
+    status_code=201,
+    response_model=JournalEntryOut,
+    dependencies=WRITE,
+)
+async def void_entry(
+    entry_id: str, principal: CurrentPrincipal, session: DbSession, request: Request
+) -> JournalEntryOut:
+    """Void an entry by posting its reversal (nothing is deleted); returns the reversal."""
+    now = get_runtime(request).clock()
+    return service.entry_out(await service.void_entry(session, principal.tenant_id, entry_id, now))
+
+
+@router.get("/trial-balance", response_model=TrialBalanceOut, dependencies=READ)
+async def trial_balance(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    request: Request,
+    as_of: date | None = Query(None, alias="asOf"),
+    currency: str | None = Query(None, pattern=r"^[A-Z]{3}$"),
+) -> TrialBalanceOut:
+    """Debit and credit totals per account up to `asOf` (default today)."""
+    now = get_runtime(request).clock()
+    return await service.trial_balance(
+        session, principal.tenant_id, as_of or now.date(), currency, now
+    )

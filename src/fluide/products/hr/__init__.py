@@ -1,0 +1,1 @@
+"""HR: employees of a tenant."""

@@ -1,0 +1,1 @@
+"""Pay: wallets, payouts, payroll disbursement and the sandbox settlement rail."""

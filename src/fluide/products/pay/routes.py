@@ -1,0 +1,130 @@
+"""Pay routes. Money-moving POSTs take an `Idempotency-Key` header."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import Header, Path, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from fluide.gateway import CurrentPrincipal, guarded_router, require_scope
+from fluide.kit import idempotency
+from fluide.kit.pagination import Page, PageDep
+from fluide.products.pay import service
+from fluide.products.pay.schemas import DisburseOut, FundIn, PayoutCreate, PayoutOut, WalletOut
+from fluide.runtime import DbSession, get_runtime
+
+router = guarded_router("pay")
+READ = [require_scope("pay:read")]
+WRITE = [require_scope("pay:write")]
+IdemHeader = Header(
+    None,
+    alias="Idempotency-Key",
+    max_length=255,
+    description="Same key + same body → the stored response; different body → 409",
+)
+
+
+async def _idempotent(
+    request: Request, tenant_id: str, key: str | None, body: Any, work: idempotency.Work
+) -> Response:
+    rt = get_runtime(request)
+    return await idempotency.execute(
+        rt.sessionmaker,
+        rt.clock,
+        tenant_id=tenant_id,
+        key=key,
+        request_hash=idempotency.fingerprint("POST", request.url.path, body),
+        work=work,
+    )
+
+
+@router.get("/wallets", response_model=Page[WalletOut], dependencies=READ)
+async def list_wallets(
+    principal: CurrentPrincipal, session: DbSession, params: PageDep
+) -> Page[WalletOut]:
+    """This tenant's wallets, one per currency."""
+    rows = await service.list_wallets(session, principal.tenant_id)
+    items = [service.wallet_out(w) for w in rows]
+    return Page.of(items[params.offset : params.offset + params.limit], len(items), params)
+
+
+@router.post("/wallets/{currency}/fund", response_model=WalletOut, dependencies=WRITE)
+async def fund_wallet(
+    body: FundIn,
+    principal: CurrentPrincipal,
+    request: Request,
+    currency: str = Path(pattern=r"^[A-Z]{3}$"),
+    idempotency_key: str | None = IdemHeader,
+) -> Response:
+    """Sandbox: add money to the wallet of a currency (created on first use)."""
+    rt = get_runtime(request)
+
+    async def work(session: AsyncSession) -> tuple[int, Any]:
+        wallet = await service.fund(session, principal.tenant_id, currency, body, rt.clock())
+        return 200, service.wallet_out(wallet).model_dump(mode="json", by_alias=True)
+
+    return await _idempotent(
+        request, principal.tenant_id, idempotency_key, body.model_dump(mode="json"), work
+    )
+
+
+@router.post("/payouts", status_code=201, response_model=PayoutOut, dependencies=WRITE)
+async def create_payout(
+    body: PayoutCreate,
+    principal: CurrentPrincipal,
+    request: Request,
+    idempotency_key: str | None = IdemHeader,
+) -> Response:
+    """Debit the wallet and queue a payout for settlement."""
+    rt = get_runtime(request)
+
+    async def work(session: AsyncSession) -> tuple[int, Any]:
+        payout = await service.create_payout(session, principal.tenant_id, body, rt.clock())
+        return 201, service.payout_out(payout).model_dump(mode="json", by_alias=True)
+
+    return await _idempotent(
+        request, principal.tenant_id, idempotency_key, body.model_dump(mode="json"), work
+    )
+
+
+@router.get("/payouts", response_model=Page[PayoutOut], dependencies=READ)
+async def list_payouts(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    params: PageDep,
+    status: Literal["PENDING", "PROCESSING", "SUCCEEDED", "FAILED"] | None = Query(None),
+    run_id: str | None = Query(None, alias="runId", max_length=40),
+) -> Page[PayoutOut]:
+    """List payouts (filter by `status`, `runId`, `q`)."""
+    rows, total = await service.list_payouts(session, principal.tenant_id, params, status, run_id)
+    return Page.of([service.payout_out(p) for p in rows], total, params)
+
+
+@router.get("/payouts/{payout_id}", response_model=PayoutOut, dependencies=READ)
+async def get_payout(payout_id: str, principal: CurrentPrincipal, session: DbSession) -> PayoutOut:
+    """One payout."""
+    return service.payout_out(await service.get_payout(session, principal.tenant_id, payout_id))
+
+
+@router.post(
+    "/payroll-runs/{run_id}/disburse",
+    status_code=201,
+    response_model=DisburseOut,
+    dependencies=WRITE,
+)
+async def disburse(
+    run_id: str,
+    principal: CurrentPrincipal,
+    request: Request,
+    idempotency_key: str | None = IdemHeader,
+) -> Response:
+    """One payout per payslip of an approved payroll run (all or nothing)."""
+    rt = get_runtime(request)
+
+    async def work(session: AsyncSession) -> tuple[int, Any]:
+        out = await service.disburse(session, principal.tenant_id, run_id, rt.clock())
+        return 201, out.model_dump(mode="json", by_alias=True)
+
+    return await _idempotent(request, principal.tenant_id, idempotency_key, {}, work)

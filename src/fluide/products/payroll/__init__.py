@@ -1,0 +1,1 @@
+"""Payroll: statutory rules, runs and payslips."""

@@ -1,0 +1,98 @@
+"""Payroll routes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import Query, Request, Response
+
+from fluide.gateway import CurrentPrincipal, guarded_router, require_scope
+from fluide.kit.pagination import Page, PageDep
+from fluide.products.payroll import service
+from fluide.products.payroll.schemas import PayslipOut, RunCreate, RunOut, SettingsIn, SettingsOut
+from fluide.runtime import DbSession, get_runtime
+
+router = guarded_router("payroll")
+READ = [require_scope("payroll:read")]
+WRITE = [require_scope("payroll:write")]
+
+
+@router.get("/settings", response_model=SettingsOut, dependencies=READ)
+async def get_settings(principal: CurrentPrincipal, session: DbSession) -> SettingsOut:
+    """The statutory tables in force for this tenant (shipped defaults or its own)."""
+    return await service.get_settings(session, principal.tenant_id)
+
+
+@router.put("/settings", response_model=SettingsOut, dependencies=WRITE)
+async def put_settings(
+    body: SettingsIn, principal: CurrentPrincipal, session: DbSession, request: Request
+) -> SettingsOut:
+    """Replace this tenant's statutory tables."""
+    now = get_runtime(request).clock()
+    return await service.put_settings(session, principal.tenant_id, body, now)
+
+
+@router.post("/runs", status_code=201, response_model=RunOut, dependencies=WRITE)
+async def create_run(
+    body: RunCreate, principal: CurrentPrincipal, session: DbSession, request: Request
+) -> RunOut:
+    """Calculate a DRAFT run: one payslip per active employee."""
+    now = get_runtime(request).clock()
+    run = await service.create_run(session, principal.tenant_id, body, now)
+    return service.run_out(run, await service.run_payslips(session, principal.tenant_id, run.id))
+
+
+@router.get("/runs", response_model=Page[RunOut], dependencies=READ)
+async def list_runs(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    params: PageDep,
+    status: Literal["DRAFT", "APPROVED"] | None = Query(None),
+) -> Page[RunOut]:
+    """List payroll runs."""
+    rows, total = await service.list_runs(session, principal.tenant_id, params, status)
+    return Page.of([service.run_out(r) for r in rows], total, params)
+
+
+@router.get("/runs/{run_id}", response_model=RunOut, dependencies=READ)
+async def get_run(run_id: str, principal: CurrentPrincipal, session: DbSession) -> RunOut:
+    """One run with its payslips."""
+    run = await service.get_run(session, principal.tenant_id, run_id)
+    return service.run_out(run, await service.run_payslips(session, principal.tenant_id, run_id))
+
+
+@router.post("/runs/{run_id}/approve", response_model=RunOut, dependencies=WRITE)
+async def approve_run(
+    run_id: str, principal: CurrentPrincipal, session: DbSession, request: Request
+) -> RunOut:
+    """Approve (lock) a run and post its journal entry to Books."""
+    now = get_runtime(request).clock()
+    run = await service.approve_run(session, principal.tenant_id, run_id, now)
+    return service.run_out(run, await service.run_payslips(session, principal.tenant_id, run_id))
+
+
+@router.delete("/runs/{run_id}", status_code=204, dependencies=WRITE)
+async def delete_run(run_id: str, principal: CurrentPrincipal, session: DbSession) -> Response:
+    """Discard a DRAFT run (an approved run is locked)."""
+    await service.delete_run(session, principal.tenant_id, run_id)
+    return Response(status_code=204)
+
+
+@router.get("/payslips", response_model=Page[PayslipOut], dependencies=READ)
+async def list_payslips(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    params: PageDep,
+    run_id: str | None = Query(None, alias="runId", max_length=40),
+) -> Page[PayslipOut]:
+    """List payslips (filter by `runId`)."""
+    rows, total = await service.list_payslips(session, principal.tenant_id, params, run_id)
+    return Page.of([service.payslip_out(s) for s in rows], total, params)
+
+
+@router.get("/payslips/{payslip_id}", response_model=PayslipOut, dependencies=READ)
+async def get_payslip(
+    payslip_id: str, principal: CurrentPrincipal, session: DbSession
+) -> PayslipOut:
+    """One payslip."""
+    return service.payslip_out(await service.get_payslip(session, principal.tenant_id, payslip_id))

@@ -1,0 +1,1 @@
+"""Utils: reference data and documents."""

@@ -1,0 +1,75 @@
+"""Utils routes: reference data and documents."""
+
+from __future__ import annotations
+
+from fastapi import Response
+
+from fluide.gateway import CurrentPrincipal, guarded_router, require_scope
+from fluide.kit.money import CURRENCIES
+from fluide.kit.pagination import Page, PageDep
+from fluide.products.payroll import service as payroll
+from fluide.products.payroll.rules import DEFAULT_RULES
+from fluide.products.utils.pdf import payslip_pdf
+from fluide.products.utils.schemas import CountryOut, CurrencyOut
+from fluide.runtime import DbSession
+
+router = guarded_router("utils")
+READ = [require_scope("utils:read")]
+
+COUNTRIES: tuple[tuple[str, str, str], ...] = (
+    ("GB", "United Kingdom", "GBP"),
+    ("GH", "Ghana", "GHS"),
+    ("JP", "Japan", "JPY"),
+    ("KE", "Kenya", "KES"),
+    ("NG", "Nigeria", "NGN"),
+    ("SN", "Senegal", "XOF"),
+    ("US", "United States", "USD"),
+    ("ZA", "South Africa", "ZAR"),
+    ("BH", "Bahrain", "BHD"),
+    ("FR", "France", "EUR"),
+)
+
+
+def _filter(text: str, q: str | None) -> bool:
+    return q is None or q.lower() in text.lower()
+
+
+@router.get("/countries", response_model=Page[CountryOut], dependencies=READ)
+async def countries(params: PageDep) -> Page[CountryOut]:
+    """Countries, their currency, and whether statutory payroll rules ship for them."""
+    with_rules = {r.country_code for r in DEFAULT_RULES}
+    items = [
+        CountryOut(code=c, name=n, currency=cur, statutory_rules=c in with_rules)
+        for c, n, cur in sorted(COUNTRIES)
+        if _filter(f"{c} {n}", params.q)
+    ]
+    return Page.of(items[params.offset : params.offset + params.limit], len(items), params)
+
+
+@router.get("/currencies", response_model=Page[CurrencyOut], dependencies=READ)
+async def currencies(params: PageDep) -> Page[CurrencyOut]:
+    """ISO 4217 currencies with their minor units."""
+    items = [
+        CurrencyOut(code=c.code, name=c.name, minor_units=c.minor_units)
+        for c in sorted(CURRENCIES.values(), key=lambda c: c.code)
+        if _filter(f"{c.code} {c.name}", params.q)
+    ]
+    return Page.of(items[params.offset : params.offset + params.limit], len(items), params)
+
+
+@router.get(
+    "/documents/payslips/{payslip_id}.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+    dependencies=READ,
+)
+async def payslip_document(
+    payslip_id: str, principal: CurrentPrincipal, session: DbSession
+) -> Response:
+    """A payslip as a PDF (the owning tenant only)."""
+    doc = await payroll.payslip_document(session, principal.tenant_id, payslip_id)
+    return Response(
+        payslip_pdf(doc),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="payslip-{payslip_id}.pdf"'},
+    )

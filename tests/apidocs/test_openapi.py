@@ -1,0 +1,290 @@
+"""The OpenAPI document: valid 3.1, the Fluide security contract, error codes, examples, samples."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from openapi_schema_validator import OAS31Validator
+from openapi_spec_validator import validate
+from pydantic import BaseModel
+
+from fluide.apidocs import error_responses
+from fluide.gateway import guarded_router, require_scope
+from fluide.kit.errors import AppError
+from tests.conftest import Dev, bearer, exchange
+
+PRODUCT_SECURITY = [{"bearer": [], "fluideApiKey": [], "fluideClientId": []}]
+EXCHANGE_SECURITY = [{"fluideApiKey": [], "fluideApiSecret": [], "fluideClientId": []}]
+GUARD_401 = [
+    "AUTHORIZATION_MISSING",
+    "AUTHORIZATION_MALFORMED",
+    "MISSING_API_KEY",
+    "MISSING_CLIENT_ID",
+    "TOKEN_INVALID",
+    "TOKEN_EXPIRED",
+    "TOKEN_REVOKED",
+    "CLIENT_AUDIENCE_MISMATCH",
+    "API_KEY_MISMATCH",
+    "CREDENTIAL_REVOKED",
+]
+METHODS = {"get", "put", "post", "delete", "patch"}
+
+
+async def _doc(client: httpx.AsyncClient) -> dict[str, Any]:
+    resp = await client.get("/openapi.json")
+    assert resp.status_code == 200
+    body: dict[str, Any] = resp.json()
+    return body
+
+
+def _ops(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, op)
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+        if method in METHODS
+    ]
+
+
+def _validator(doc: dict[str, Any], schema: dict[str, Any]) -> OAS31Validator:
+    return OAS31Validator({**schema, "components": doc["components"]})
+
+
+def _codes(op: dict[str, Any], status: int) -> list[str]:
+    codes: list[str] = op["responses"][str(status)]["x-error-codes"]
+    return codes
+
+
+async def test_document_is_valid_openapi_31(client: httpx.AsyncClient) -> None:
+    doc = await _doc(client)
+    assert doc["openapi"].startswith("3.1")
+    validate(doc)
+
+
+async def test_security_schemes_match_the_header_contract(client: httpx.AsyncClient) -> None:
+    schemes = (await _doc(client))["components"]["securitySchemes"]
+    assert schemes["bearer"] == {**schemes["bearer"], "type": "http", "scheme": "bearer"}
+    assert schemes["bearer"]["bearerFormat"] == "JWT"
+    for name, header, default in [
+        ("fluideApiKey", "X-Fluide-Api-Key", "fl_dev_your_key"),
+        ("fluideClientId", "X-Fluide-Client-Id", "fluide-developer"),
+        ("fluideApiSecret", "X-Fluide-Api-Secret", None),
+    ]:
+        assert schemes[name]["type"] == "apiKey"
+        assert schemes[name]["in"] == "header"
+        assert schemes[name]["name"] == header
+        assert schemes[name].get("x-default") == default
+
+
+async def test_each_kind_of_route_requires_its_credentials(client: httpx.AsyncClient) -> None:
+    doc = await _doc(client)
+    paths = doc["paths"]
+    for product in ("hr", "payroll", "pay", "books", "utils"):
+        assert paths[f"/api/v1/{product}/health"]["get"]["security"] == PRODUCT_SECURITY
+    assert paths["/api/v1/authorize/token"]["post"]["security"] == EXCHANGE_SECURITY
+    for method, path in [
+        ("get", "/api/v1/authorize/current"),
+        ("post", "/api/v1/authorize/rotate-secret"),
+        ("post", "/api/v1/authorize/revoke"),
+        ("get", "/api/v1/auth-context/{jti}"),
+    ]:
+        alternatives = paths[path][method]["security"]
+        assert {"bearer": [], "fluideClientId": []} in alternatives
+        assert all("fluideApiSecret" not in a for a in alternatives)
+    for method, path in [
+        ("get", "/api/v1"),
+        ("get", "/api/v1/health"),
+        ("get", "/.well-known/jwks.json"),
+        ("post", "/api/v1/auth/signup"),
+        ("post", "/api/v1/auth/signin"),
+    ]:
+        assert paths[path][method]["security"] == []
+    # The secret is only ever asked for by the exchange.
+    for _, path, op in _ops(doc):
+        if any("fluideApiSecret" in alt for alt in op["security"]):
+            assert path == "/api/v1/authorize/token"
+
+
+async def test_product_operations_list_the_guard_codes(client: httpx.AsyncClient) -> None:
+    doc = await _doc(client)
+    tags = {"hr": "HR", "payroll": "Payroll", "pay": "Pay", "books": "Books", "utils": "Utils"}
+    for product, tag in tags.items():
+        op = doc["paths"][f"/api/v1/{product}/health"]["get"]
+        assert op["tags"] == [tag]
+        assert op["x-required-scope"] == f"{product}:read"
+        assert _codes(op, 400) == ["API_SECRET_NOT_ALLOWED"]
+        assert _codes(op, 401) == GUARD_401
+        assert _codes(op, 403) == ["INSUFFICIENT_SCOPE"]
+        assert f"'{product}:read'" in op["responses"]["403"]["description"]
+        assert _codes(op, 429) == ["RATE_LIMITED"]
+        assert _codes(op, 500) == ["INTERNAL_ERROR"]
+        assert "Retry-After" in op["responses"]["429"]["headers"]
+        assert "Authorization field missing" in op["responses"]["401"]["description"]
+
+
+async def test_exchange_lists_the_codes_of_design_3_2(client: httpx.AsyncClient) -> None:
+    op = (await _doc(client))["paths"]["/api/v1/authorize/token"]["post"]
+    assert _codes(op, 400) == ["VALIDATION_FAILED"]
+    assert set(_codes(op, 401)) == {
+        "DEVELOPER_KEYS_INVALID",
+        "CLIENT_ID_INVALID",
+        "CREDENTIAL_REVOKED",
+    }
+    assert _codes(op, 403) == ["EMAIL_NOT_VERIFIED"]
+    assert _codes(op, 429) == ["RATE_LIMITED"]
+    assert op["tags"] == ["Authorize"]
+    example = op["requestBody"]["content"]["application/json"]["example"]
+    assert "scope" not in example  # a pasted example must not narrow the playground's token
+    ok = op["responses"]["200"]["content"]["application/json"]["example"]
+    assert ok["tokenType"] == "Bearer"
+    assert ok["fluideClientId"] == "fluide-developer"
+
+
+async def test_every_operation_has_examples_samples_and_enveloped_errors(
+    client: httpx.AsyncClient,
+) -> None:
+    doc = await _doc(client)
+    envelope = _validator(doc, {"$ref": "#/components/schemas/ErrorEnvelope"})
+    for method, path, op in _ops(doc):
+        where = f"{method.upper()} {path}"
+        assert op.get("tags"), where
+        assert op.get("summary"), where
+        assert "422" not in op["responses"], where
+        samples = {s["lang"]: s["source"] for s in op["x-codeSamples"]}
+        assert set(samples) == {"Shell", "Python"}, where
+        assert samples["Shell"].startswith("curl "), where
+        if op["security"] == PRODUCT_SECURITY:
+            assert "FluideClient(" in samples["Python"], where
+            assert f'client.request("{method.upper()}", ' in samples["Python"], where
+            assert "X-Fluide-Api-Secret" not in samples["Shell"], where
+        body = op.get("requestBody", {}).get("content", {}).get("application/json")
+        if body is not None:
+            assert "example" in body, where
+            _validator(doc, body["schema"]).validate(body["example"])
+        for status, resp in op["responses"].items():
+            media = resp.get("content", {}).get("application/json")
+            if status.startswith("2") and media is not None:
+                assert "example" in media, f"{where} {status}"
+                _validator(doc, media["schema"]).validate(media["example"])
+            if int(status) >= 400 and media and "x-error-codes" in resp:
+                assert media["schema"] == {"$ref": "#/components/schemas/ErrorEnvelope"}
+                assert set(media["examples"]) == set(resp["x-error-codes"]), where
+                for example in media["examples"].values():
+                    envelope.validate(example["value"])
+                    assert example["value"]["statusCode"] == int(status)
+
+
+async def test_tags_cover_every_product(client: httpx.AsyncClient) -> None:
+    names = [t["name"] for t in (await _doc(client))["tags"]]
+    for tag in ("HR", "Payroll", "Pay", "Books", "Utils", "Authorize", "Accounts", "Service"):
+        assert tag in names
+
+
+class _EntryLocked(AppError):
+    status, code, message = 409, "LEDGER_LOCKED", "The ledger is closed for this period"
+
+
+class _Entry(BaseModel):
+    amount: str
+    currency: str
+
+
+async def test_routes_added_later_are_documented_by_path(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    r = guarded_router("books")
+
+    @r.post(
+        "/ledgers/{ledger_id}/entries",
+        dependencies=[require_scope("books:write")],
+        status_code=201,
+        response_model=_Entry,
+        responses={**error_responses(_EntryLocked), 404: {"description": "No such ledger"}},
+    )
+    async def add_entry(ledger_id: str, body: _Entry) -> _Entry:
+        """Add an entry to a ledger."""
+        return body
+
+    app.include_router(r)
+    app.openapi_schema = None
+    doc = await _doc(client)
+    validate(doc)
+    op = doc["paths"]["/api/v1/books/ledgers/{ledger_id}/entries"]["post"]
+    assert op["summary"] == "Add an entry to a ledger"
+    assert op["tags"] == ["Books"]
+    assert op["security"] == PRODUCT_SECURITY
+    assert op["x-required-scope"] == "books:write"
+    assert _codes(op, 400) == ["API_SECRET_NOT_ALLOWED", "VALIDATION_FAILED"]
+    assert _codes(op, 404) == ["NOT_FOUND"]
+    assert _codes(op, 409) == ["LEDGER_LOCKED"]
+    assert op["responses"]["409"]["content"]["application/json"]["examples"]["LEDGER_LOCKED"]
+    assert "x-fluide-declared-errors" not in str(doc)
+    assert "'books:write'" in op["responses"]["403"]["description"]
+    assert op["requestBody"]["content"]["application/json"]["example"] == {
+        "amount": "string",
+        "currency": "EUR",
+    }
+    assert "json={'amount': 'string', 'currency': 'EUR'}" in op["x-codeSamples"][1]["source"]
+
+
+async def test_live_answers_use_documented_codes_and_the_envelope(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    doc = await _doc(client)
+    envelope = _validator(doc, {"$ref": "#/components/schemas/ErrorEnvelope"})
+    paths = doc["paths"]
+    token = (await exchange(client, dev))["accessToken"]
+    hr = paths["/api/v1/hr/health"]["get"]
+    cases: list[tuple[dict[str, Any], httpx.Response]] = [
+        (hr, await client.get("/api/v1/hr/health")),
+        (hr, await client.get("/api/v1/hr/health", headers=dev.exchange_headers())),
+        (hr, await client.get("/api/v1/hr/health", headers={"Authorization": "Basic x"})),
+        (
+            hr,
+            await client.get(
+                "/api/v1/hr/health",
+                headers={**bearer(token, dev), "X-Fluide-Api-Key": "fl_dev_your_key"},
+            ),
+        ),
+        (paths["/api/v1/authorize/token"]["post"], await client.post("/api/v1/authorize/token")),
+        (
+            paths["/api/v1/authorize/token"]["post"],
+            await client.post(
+                "/api/v1/authorize/token",
+                headers=dev.exchange_headers(secret="fl_sk_" + "x" * 40),
+            ),
+        ),
+        (
+            paths["/api/v1/auth-context/{jti}"]["get"],
+            await client.get("/api/v1/auth-context/nope", headers=bearer(token, dev)),
+        ),
+    ]
+    seen = set()
+    for op, resp in cases:
+        assert resp.status_code >= 400
+        body = resp.json()
+        envelope.validate(body)
+        assert body["code"] in _codes(op, resp.status_code), body
+        seen.add(body["code"])
+    assert seen == {
+        "AUTHORIZATION_MISSING",
+        "API_SECRET_NOT_ALLOWED",
+        "AUTHORIZATION_MALFORMED",
+        "API_KEY_MISMATCH",
+        "VALIDATION_FAILED",
+        "DEVELOPER_KEYS_INVALID",
+        "NOT_FOUND",
+    }
+
+
+@pytest.mark.parametrize("path", ["/api/v1/authorize/token", "/api/v1/hr/health"])
+async def test_document_is_built_once_and_cached(
+    app: FastAPI, client: httpx.AsyncClient, path: str
+) -> None:
+    first = await _doc(client)
+    assert app.openapi_schema is not None
+    assert path in first["paths"]
+    assert await _doc(client) == first

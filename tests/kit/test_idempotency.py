@@ -1,0 +1,106 @@
+"""kit.idempotency against the real databases: winner, replay, in-progress, takeover, release."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fluide.kit import idempotency
+from fluide.kit.clock import FrozenClock
+from fluide.kit.errors import AppError, ValidationFailed
+from fluide.kit.idempotency import IdempotencyRecord
+from fluide.runtime import Runtime
+
+
+class Boom(AppError):
+    code = "BOOM"
+
+
+async def _run(runtime: Runtime, key: str | None, body: str, work: Any, wait: float = 5.0) -> Any:
+    return await idempotency.execute(
+        runtime.sessionmaker,
+        runtime.clock,
+        tenant_id="ten_test",
+        key=key,
+        request_hash=idempotency.fingerprint("POST", "/x", {"b": body}),
+        work=work,
+        wait_seconds=wait,
+    )
+
+
+def counting_work(calls: list[int], delay: float = 0.0) -> Any:
+    async def work(session: AsyncSession) -> tuple[int, Any]:
+        calls.append(1)
+        await asyncio.sleep(delay)
+        return 201, {"n": len(calls)}
+
+    return work
+
+
+async def test_winner_runs_once_and_losers_replay(runtime: Runtime) -> None:
+    calls: list[int] = []
+    responses = await asyncio.gather(
+        *(_run(runtime, "k", "same", counting_work(calls, 0.05)) for _ in range(5))
+    )
+    assert len(calls) == 1
+    assert {r.status_code for r in responses} == {201}
+    assert {bytes(r.body) for r in responses} == {orjson.dumps({"n": 1})}
+    assert sum(r.headers.get("idempotent-replayed") == "true" for r in responses) == 4
+
+
+async def test_different_body_is_refused(runtime: Runtime) -> None:
+    await _run(runtime, "k", "one", counting_work([]))
+    with pytest.raises(idempotency.IdempotencyKeyReused):
+        await _run(runtime, "k", "two", counting_work([]))
+
+
+async def test_in_progress_then_stale_takeover(runtime: Runtime, clock: FrozenClock) -> None:
+    async with runtime.sessionmaker() as session, session.begin():
+        session.add(
+            IdempotencyRecord(
+                tenant_id="ten_test",
+                key="k",
+                request_hash=idempotency.fingerprint("POST", "/x", {"b": "same"}),
+                status="IN_PROGRESS",
+                created_at=clock(),
+            )
+        )
+    calls: list[int] = []
+    with pytest.raises(idempotency.IdempotencyInProgress) as caught:
+        await _run(runtime, "k", "same", counting_work(calls), wait=0.2)
+    assert caught.value.status == 409 and caught.value.headers["Retry-After"] == "1"
+    assert calls == []
+    clock.advance(idempotency.STALE_AFTER.total_seconds() + 1)  # the winner died
+    resp = await _run(runtime, "k", "same", counting_work(calls))
+    assert resp.status_code == 201 and calls == [1]
+
+
+async def test_a_failure_releases_the_key(runtime: Runtime) -> None:
+    async def fail(session: AsyncSession) -> tuple[int, Any]:
+        raise Boom
+
+    with pytest.raises(Boom):
+        await _run(runtime, "k", "same", fail)
+    async with runtime.sessionmaker() as session:
+        assert (await session.scalars(select(IdempotencyRecord))).all() == []
+    calls: list[int] = []
+    assert (await _run(runtime, "k", "same", counting_work(calls))).status_code == 201
+    assert calls == [1]
+
+
+async def test_without_a_key_every_call_runs(runtime: Runtime) -> None:
+    calls: list[int] = []
+    await _run(runtime, None, "same", counting_work(calls))
+    await _run(runtime, None, "same", counting_work(calls))
+    assert calls == [1, 1]
+
+
+@pytest.mark.parametrize("bad", ["", "x" * 256, "tab\there"])
+async def test_malformed_keys_are_validation_errors(runtime: Runtime, bad: str) -> None:
+    with pytest.raises(ValidationFailed):
+        await _run(runtime, bad, "same", counting_work([]))

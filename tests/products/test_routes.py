@@ -1,0 +1,28 @@
+"""Every product route passes the guard and declares one scope of its own product."""
+
+from __future__ import annotations
+
+from fastapi.routing import APIRoute
+
+from fluide.gateway.guard import guard
+from fluide.products import routers
+
+PRODUCTS = ("hr", "payroll", "pay", "books", "utils")
+
+
+def test_every_product_route_is_guarded_and_scoped() -> None:
+    seen = 0
+    for router in routers():
+        product = router.prefix.removeprefix("/api/v1/")
+        assert product in PRODUCTS
+        assert guard in [d.dependency for d in router.dependencies], router.prefix
+        for route in router.routes:
+            assert isinstance(route, APIRoute)
+            seen += 1
+            scopes = [getattr(d.dependency, "required_scope", None) for d in route.dependencies]
+            scopes = [s for s in scopes if s]
+            assert len(scopes) == 1, (route.path, scopes)
+            assert scopes[0].split(":")[0] == product, (route.path, scopes)
+            if route.methods & {"POST", "PUT", "PATCH", "DELETE"}:
+                assert scopes[0].endswith(":write"), route.path
+    assert seen >= 30
