@@ -1,0 +1,1 @@
+"""Loopback benchmark of Fluide Connect: ``python -m bench`` (see README, "Benchmarks")."""

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
@@ -24,13 +24,15 @@ from fluide.identity.jwt_core import KeyEncryptor
 from fluide.identity.models import Client
 from fluide.identity.revocation import RevocationView
 from fluide.kit.clock import Clock, system_clock
-from fluide.kit.db import make_engine, make_sessionmaker
+from fluide.kit.db import READ_ONLY, make_engine, make_sessionmaker, read_only
 from fluide.kit.mailer import Mailer
 from fluide.kit.ratelimit import RateLimiter
 from fluide.settings import Settings
 
 log = logging.getLogger("fluide.runtime")
 REDIS_CHANNEL = "fluide:changes"
+# PostgreSQL advisory lock that serialises first-key creation across processes and hosts.
+KEY_SETUP_LOCK = 0x666C7569
 
 
 class Runtime:
@@ -42,6 +44,8 @@ class Runtime:
             settings.resolved_database_url, settings.db_pool_size
         )
         self.sessionmaker: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine)
+        # Reads only (health checks, the change-feed poll): no SQLite write lock.
+        self.read_engine: AsyncEngine = read_only(self.engine)
         self.hasher = SecretHasher(settings.pepper_bytes())
         self.encryptor = KeyEncryptor(settings.kek_bytes())
         redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
@@ -69,12 +73,25 @@ class Runtime:
             seconds=self.settings.token_ttl_seconds + self.settings.token_leeway_seconds
         )
 
-    async def start(self) -> None:
+    async def ensure_signing_keys(self) -> None:
+        """Create the first active and next keys if missing, once even when hosts start together.
+
+        Without the lock, two processes starting on an empty PostgreSQL database could both see
+        no key and both create an active one (SQLite's ``BEGIN IMMEDIATE`` already serialises).
+        """
         async with self.sessionmaker() as session, session.begin():
+            if self.engine.dialect.name == "postgresql":
+                await session.execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": KEY_SETUP_LOCK}
+                )
             await keyring.ensure_keys(
                 session, self.settings.signing_alg, self.encryptor, self.clock()
             )
+
+    async def start(self) -> None:
+        await self.ensure_signing_keys()
         async with self.sessionmaker() as session:
+            await session.connection(execution_options={READ_ONLY: True})
             await self.view.load(session)
             self.keyset = await keyring.load_keyset(session, self.encryptor)
             await self._load_clients(session)
@@ -110,6 +127,8 @@ class Runtime:
     async def sync_now(self) -> None:
         """Apply the change feed now (after a local commit, or when nudged)."""
         async with self._sync_lock, self.sessionmaker() as session:
+            # Twice a second in every process: it must not queue behind (or block) writers.
+            await session.connection(execution_options={READ_ONLY: True})
             if await self.view.poll(session):
                 self.keyset = await keyring.load_keyset(session, self.encryptor)
                 await self._load_clients(session)
@@ -189,4 +208,11 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 DbSession = Annotated[AsyncSession, Depends(db_session, scope="function")]
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def _runtime_dependency(request: Request) -> Runtime:
+    # async: FastAPI runs a plain ``def`` dependency on the thread pool, a costly hop per request.
+    return get_runtime(request)
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime_dependency)]

@@ -44,7 +44,7 @@ async def test_429_is_retried_after_retry_after(app: FastAPI, dev: Dev, runtime:
 
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
-        await runtime.limiter.reset()  # the window has passed
+        await app.state.gateway.limiter.reset()  # the window has passed
 
     async with make_client(app, dev, recorder, sleep, max_wait=120) as fluide:
         for _ in range(LIMIT):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 TIMESTAMP = "2026-11-27T12:00:00Z"
@@ -102,7 +103,10 @@ def example_of(
         return {}
     if kind == "array":
         items = schema.get("items")
-        return [example_of(items, schemas, None, depth + 1)] if isinstance(items, dict) else []
+        if not isinstance(items, dict):
+            return []
+        count = max(1, int(schema.get("minItems", 1)))
+        return [example_of(items, schemas, None, depth + 1) for _ in range(count)]
     if kind == "string":
         fmt = schema.get("format")
         if isinstance(fmt, str) and fmt in _BY_FORMAT:
@@ -117,7 +121,30 @@ def example_of(
     return None
 
 
+# Tried in order when a string schema has a pattern "string" does not match.
+_PATTERN_CANDIDATES = (
+    "NG",
+    "NGN",
+    "EUR",
+    "2026-11-27",
+    "1250.00",
+    "EMP-001",
+    "1000",
+    "fl_dev_your_key",
+)
+
+
 def _string_example(schema: dict[str, Any]) -> str:
+    pattern = schema.get("pattern")
+    if isinstance(pattern, str):
+        try:
+            compiled = re.compile(pattern)
+        except re.error:
+            compiled = None
+        if compiled is not None and not compiled.search("string"):
+            for candidate in _PATTERN_CANDIDATES:
+                if compiled.search(candidate):
+                    return candidate
     low = int(schema.get("minLength", 0))
     text = "string"
     if low > len(text):

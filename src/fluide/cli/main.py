@@ -32,7 +32,6 @@ def serve(
     """Apply migrations and serve the API, dashboard and docs."""
     import uvicorn
 
-    from fluide.identity import keyring
     from fluide.runtime import Runtime
 
     settings = settings_for(data_dir)
@@ -42,8 +41,7 @@ def serve(
         # Create the first signing keys once, before workers start, so they agree.
         rt = Runtime(settings)
         try:
-            async with rt.sessionmaker() as session, session.begin():
-                await keyring.ensure_keys(session, settings.signing_alg, rt.encryptor, rt.clock())
+            await rt.ensure_signing_keys()
         finally:
             await rt.engine.dispose()
 

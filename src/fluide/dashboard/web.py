@@ -189,7 +189,7 @@ class HtmlRoute(APIRoute):
         return html_handler
 
 
-def require_csrf(request: Request, csrf_token: Annotated[str, Form()] = "") -> None:
+async def require_csrf(request: Request, csrf_token: Annotated[str, Form()] = "") -> None:
     """Runs before the route's body: a POST without a valid token changes nothing."""
     rt = get_runtime(request)
     cookie = request.cookies.get(CSRF_COOKIE)

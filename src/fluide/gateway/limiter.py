@@ -25,6 +25,12 @@ class ProductLimiter:
         self._limit_header = str(self.amount).encode()
         self._windows: dict[str, list[int]] = {}  # key → [window start, hits]
 
+    async def reset(self) -> None:
+        """Forget every window (tests; an operator lifting a limit)."""
+        self._windows = {}
+        if self.shared is not None:
+            await self.shared.reset()
+
     async def hit(self, api_key: str) -> Decision:
         if self.shared is not None:
             return await self.shared.hit(self.text, "pkey", api_key)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fluide.identity.models import AuditEvent
@@ -54,11 +53,6 @@ def row_values(
 def record(session: AsyncSession, clock: Clock, actor: Actor, action: str, **kw: Any) -> None:
     """Add a row to the caller's transaction: it lands or not with the work it describes."""
     session.add(AuditEvent(**row_values(clock, actor, action, **kw)))
-
-
-def insert_statement(clock: Clock, actor: Actor, action: str, **kw: Any) -> Insert:
-    """The same row as ``record``, as a Core INSERT for hot paths that skip the ORM."""
-    return insert(AuditEvent).values(**row_values(clock, actor, action, **kw))
 
 
 async def record_denial(

@@ -10,7 +10,7 @@ from fluide.identity import accounts
 from fluide.identity.audit import Actor
 from fluide.identity.models import Account, AccountSession
 from fluide.identity.principal import Principal, authenticate
-from fluide.runtime import DbSession, Runtime, get_runtime
+from fluide.runtime import DbSession, get_runtime
 
 SESSION_COOKIE = "fluide_session"
 
@@ -69,7 +69,15 @@ async def account_session(request: Request, session: DbSession) -> tuple[Account
     return await accounts.account_for_session(rt, session, session_token_of(request))
 
 
-ActorDep = Annotated[Actor, Depends(request_actor)]
-PrincipalDep = Annotated[Principal, Depends(developer_principal)]
+async def _actor_dependency(request: Request) -> Actor:
+    # The async wrappers keep FastAPI from running these on the thread pool.
+    return request_actor(request)
+
+
+async def _principal_dependency(request: Request) -> Principal:
+    return developer_principal(request)
+
+
+ActorDep = Annotated[Actor, Depends(_actor_dependency)]
+PrincipalDep = Annotated[Principal, Depends(_principal_dependency)]
 AccountSessionDep = Annotated[tuple[Account, AccountSession], Depends(account_session)]
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -14,7 +14,6 @@ from fluide.identity.deps import (
     AccountSessionDep,
     ActorDep,
     PrincipalDep,
-    RuntimeDep,
     principal_actor,
 )
 from fluide.identity.models import AuditEvent
@@ -41,7 +40,7 @@ from fluide.identity.schemas import (
 )
 from fluide.kit.errors import RateLimited
 from fluide.kit.pagination import Page, PageDep
-from fluide.runtime import DbSession
+from fluide.runtime import DbSession, RuntimeDep
 
 public = APIRouter()
 developer = APIRouter(prefix="/api/v1", tags=["Authorize"])

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fluide.identity import audit, jwt_core
@@ -17,7 +17,7 @@ from fluide.identity.errors import (
     DeveloperKeysInvalid,
     EmailNotVerified,
 )
-from fluide.identity.models import Account, Credential, IssuedToken, RevocationEvent
+from fluide.identity.models import Account, AuditEvent, Credential, IssuedToken, RevocationEvent
 from fluide.identity.principal import Principal
 from fluide.kit.clock import system_clock
 from fluide.kit.errors import AppError, NotFound, RateLimited, ServiceUnavailable, ValidationFailed
@@ -45,6 +45,14 @@ _CRED_COLUMNS = (
     Credential.previous_secret_hash,
     Credential.previous_secret_expires_at,
 )
+
+_SELECT_CREDENTIAL = (
+    select(*_CRED_COLUMNS, Account.email_verified_at)
+    .join(Account, Account.id == Credential.account_id)
+    .where(Credential.api_key == bindparam("api_key"))
+)
+_INSERT_TOKEN = insert(IssuedToken)
+_INSERT_AUDIT = insert(AuditEvent)
 
 
 async def _deny(
@@ -135,15 +143,11 @@ async def exchange(
         raise await _deny(rt, session, actor, ClientIdInvalid(), key_hint=_key_hint(api_key))
 
     now = rt.clock()
-    # Columns, not entities: the exchange is the hottest write path, the ORM's unit of work
-    # and identity map buy nothing here.
-    cred = (
-        await session.execute(
-            select(*_CRED_COLUMNS, Account.email_verified_at)
-            .join(Account, Account.id == Credential.account_id)
-            .where(Credential.api_key == api_key[:64])
-        )
-    ).first()
+    # Core on the session's connection, with prepared statements: the exchange is the hottest
+    # write path, and the ORM's unit of work, identity map and per-call statement building
+    # cost more than the SQL itself.
+    conn = await session.connection()
+    cred = (await conn.execute(_SELECT_CREDENTIAL, {"api_key": api_key[:64]})).first()
     # Both comparisons always run (against a decoy when there is nothing to compare with),
     # so unknown key, malformed key and wrong secret cost the same.
     current_ok = rt.hasher.matches(api_secret, cred.secret_hash if cred else None)
@@ -202,27 +206,30 @@ async def exchange(
         "gen": cred.generation if current_ok else cred.generation - 1,
     }
     token = jwt_core.mint(claims, signing_key)
-    await session.execute(
-        insert(IssuedToken).values(
-            jti=claims["jti"],
-            credential_id=cred.id,
-            tenant_id=cred.tenant_id,
-            client_id=client_id,
-            scope=claims["scope"],
-            generation=claims["gen"],
-            issued_at=now,
-            expires_at=now + timedelta(seconds=ttl),
-        )
+    await conn.execute(
+        _INSERT_TOKEN,
+        {
+            "jti": claims["jti"],
+            "credential_id": cred.id,
+            "tenant_id": cred.tenant_id,
+            "client_id": client_id,
+            "scope": claims["scope"],
+            "generation": claims["gen"],
+            "issued_at": now,
+            "expires_at": now + timedelta(seconds=ttl),
+            "revoked_at": None,
+        },
     )
-    await session.execute(
-        audit.insert_statement(
+    await conn.execute(
+        _INSERT_AUDIT,
+        audit.row_values(
             rt.clock,
             Actor("credential", cred.id, actor.source_ip, actor.request_id),
             "token.exchange",
             tenant_id=cred.tenant_id,
             credential_id=cred.id,
             details={"jti": claims["jti"], "previousSecret": not current_ok},
-        )
+        ),
     )
     return ExchangeResult(token, claims)
 

@@ -28,6 +28,10 @@ NAMING = {
 }
 
 
+# Execution option that marks a connection as read-only (see ``read_only``).
+READ_ONLY = "fluide_read_only"
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -75,7 +79,18 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A connection marked read-only (``read_only(engine)``) starts a deferred transaction:
+        # in WAL mode its reads neither wait for the write lock nor hold writers back.
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def read_only(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine and pool, for reads only: on SQLite its transactions skip the write lock.
+
+    Use it for health checks and polling; never for a transaction that may write.
+    """
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -21,7 +21,7 @@ class PageParams(BaseModel):
         return (self.page - 1) * self.limit
 
 
-def page_params(
+async def page_params(
     page: int = Query(1, ge=1, le=1_000_000, description="1-based page number"),
     limit: int = Query(50, ge=1, le=200, description="Items per page (max 200)"),
     q: str | None = Query(None, max_length=200, description="Free-text filter"),

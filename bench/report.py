@@ -1,0 +1,193 @@
+"""The JSON document and the table a person reads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.run import Plan
+
+SCHEMA_VERSION = 1
+
+
+def _target(
+    name: str, config: str, target: str, measured: float | None, met: bool | None
+) -> dict[str, Any]:
+    return {"name": name, "config": config, "target": target, "measured": measured, "met": met}
+
+
+def targets(plan: Plan) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for r in plan.results:
+        cfg = f"{r['backend']} {r['workers']}w"
+        ratio = r.get("guarded_ratio")
+        out.append(
+            _target(
+                "guarded/unguarded req/s",
+                cfg,
+                ">= 0.85",
+                ratio,
+                None if ratio is None else ratio >= 0.85,
+            )
+        )
+        added = r["latency_one_connection"]["added_ms"]["p99"]
+        out.append(_target("p99 added by the guard (ms, 1 conn)", cfg, "<= 2", added, added <= 2))
+        if r["workers"] == 1:
+            x = r["exchange"]["rps"]
+            out.append(_target("token exchanges/s, one process", cfg, ">= 1000", x, x >= 1000))
+        vs = r.get("exchange_vs_peer")
+        if vs is not None:
+            out.append(_target("exchange rate vs oidc-provider", cfg, ">= 1.5", vs, vs >= 1.5))
+        rss = r["rss_mb"]["max"]
+        out.append(
+            _target(
+                "RSS per process under load (MB)",
+                cfg,
+                "<= 150",
+                rss,
+                None if rss is None else rss <= 150,
+            )
+        )
+    by_backend: dict[str, dict[int, float]] = {}
+    for r in plan.results:
+        by_backend.setdefault(r["backend"], {})[r["workers"]] = r["guarded"]["rps"]
+    for backend, rates in by_backend.items():
+        if 1 in rates and 2 in rates and rates[1]:
+            scale = round(rates[2] / rates[1], 3)
+            out.append(
+                _target(
+                    "2 workers / 1 worker, guarded reads", backend, ">= 1.6", scale, scale >= 1.6
+                )
+            )
+    return out
+
+
+def document(plan: Plan, meta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA_VERSION,
+        **meta,
+        "options": plan.options.as_dict(),
+        "results": plan.results,
+        "skipped": plan.skipped,
+        "peer": plan.peer,
+        "targets": targets(plan),
+    }
+
+
+def write_json(doc: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def _f(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}f}"
+
+
+def print_tables(doc: dict[str, Any], console: Console) -> None:
+    table = Table(title="Fluide Connect — loopback benchmark (wrk)", title_justify="left")
+    for col in (
+        "backend",
+        "workers",
+        "exchanges/s",
+        "audited",
+        "× peer",
+        "public req/s",
+        "guarded req/s",
+        "ratio",
+        "guarded p50/p99 ms",
+        "p99 added ms (1 conn)",
+        "RSS MB/proc",
+    ):
+        table.add_column(col, justify="left" if col in ("backend", "audited") else "right")
+    for r in doc["results"]:
+        g = r["guarded"]["latency_ms"]
+        table.add_row(
+            r["backend"],
+            str(r["workers"]),
+            _f(r["exchange"]["rps"]),
+            "yes" if r["exchange"]["every_success_audited"] else "NO",
+            _f(r.get("exchange_vs_peer"), 2),
+            _f(r["unguarded"]["rps"]),
+            _f(r["guarded"]["rps"]),
+            _f(r["guarded_ratio"], 2),
+            f"{g['p50']:.1f} / {g['p99']:.1f}",
+            _f(r["latency_one_connection"]["added_ms"]["p99"], 2),
+            _f(r["rss_mb"]["max"], 0),
+        )
+    peer = doc.get("peer") or {}
+    if "exchange_rps_median" in peer:
+        table.add_row(
+            f"peer: oidc-provider {peer.get('version', '')}",
+            "1",
+            _f(peer["exchange_rps_median"]),
+            "—",
+            "1.00",
+            "—",
+            "—",
+            "—",
+            "—",
+            "—",
+            "—",
+        )
+    console.print(table)
+
+    cpu = Table(
+        title="Server CPU per request, ms (the service's own processes; robust to busy neighbours, "
+        "PostgreSQL/Redis CPU not included)",
+        title_justify="left",
+    )
+    for col in (
+        "backend",
+        "workers",
+        "public",
+        "guarded",
+        "ratio by CPU",
+        "exchange",
+        "peer",
+        "× peer by CPU",
+    ):
+        cpu.add_column(col, justify="left" if col == "backend" else "right")
+    for r in doc["results"]:
+
+        def ms(run: dict[str, Any] | None) -> str:
+            value = (run or {}).get("extra", {}).get("server_cpu_ms_per_request")
+            return _f(value, 2)
+
+        cpu.add_row(
+            r["backend"],
+            str(r["workers"]),
+            ms(r["unguarded"]),
+            ms(r["guarded"]),
+            _f(r.get("guarded_ratio_by_cpu"), 2),
+            ms(r["exchange"]),
+            ms(r.get("peer_exchange")),
+            _f(r.get("exchange_vs_peer_by_cpu"), 2),
+        )
+    console.print(cpu)
+    if peer.get("skipped"):
+        console.print(f"[yellow]peer skipped:[/yellow] {peer['skipped']}")
+    for s in doc.get("skipped", []):
+        console.print(f"[yellow]skipped {s['config']}:[/yellow] {s['reason']}")
+
+    t = Table(title="Targets", title_justify="left")
+    for col in ("target", "config", "wanted", "measured", "met"):
+        t.add_column(col)
+    for row in doc["targets"]:
+        met = row["met"]
+        mark = "[green]yes[/green]" if met else ("[red]no[/red]" if met is False else "—")
+        measured = row["measured"]
+        t.add_row(row["name"], row["config"], row["target"], _f(measured, 2), mark)
+    console.print(t)
+    m = doc.get("machine", {})
+    console.print(
+        f"machine: {m.get('cpus')} CPUs ({m.get('cpu_model')}), load average at start "
+        f"{m.get('loadavg_at_start')}, at end {m.get('loadavg_at_end')}; "
+        f"{doc['options']['duration_s']:g} s per throughput run, "
+        f"{doc['options']['connections']} connections"
+    )

@@ -1,0 +1,298 @@
+"""The measurement plan: every backend × worker count, plus the peer issuer, in one invocation."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import peer as peer_mod
+from bench.service import (
+    CLIENT_ID,
+    Backend,
+    FluideServer,
+    count_exchange_audit_rows,
+    create_developer,
+    create_pg_database,
+    drop_pg_database,
+    service_env,
+)
+from bench.system import RssSampler, tree_cpu_seconds
+from bench.wrk import Load, WrkResult, run_wrk
+
+UNGUARDED = "/api/v1"
+GUARDED = "/api/v1/hr/health"
+EXCHANGE = "/api/v1/authorize/token"
+
+
+@dataclass
+class Options:
+    duration: float = 10.0  # seconds per throughput measurement
+    latency_duration: float = 5.0  # seconds per one-connection latency measurement
+    warmup: float = 2.0
+    connections: int = 32
+    threads: int = 1
+    workers: tuple[int, ...] = (1, 2)
+    backends: tuple[str, ...] = ("sqlite", "postgres")
+    pg_admin_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    redis_url: str | None = "redis://127.0.0.1:6379/14"
+    peer: bool = True
+    quick: bool = False
+    work_dir: Path | None = None
+    log: Callable[[str], None] = print
+
+    @property
+    def load(self) -> Load:
+        return Load(self.threads, self.connections, self.duration)
+
+    @property
+    def latency_load(self) -> Load:
+        return Load(1, 1, self.latency_duration)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "duration_s": self.duration,
+            "latency_duration_s": self.latency_duration,
+            "warmup_s": self.warmup,
+            "connections": self.connections,
+            "threads": self.threads,
+            "workers": list(self.workers),
+            "backends": list(self.backends),
+            "redis_with_postgres": self.redis_url is not None,
+            "peer": self.peer,
+            "quick": self.quick,
+        }
+
+
+@dataclass
+class Plan:
+    options: Options
+    results: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    peer: dict[str, Any] = field(default_factory=dict)
+
+
+def _bearer_headers(token: str, api_key: str) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {token}",
+        "X-Fluide-Api-Key": api_key,
+        "X-Fluide-Client-Id": CLIENT_ID,
+    }
+
+
+def _warm(url: str, opts: Options, **kw: Any) -> None:
+    if opts.warmup > 0:
+        run_wrk(url, Load(opts.threads, opts.connections, opts.warmup), **kw)
+
+
+def _measured(pid: int, url: str, load: Load, **kw: Any) -> WrkResult:
+    """One wrk run, plus the server's CPU time per completed request.
+
+    On a shared machine the request rate says how much CPU the server was given; CPU per request
+    says how much work a request costs, whatever the neighbours do.
+    """
+    before = tree_cpu_seconds(pid)
+    result = run_wrk(url, load, **kw)
+    used = tree_cpu_seconds(pid) - before
+    result.extra["server_cpu_s"] = round(used, 3)
+    result.extra["server_cpu_ms_per_request"] = (
+        round(used * 1000 / result.requests, 3) if result.requests else None
+    )
+    return result
+
+
+def _latency_added(guarded: WrkResult, unguarded: WrkResult) -> dict[str, float]:
+    return {
+        "p50": round(guarded.latency_ms["p50"] - unguarded.latency_ms["p50"], 3),
+        "p99": round(guarded.latency_ms["p99"] - unguarded.latency_ms["p99"], 3),
+    }
+
+
+def measure_config(
+    backend: Backend, workers: int, opts: Options, work: Path, peer: peer_mod.PeerServer | None
+) -> dict[str, Any]:
+    """One server (backend × workers): public vs guarded reads, token exchange, RSS."""
+    data_dir = work / f"{backend.name}-{workers}w"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = service_env(data_dir, backend)
+    dev = create_developer(env)
+    out: dict[str, Any] = {"backend": backend.label, "workers": workers}
+    with FluideServer(env, workers, data_dir / "server.log") as server:
+        token = server.exchange(dev)["accessToken"]
+        base = server.base_url
+        guarded_kw: dict[str, Any] = {"headers": _bearer_headers(token, dev.api_key)}
+        exchange_kw: dict[str, Any] = {"method": "POST", "headers": dev.exchange_headers()}
+        _warm(base + UNGUARDED, opts)
+        _warm(base + GUARDED, opts, **guarded_kw)
+        _warm(base + EXCHANGE, opts, **exchange_kw)
+        with RssSampler(server.pid) as rss:
+            opts.log(f"  {backend.label} {workers}w: unguarded GET {UNGUARDED}")
+            unguarded = _measured(server.pid, base + UNGUARDED, opts.load)
+            opts.log(f"  {backend.label} {workers}w: guarded GET {GUARDED}")
+            guarded = _measured(server.pid, base + GUARDED, opts.load, **guarded_kw)
+            opts.log(f"  {backend.label} {workers}w: latency at one connection")
+            lat_unguarded = run_wrk(base + UNGUARDED, opts.latency_load)
+            lat_guarded = run_wrk(base + GUARDED, opts.latency_load, **guarded_kw)
+            audits_before, tokens_before = count_exchange_audit_rows(
+                _db_url(data_dir, backend), dev.tenant_id
+            )
+            opts.log(f"  {backend.label} {workers}w: token exchange POST {EXCHANGE}")
+            exchange = _measured(server.pid, base + EXCHANGE, opts.load, **exchange_kw)
+        time.sleep(0.5)  # let requests wrk abandoned at its deadline finish their commit
+        audits_after, tokens_after = count_exchange_audit_rows(
+            _db_url(data_dir, backend), dev.tenant_id
+        )
+    audit_rows = audits_after - audits_before
+    out["unguarded"] = unguarded.as_dict()
+    out["guarded"] = guarded.as_dict()
+    out["guarded_ratio"] = round(guarded.rps / unguarded.rps, 3) if unguarded.rps else None
+    out["latency_one_connection"] = {
+        "unguarded": lat_unguarded.as_dict(),
+        "guarded": lat_guarded.as_dict(),
+        "added_ms": _latency_added(lat_guarded, lat_unguarded),
+    }
+    out["latency_added_under_load_ms"] = _latency_added(guarded, unguarded)
+    cpu_u = unguarded.extra["server_cpu_ms_per_request"]
+    cpu_g = guarded.extra["server_cpu_ms_per_request"]
+    # What the ratio would be on a host where the server has the CPU to itself.
+    out["guarded_ratio_by_cpu"] = round(cpu_u / cpu_g, 3) if cpu_u and cpu_g else None
+    out["exchange"] = exchange.as_dict() | {
+        "audit_rows": audit_rows,
+        "issued_token_rows": tokens_after - tokens_before,
+        # wrk stops counting at its deadline; the server may still commit a few more.
+        "every_success_audited": audit_rows >= exchange.ok,
+    }
+    serving = rss.serving()
+    out["rss_mb"] = {
+        "per_serving_process": [round(v, 1) for v in sorted(serving.values())],
+        "max": round(max(serving.values()), 1) if serving else None,
+        "all_processes": {
+            f"{rss.roles.get(pid, '?')}:{pid}": round(mb, 1) for pid, mb in rss.peak_mb.items()
+        },
+    }
+    if peer is not None:
+        # Measured right after ours, so both see the same machine weather.
+        opts.log(f"  {backend.label} {workers}w: peer oidc-provider POST /token")
+        peer_run = _measured(
+            peer.pid,
+            peer.base_url + "/token",
+            opts.load,
+            method="POST",
+            headers=peer.token_headers,
+            body=peer_mod.TOKEN_BODY,
+        )
+        out["peer_exchange"] = peer_run.as_dict()
+        out["exchange_vs_peer"] = round(exchange.rps / peer_run.rps, 3) if peer_run.rps else None
+        cpu_x = exchange.extra["server_cpu_ms_per_request"]
+        cpu_p = peer_run.extra["server_cpu_ms_per_request"]
+        out["exchange_vs_peer_by_cpu"] = round(cpu_p / cpu_x, 3) if cpu_x and cpu_p else None
+    return out
+
+
+def measure_target(base: str, api_key: str, api_secret: str, opts: Options) -> dict[str, Any]:
+    """The same three measurements against a server someone else started (no RSS, no audit)."""
+    import httpx
+
+    exchange_headers = {
+        "X-Fluide-Api-Key": api_key,
+        "X-Fluide-Api-Secret": api_secret,
+        "X-Fluide-Client-Id": CLIENT_ID,
+    }
+    resp = httpx.post(base + EXCHANGE, headers=exchange_headers, timeout=10)
+    if resp.status_code != 200:
+        raise RuntimeError(f"token exchange failed: {resp.status_code} {resp.text[:200]}")
+    guarded_kw: dict[str, Any] = {"headers": _bearer_headers(resp.json()["accessToken"], api_key)}
+    exchange_kw: dict[str, Any] = {"method": "POST", "headers": exchange_headers}
+    _warm(base + EXCHANGE, opts, **exchange_kw)
+    exchange = run_wrk(base + EXCHANGE, opts.load, **exchange_kw)
+    unguarded = run_wrk(base + UNGUARDED, opts.load)
+    guarded = run_wrk(base + GUARDED, opts.load, **guarded_kw)
+    return {
+        "target": base,
+        "exchange": exchange.as_dict(),
+        "unguarded": unguarded.as_dict(),
+        "guarded": guarded.as_dict(),
+        "guarded_ratio": round(guarded.rps / unguarded.rps, 3) if unguarded.rps else None,
+    }
+
+
+def _db_url(data_dir: Path, backend: Backend) -> str:
+    if backend.database_url:
+        return backend.database_url
+    return f"sqlite+aiosqlite:///{(data_dir / 'fluide.db').resolve()}"
+
+
+def run_plan(opts: Options, backends: list[Backend], skipped: list[dict[str, str]]) -> Plan:
+    plan = Plan(opts, skipped=list(skipped))
+    with tempfile.TemporaryDirectory(prefix="fluide-bench-", dir=opts.work_dir) as tmp:
+        work = Path(tmp)
+        peer_server: peer_mod.PeerServer | None = None
+        try:
+            if opts.peer:
+                try:
+                    version = peer_mod.ensure_installed()
+                    peer_server = peer_mod.PeerServer(work / "peer.log").__enter__()
+                    _warm(
+                        peer_server.base_url + "/token",
+                        opts,
+                        method="POST",
+                        headers=peer_server.token_headers,
+                        body=peer_mod.TOKEN_BODY,
+                    )
+                    plan.peer = {
+                        "name": "oidc-provider",
+                        "version": version,
+                        "node": peer_mod.node_version(),
+                        "grant": "client_credentials",
+                        "adapter": "in-memory",
+                        "token": peer_server.sample_token(),
+                    }
+                except peer_mod.PeerUnavailable as exc:
+                    plan.peer = {"name": "oidc-provider", "skipped": str(exc)}
+                    opts.log(f"peer skipped: {exc}")
+            for backend in backends:
+                for workers in opts.workers:
+                    opts.log(f"measuring {backend.label} with {workers} worker(s)")
+                    try:
+                        plan.results.append(
+                            _with_database(backend, workers, opts, work, peer_server)
+                        )
+                    except Exception as exc:  # report it and go on with the other configs
+                        reason = f"{type(exc).__name__}: {str(exc)[:300]}"
+                        plan.skipped.append(
+                            {"config": f"{backend.label} {workers}w", "reason": reason}
+                        )
+                        opts.log(f"  failed: {reason}")
+        finally:
+            if peer_server is not None:
+                peer_server.stop()
+    _summarise_peer(plan)
+    return plan
+
+
+def _with_database(
+    backend: Backend,
+    workers: int,
+    opts: Options,
+    work: Path,
+    peer: peer_mod.PeerServer | None,
+) -> dict[str, Any]:
+    if backend.name != "postgres":
+        return measure_config(backend, workers, opts, work, peer)
+    name, url = create_pg_database(opts.pg_admin_url)
+    try:
+        per_run = Backend(backend.name, url, backend.redis_url)
+        return measure_config(per_run, workers, opts, work, peer)
+    finally:
+        drop_pg_database(opts.pg_admin_url, name)
+
+
+def _summarise_peer(plan: Plan) -> None:
+    runs = [r["peer_exchange"]["rps"] for r in plan.results if "peer_exchange" in r]
+    if runs:
+        plan.peer["exchange_rps_runs"] = runs
+        plan.peer["exchange_rps_median"] = round(statistics.median(runs), 1)
