@@ -214,3 +214,31 @@ def bearer(token: str, dev: Dev | None = None, client_id: str = CLIENT_ID) -> di
     if dev is not None:
         headers["X-Fluide-Api-Key"] = dev.api_key
     return headers
+
+
+# ---- leak scanner (tests/reliability/leaks.py): no issued secret or token in any log ------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from tests.reliability import leaks
+
+    leaks.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from tests.reliability import leaks, report
+
+    found = leaks.SCANNER.scan()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"leak scan: {len(leaks.SCANNER.values)} issued values, "
+            f"{leaks.SCANNER.records_seen} log records, {len(leaks.SCANNER.files)} server logs, "
+            f"{len(found)} leak(s)"
+        )
+        if report.COUNTS:
+            reporter.write_line(f"reliability: {report.summary()}")
+        for leak in found[:20]:
+            reporter.write_line(f"LEAK: {leak}", red=True)
+    if found:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

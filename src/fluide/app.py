@@ -14,6 +14,7 @@ from fluide.gateway.core import install_gateway
 from fluide.identity.routes import auth, developer, public
 from fluide.kit.clock import Clock, system_clock
 from fluide.kit.errors import install_error_handlers
+from fluide.kit.limits import LimitsMiddleware
 from fluide.kit.middleware import RequestIdMiddleware
 from fluide.products import routers as product_routers
 from fluide.products import start_workers
@@ -54,6 +55,13 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     dashboard.mount(app)
     install_gateway(app, runtime)  # after every router: it checks they are all guarded
     install_api_docs(app)
+    app.add_middleware(
+        LimitsMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.max_header_bytes,
+        max_header_value_bytes=settings.max_header_value_bytes,
+        max_json_depth=settings.max_json_depth,
+    )
     app.add_middleware(RequestIdMiddleware)
     return app
 

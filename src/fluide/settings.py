@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     token_cache_size: int = Field(default=10_000, ge=1)
     usage_flush_seconds: float = Field(default=5.0, gt=0)
 
+    # Input limits (kit.limits): body bytes, header bytes (total and per value), JSON depth.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    max_header_value_bytes: int = Field(default=8 * 1024, ge=256)
+    max_json_depth: int = Field(default=64, ge=2)
+
     log_level: str = "INFO"
     log_json: bool = True
     trust_forwarded_for: bool = False

@@ -1,0 +1,187 @@
+"""Input limits as a pure ASGI middleware: body size, header size, JSON depth, header bytes.
+
+Installed just inside the request-id middleware, so every refusal is the DESIGN §3.1 envelope
+and carries ``X-Request-Id``. The body is read (and counted) before the app runs: a
+``Content-Length`` is only a hint, a chunked or lying body is cut off at the limit, and the
+app never sees a partial body. Buffering up to the limit (1 MiB by default) is the price; the
+API takes small JSON documents only.
+"""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fluide.kit.errors import error_body
+
+# Headers the service reads as credentials. Their values must be visible ASCII (space
+# allowed): keys, secrets, tokens, client ids and scopes never hold anything else, and
+# refusing early keeps control characters and undecodable bytes out of comparisons, logs and
+# audit rows. Cookies are left alone: a browser sends whatever other sites on the domain set.
+_CHECKED_PREFIX = b"x-fluide-"
+_CHECKED = frozenset({b"authorization"})
+_PRINTABLE = re.compile(rb"^[\x20-\x7e]*$")
+# A JSON string, or one bracket outside strings (the regex engine skips string bodies fast).
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+
+
+def json_depth_exceeds(body: bytes, max_depth: int) -> bool:
+    """True when ``body`` nests arrays/objects deeper than ``max_depth`` (no recursion, linear)."""
+    if body.count(b"[") + body.count(b"{") <= max_depth:
+        return False
+    depth = 0
+    for match in _JSON_TOKEN.finditer(body):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > max_depth:
+                return True
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
+class LimitsMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int = 1024 * 1024,
+        max_header_bytes: int = 16 * 1024,
+        max_header_value_bytes: int = 8 * 1024,
+        max_json_depth: int = 64,
+    ) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_header_bytes = max_header_bytes
+        self.max_header_value_bytes = max_header_value_bytes
+        self.max_json_depth = max_json_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        total = 0
+        content_length: bytes | None = None
+        content_type = b""
+        bad_header: str | None = None
+        for name, value in headers:
+            size = len(name) + len(value)
+            total += size
+            if len(value) > self.max_header_value_bytes:
+                await _refuse(scope, send, 431, "HEADERS_TOO_LARGE", "Request headers too large")
+                return
+            if name == b"content-length":
+                content_length = value
+            elif name == b"content-type":
+                content_type = value.lower()
+            elif (
+                bad_header is None
+                and (name in _CHECKED or name.startswith(_CHECKED_PREFIX))
+                and not _PRINTABLE.match(value)
+            ):
+                bad_header = name.decode("latin-1")
+        if total > self.max_header_bytes:
+            await _refuse(scope, send, 431, "HEADERS_TOO_LARGE", "Request headers too large")
+            return
+        if bad_header is not None:
+            await _refuse(
+                scope,
+                send,
+                400,
+                "VALIDATION_FAILED",
+                "Request validation failed",
+                {_header_label(bad_header): ["must be printable ASCII"]},
+            )
+            return
+        if content_length is not None:
+            try:
+                declared = int(content_length)
+            except ValueError:
+                declared = -1
+            if declared < 0:
+                await _refuse(
+                    scope,
+                    send,
+                    400,
+                    "VALIDATION_FAILED",
+                    "Request validation failed",
+                    {"Content-Length": ["must be a non-negative integer"]},
+                )
+                return
+            if declared > self.max_body_bytes:
+                await _refuse(scope, send, 413, "PAYLOAD_TOO_LARGE", "Request body too large")
+                return
+
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away: nothing to answer
+                return
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_body_bytes:
+                await _refuse(scope, send, 413, "PAYLOAD_TOO_LARGE", "Request body too large")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if (
+            body
+            and (not content_type or b"json" in content_type)
+            and json_depth_exceeds(body, self.max_json_depth)
+        ):
+            await _refuse(
+                scope,
+                send,
+                400,
+                "VALIDATION_FAILED",
+                "Request validation failed",
+                {"body": [f"JSON nested deeper than {self.max_json_depth} levels"]},
+            )
+            return
+
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: wait for the disconnect, as usual
+
+        await self.app(scope, replay, send)
+
+
+def _header_label(name: str) -> str:
+    return "-".join(part.capitalize() for part in name.split("-"))
+
+
+async def _refuse(
+    scope: Scope,
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    errors: dict[str, list[str]] | None = None,
+) -> None:
+    request_id = str(scope.get("state", {}).get("request_id") or "-")
+    payload = orjson.dumps(error_body(status, code, message, request_id, errors))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                # The rest of an oversized request is not read: the connection cannot be reused.
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

@@ -1,0 +1,361 @@
+"""Input limits (kit.limits): body, headers, JSON depth, header bytes — over ASGI and a socket.
+
+Every refusal is the envelope with the request id, never a 5xx, never a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from fluide.kit.limits import json_depth_exceeds
+from tests.conftest import CLIENT_ID, Dev, exchange
+from tests.reliability.server import ServerProcess, parse_response, raw_request, running
+
+TOKEN = "/api/v1/authorize/token"
+MIB = 1024 * 1024
+
+
+def assert_envelope(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert resp.status_code == status, resp.text
+    body: dict[str, Any] = resp.json()
+    assert body["success"] is False
+    assert body["code"] == code
+    assert body["statusCode"] == status
+    assert body["requestId"] == resp.headers["x-request-id"]
+    return body
+
+
+# ---- the pure depth check --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "depth", "exceeds"),
+    [
+        (b"[[[]]]", 3, False),
+        (b"[[[[]]]]", 3, True),
+        (b'{"a": {"b": {"c": 1}}}', 3, False),
+        (b'{"a": {"b": {"c": {}}}}', 3, True),
+        (b'["[[[[[[", "{{{{{{{"]', 2, False),  # brackets inside strings do not count
+        (b'["\\"[[[[[[[["]', 1, False),  # nor after an escaped quote
+        (b"[1, [2], [3], [4], [5], [6]]", 2, False),  # siblings are not depth
+        (b"[" * 100_000, 64, True),
+    ],
+)
+def test_json_depth(body: bytes, depth: int, exceeds: bool) -> None:
+    assert json_depth_exceeds(body, depth) is exceeds
+
+
+# ---- through the ASGI app --------------------------------------------------------------------
+
+
+async def test_body_over_the_limit_by_content_length(client: httpx.AsyncClient) -> None:
+    resp = await client.post(
+        TOKEN,
+        content=b"x" * (MIB + 1),
+        headers={"Content-Type": "application/json", "X-Request-Id": "req-big-1"},
+    )
+    body = assert_envelope(resp, 413, "PAYLOAD_TOO_LARGE")
+    assert body["requestId"] == "req-big-1"
+
+
+async def test_chunked_body_over_the_limit_is_cut_while_streaming(
+    client: httpx.AsyncClient,
+) -> None:
+    sent = 0
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal sent
+        for _ in range(64):  # 4 MiB offered, no Content-Length
+            sent += 1
+            yield b"[" + b"0," * 32767 + b"0]"
+
+    resp = await client.post(TOKEN, content=chunks(), headers={"Content-Type": "application/json"})
+    assert_envelope(resp, 413, "PAYLOAD_TOO_LARGE")
+    assert sent < 64  # refused before the whole body was read
+
+
+async def test_lying_content_length_does_not_get_past_the_limit(app: Any) -> None:
+    """A small Content-Length with a large body: the bytes are counted, not the claim."""
+    messages: list[dict[str, Any]] = []
+    body_parts = [b"{" * 1000] * 2000  # 2 MB
+
+    async def receive() -> dict[str, Any]:
+        if body_parts:
+            return {"type": "http.request", "body": body_parts.pop(), "more_body": bool(body_parts)}
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": TOKEN,
+        "raw_path": TOKEN.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-length", b"10"), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+    }
+    await app(scope, receive, send)
+    assert messages[0]["status"] == 413
+    assert len(body_parts) > 0  # it stopped reading at the limit
+
+
+async def test_body_just_under_the_limit_is_read(client: httpx.AsyncClient) -> None:
+    # A valid JSON document below 1 MiB reaches the route (which then says what is missing).
+    payload = b'{"apiKey": "' + b"a" * (MIB - 100) + b'"}'
+    resp = await client.post(TOKEN, content=payload, headers={"Content-Type": "application/json"})
+    assert resp.status_code in (400, 401), resp.text
+    assert resp.json()["code"] in ("VALIDATION_FAILED", "DEVELOPER_KEYS_INVALID")
+
+
+@pytest.mark.parametrize("depth", [65, 1000, 100_000])
+async def test_deeply_nested_json_is_refused(client: httpx.AsyncClient, depth: int) -> None:
+    resp = await client.post(
+        TOKEN, content=b"[" * depth + b"]" * depth, headers={"Content-Type": "application/json"}
+    )
+    body = assert_envelope(resp, 400, "VALIDATION_FAILED")
+    assert "body" in body["errors"]
+
+
+async def test_nesting_at_the_limit_is_fine(client: httpx.AsyncClient, dev: Dev) -> None:
+    nested: Any = "x"
+    for _ in range(62):
+        nested = {"n": nested}
+    resp = await client.post(
+        TOKEN,
+        json={
+            "apiKey": dev.api_key,
+            "apiSecret": dev.api_secret,
+            "clientId": CLIENT_ID,
+            "x": nested,
+        },
+    )
+    assert resp.status_code == 200, resp.text
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"{" * 5000,  # unbalanced
+        b'{"apiKey": "\xff\xfe"}',  # not UTF-8
+        b'{"apiKey": ' + b"1" * 100_000 + b"}",  # a huge number
+        b'{"apiKey": "\\ud800"}',  # lone surrogate escape
+        b"[" + b"1," * 200_000 + b"1]",  # wide, not deep
+        b"\x00\x01\x02",
+    ],
+)
+async def test_hostile_json_is_a_4xx(client: httpx.AsyncClient, payload: bytes) -> None:
+    resp = await client.post(TOKEN, content=payload, headers={"Content-Type": "application/json"})
+    assert 400 <= resp.status_code < 500, resp.text
+    assert resp.json()["requestId"] == resp.headers["x-request-id"]
+
+
+async def test_oversized_header_total(client: httpx.AsyncClient) -> None:
+    headers = {f"X-Pad-{i}": "a" * 4000 for i in range(5)}  # 20 kB in all, each under 8 kB
+    assert_envelope(await client.get("/api/v1", headers=headers), 431, "HEADERS_TOO_LARGE")
+
+
+async def test_oversized_single_header(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/api/v1/hr/health", headers={"Authorization": "Bearer " + "a" * 9000})
+    assert_envelope(resp, 431, "HEADERS_TOO_LARGE")
+
+
+@pytest.mark.parametrize(
+    "header", ["Authorization", "X-Fluide-Api-Key", "X-Fluide-Client-Id", "X-Fluide-Api-Secret"]
+)
+@pytest.mark.parametrize("value", [b"abc\x01def", b"abc\x7fdef", b"caf\xc3\xa9", b"\xff\xfe\xfd"])
+async def test_control_and_non_ascii_bytes_in_read_headers(
+    client: httpx.AsyncClient, header: str, value: bytes
+) -> None:
+    for path, method in ((TOKEN, "POST"), ("/api/v1/hr/health", "GET")):
+        resp = await client.request(method, path, headers=[(header.encode(), value)])
+        body = assert_envelope(resp, 400, "VALIDATION_FAILED")
+        assert header in body["errors"]
+        # The offending value is never echoed.
+        assert value.decode("latin-1") not in resp.text
+
+
+async def test_cookies_and_other_headers_may_hold_utf8(client: httpx.AsyncClient) -> None:
+    # Only the credential headers are held to ASCII; a browser's cookies are not ours to judge.
+    resp = await client.get(
+        "/api/v1", headers=[(b"Cookie", b"pref=caf\xc3\xa9"), (b"User-Agent", b"caf\xc3\xa9")]
+    )
+    assert resp.status_code == 200, resp.text
+
+
+async def test_clean_requests_still_pass(client: httpx.AsyncClient, dev: Dev) -> None:
+    token = (await exchange(client, dev))["accessToken"]
+    resp = await client.get(
+        "/api/v1/hr/health",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "X-Fluide-Api-Key": dev.api_key,
+            "X-Fluide-Client-Id": CLIENT_ID,
+        },
+    )
+    assert resp.status_code == 200, resp.text
+
+
+async def test_bad_content_length(client: httpx.AsyncClient) -> None:
+    # httpx would fix a wrong header; the raw-socket test below sends a truly bad one.
+    resp = await client.post(TOKEN, content=b"{}", headers={"Content-Length": "-5"})
+    assert 400 <= resp.status_code < 500
+
+
+# ---- over a real socket, through uvicorn -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One real server on SQLite for the socket tests of this module."""
+    with running(tmp_path_factory.mktemp("limits-server")) as srv:
+        yield srv
+
+
+def _request(
+    method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes = b""
+) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1".encode(), b"Host: 127.0.0.1"]
+    lines += [name + b": " + value for name, value in headers]
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+async def _still_serving(server: ServerProcess) -> None:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=5) as c:
+        assert (await c.get("/api/v1")).status_code == 200
+
+
+def _assert_not_5xx(data: bytes) -> int:
+    if not data:  # the server closed without an answer: acceptable for garbage, not a 5xx
+        return 0
+    status = parse_response(data).status
+    assert status < 500, data[:500]
+    return status
+
+
+@pytest.mark.slow
+async def test_socket_oversized_body_with_content_length(server: ServerProcess) -> None:
+    data = await raw_request(
+        server.port,
+        _request(
+            "POST",
+            TOKEN,
+            [(b"Content-Type", b"application/json"), (b"Content-Length", str(8 * MIB).encode())],
+            b"x" * 1000,  # we never send the rest: the server must answer anyway
+        ),
+    )
+    resp = parse_response(data)
+    assert resp.status == 413
+    assert resp.json()["code"] == "PAYLOAD_TOO_LARGE"
+    assert resp.json()["requestId"] == resp.headers["x-request-id"]
+
+
+@pytest.mark.slow
+async def test_socket_chunked_body_over_the_limit(server: ServerProcess) -> None:
+    chunk = b"a" * 65536
+    body = b"".join(b"%x\r\n" % len(chunk) + chunk + b"\r\n" for _ in range(20)) + b"0\r\n\r\n"
+    data = await raw_request(
+        server.port,
+        _request(
+            "POST",
+            TOKEN,
+            [(b"Content-Type", b"application/json"), (b"Transfer-Encoding", b"chunked")],
+            body,
+        ),
+    )
+    resp = parse_response(data)
+    assert resp.status == 413 and resp.json()["code"] == "PAYLOAD_TOO_LARGE"
+
+
+@pytest.mark.slow
+async def test_socket_headers_over_our_limit(server: ServerProcess) -> None:
+    headers = [(f"X-Pad-{i}".encode(), b"b" * 4000) for i in range(5)]
+    resp = parse_response(await raw_request(server.port, _request("GET", "/api/v1", headers)))
+    assert resp.status == 431 and resp.json()["code"] == "HEADERS_TOO_LARGE"
+    assert resp.json()["requestId"] == resp.headers["x-request-id"]
+
+
+@pytest.mark.slow
+async def test_socket_huge_headers_never_a_5xx(server: ServerProcess) -> None:
+    """Past what the HTTP parser accepts, uvicorn may answer or close first: never a 5xx."""
+    for size in (64 * 1024, 1024 * 1024):
+        headers = [(b"X-Huge", b"c" * size)]
+        _assert_not_5xx(await raw_request(server.port, _request("GET", "/api/v1", headers)))
+    # And the server is still fine afterwards.
+    await _still_serving(server)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "value", [b"abc\x01def", b"caf\xc3\xa9", b"\xff\xfe", b"tab\there", b"nul\x00byte"]
+)
+async def test_socket_bad_bytes_in_headers(server: ServerProcess, value: bytes) -> None:
+    for name in (b"Authorization", b"X-Fluide-Api-Key"):
+        data = await raw_request(
+            server.port,
+            _request("GET", "/api/v1/hr/health", [(name, value), (b"X-Fluide-Client-Id", b"x")]),
+        )
+        status = _assert_not_5xx(data)
+        if status:  # the parser may drop the connection for a NUL; if it answers, it is 400
+            resp = parse_response(data)
+            assert status == 400, data[:400]
+            if resp.headers.get("content-type") == "application/json":
+                assert resp.json()["code"] == "VALIDATION_FAILED"
+
+
+@pytest.mark.slow
+async def test_socket_bad_content_length_and_garbage(server: ServerProcess) -> None:
+    for payload in (
+        _request("POST", TOKEN, [(b"Content-Length", b"-1")]),
+        _request("POST", TOKEN, [(b"Content-Length", b"abc")]),
+        _request("POST", TOKEN, [(b"Content-Length", b"5"), (b"Content-Length", b"7")], b"12345"),
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 200,  # a TLS hello
+        b"GET /" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    ):
+        _assert_not_5xx(await raw_request(server.port, payload))
+    await _still_serving(server)
+
+
+@pytest.mark.slow
+async def test_socket_slow_client_does_not_block_others(server: ServerProcess) -> None:
+    """A client that announces a body and never sends it holds one connection, not the server."""
+    _reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(_request("POST", TOKEN, [(b"Content-Length", b"1000")], b"{"))
+    await writer.drain()
+    try:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=5) as c:
+            assert (await c.get("/api/v1")).status_code == 200
+    finally:
+        writer.close()
+
+
+@pytest.mark.slow
+async def test_socket_deep_json(server: ServerProcess, tmp_path: Path) -> None:
+    body = b"[" * 50_000 + b"]" * 50_000
+    resp = parse_response(
+        await raw_request(
+            server.port,
+            _request(
+                "POST",
+                TOKEN,
+                [
+                    (b"Content-Type", b"application/json"),
+                    (b"Content-Length", str(len(body)).encode()),
+                ],
+                body,
+            ),
+        )
+    )
+    assert resp.status == 400 and resp.json()["code"] == "VALIDATION_FAILED"

@@ -1,0 +1,339 @@
+"""Crash loops: run a workload against real server processes, ``kill -9`` them, restart, verify.
+
+A *scenario* owns the workload and the invariants; ``kill_loop`` owns the killing. Rotations
+are the first scenario (``RotationScenario``); payroll disbursement plugs in the same way
+(its worker disburses with idempotency keys, its ``verify`` checks that no payout was paid
+twice and that wallet balance = ledger balance). The ledger every scenario keeps is the
+*client's* view: what was acknowledged (a 2xx received), what is unknown (the connection
+died mid-request), and which request ids those were, so the audit log can be held to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+from sqlalchemy import select
+
+from fluide.identity.models import AuditEvent
+from fluide.runtime import Runtime
+from tests.conftest import CLIENT_ID, Dev
+from tests.reliability.leaks import register_from_json, register_secret
+from tests.reliability.server import ServerProcess
+
+TOKEN = "/api/v1/authorize/token"
+ROTATE = "/api/v1/authorize/rotate-secret"
+
+
+@dataclass
+class Outcome:
+    """One request as the client saw it: a response, or an unknown fate."""
+
+    request_id: str
+    response: httpx.Response | None  # None: the connection failed after sending (unknown)
+    refused: bool = False  # the connection was refused: certainly never processed
+
+
+@dataclass
+class Tally:
+    requests: int = 0
+    unknown: int = 0
+    refused: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    five_xx: list[str] = field(default_factory=list)
+
+    def add(self, outcome: Outcome, what: str) -> None:
+        self.requests += 1
+        if outcome.refused:
+            self.refused += 1
+        elif outcome.response is None:
+            self.unknown += 1
+        else:
+            status = outcome.response.status_code
+            self.statuses[status] += 1
+            if status >= 500:
+                self.five_xx.append(f"{what}: {status} {outcome.response.text[:200]}")
+
+
+async def send(
+    client: httpx.AsyncClient, tally: Tally, what: str, method: str, url: str, **kw: Any
+) -> Outcome:
+    """One request with its own request id; connection failures become outcomes, not errors."""
+    rid = uuid.uuid4().hex
+    headers = {**kw.pop("headers", {}), "X-Request-Id": rid}
+    try:
+        resp = await client.request(method, url, headers=headers, **kw)
+    except httpx.ConnectError:
+        outcome = Outcome(rid, None, refused=True)
+    except httpx.TransportError:
+        outcome = Outcome(rid, None)
+    else:
+        if resp.headers.get("content-type", "").startswith("application/json"):
+            register_from_json(resp.json())
+        outcome = Outcome(rid, resp)
+    tally.add(outcome, what)
+    return outcome
+
+
+class Scenario(Protocol):
+    tally: Tally
+
+    async def worker(
+        self, n: int, clients: Sequence[httpx.AsyncClient], stop: asyncio.Event
+    ) -> None:
+        """Run until ``stop`` is set; survive the servers going away and coming back."""
+
+    async def verify(self, clients: Sequence[httpx.AsyncClient], rt: Runtime) -> dict[str, Any]:
+        """Check the invariants once every server is up again; return counts for the report."""
+
+
+@dataclass
+class KillReport:
+    kills: int
+    seconds: float
+
+
+async def kill_loop(
+    servers: Sequence[ServerProcess],
+    scenario: Scenario,
+    *,
+    kills: int,
+    workers: int,
+    rng: random.Random,
+    between: tuple[float, float] = (0.5, 1.5),
+) -> KillReport:
+    """Workers run throughout; ``kills`` times, one server is SIGKILLed and restarted."""
+    started = time.monotonic()
+    stop = asyncio.Event()
+    limits = httpx.Limits(max_connections=workers * 2)
+    clients = [httpx.AsyncClient(base_url=s.base_url, timeout=15.0, limits=limits) for s in servers]
+    try:
+        tasks = [asyncio.create_task(scenario.worker(n, clients, stop)) for n in range(workers)]
+        done = 0
+        for _ in range(kills):
+            await asyncio.sleep(rng.uniform(*between))
+            victim = rng.choice(list(servers))
+            victim.kill9()
+            done += 1
+            await asyncio.to_thread(victim.start)
+        await asyncio.sleep(between[0])
+        stop.set()
+        await asyncio.gather(*tasks)
+        return KillReport(done, time.monotonic() - started)
+    finally:
+        stop.set()
+        for c in clients:
+            await c.aclose()
+
+
+# ---- rotations -------------------------------------------------------------------------------
+
+
+@dataclass
+class Rotation:
+    request_id: str
+    secret: str
+    grace: int
+
+
+@dataclass
+class CredentialLedger:
+    """What the clients know about one credential: every secret seen, newest last."""
+
+    dev: Dev
+    secrets: list[str]
+    acked: dict[str, Rotation] = field(default_factory=dict)  # request id → rotation
+    unknown: set[str] = field(default_factory=set)  # rotation request ids with no answer
+    orphaned: bool = False  # every secret we know stopped working (a lost grace-0 answer)
+    in_flight: int = 0  # rotations sent and not answered yet
+
+
+class RotationScenario:
+    """Workers rotate secrets (two workers per credential, so rotations race on the row lock)."""
+
+    def __init__(
+        self, devs: Sequence[Dev], rng: random.Random, grace_zero_share: float = 0.2
+    ) -> None:
+        self.ledgers = [CredentialLedger(d, [d.api_secret]) for d in devs]
+        self.rng = rng
+        self.grace_zero_share = grace_zero_share
+        self.tally = Tally()
+        self.exchanges_acked: set[str] = set()
+        self.rotations_tried = 0
+
+    async def _token(
+        self, client: httpx.AsyncClient, ledger: CredentialLedger, stop: asyncio.Event
+    ) -> str | None:
+        """A token from the newest secret that still exchanges; waits out a dead server."""
+        while not stop.is_set():
+            answered = False
+            known = len(ledger.secrets)
+            for secret in reversed(ledger.secrets[:known]):
+                out = await send(
+                    client,
+                    self.tally,
+                    "exchange",
+                    "POST",
+                    TOKEN,
+                    headers=ledger.dev.exchange_headers(secret=secret),
+                )
+                if out.response is None:
+                    break  # server down: wait and start again
+                answered = True
+                if out.response.status_code == 200:
+                    self.exchanges_acked.add(out.request_id)
+                    return str(out.response.json()["accessToken"])
+            else:
+                # Nothing we know works. Unless a rotation is still in flight (its answer
+                # brings the new secret), a grace-0 rotation's answer was lost: give up.
+                if answered and ledger.in_flight == 0 and len(ledger.secrets) == known:
+                    ledger.orphaned = True
+                    return None
+            await asyncio.sleep(0.1)
+        return None
+
+    async def worker(
+        self, n: int, clients: Sequence[httpx.AsyncClient], stop: asyncio.Event
+    ) -> None:
+        ledger = self.ledgers[n % len(self.ledgers)]
+        while not stop.is_set() and not ledger.orphaned:
+            client = self.rng.choice(list(clients))
+            token = await self._token(client, ledger, stop)
+            if token is None:
+                return
+            grace = 0 if self.rng.random() < self.grace_zero_share else 3600
+            self.rotations_tried += 1
+            ledger.in_flight += 1
+            try:
+                out = await self._rotate(client, ledger, token, grace)
+            finally:
+                ledger.in_flight -= 1
+            if out.response is None:
+                if not out.refused:
+                    ledger.unknown.add(out.request_id)
+                await asyncio.sleep(0.1)
+                continue
+            if out.response.status_code == 200:
+                continue
+            if out.response.status_code == 401:
+                # The other worker's grace-0 rotation revoked our token first: try again.
+                assert out.response.json()["code"] == "TOKEN_REVOKED", out.response.text
+            else:
+                raise AssertionError(f"rotation answered {out.response.status_code}")
+
+    async def _rotate(
+        self, client: httpx.AsyncClient, ledger: CredentialLedger, token: str, grace: int
+    ) -> Outcome:
+        out = await send(
+            client,
+            self.tally,
+            "rotate",
+            "POST",
+            ROTATE,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "X-Fluide-Client-Id": CLIENT_ID,
+                "X-Fluide-Api-Key": ledger.dev.api_key,
+            },
+            json={"graceSeconds": grace},
+        )
+        if out.response is not None and out.response.status_code == 200:
+            # Record the secret before anyone else looks at the ledger.
+            secret = str(out.response.json()["apiSecret"])
+            register_secret(secret)
+            ledger.acked[out.request_id] = Rotation(out.request_id, secret, grace)
+            ledger.secrets.append(secret)
+        return out
+
+    async def verify(self, clients: Sequence[httpx.AsyncClient], rt: Runtime) -> dict[str, Any]:
+        client = clients[0]
+        probes = 0
+        for ledger in self.ledgers:
+            async with rt.sessionmaker() as session:
+                rows = (
+                    await session.scalars(
+                        select(AuditEvent).where(
+                            AuditEvent.action == "credential.rotate_secret",
+                            AuditEvent.credential_id == ledger.dev.credential_id,
+                        )
+                    )
+                ).all()
+            audited = {str(r.request_id): r for r in rows}
+            # Acknowledged ⇒ present; present ⇒ acknowledged or unknown (no phantom rotation).
+            missing = set(ledger.acked) - set(audited)
+            assert not missing, (
+                f"{len(missing)} acknowledged rotation(s) missing from the audit log"
+            )
+            phantom = set(audited) - set(ledger.acked) - ledger.unknown
+            assert not phantom, f"{len(phantom)} audited rotation(s) nobody asked for"
+            assert all(r.outcome == "success" for r in rows)
+
+            # The secret each generation got, where the client learned it.
+            by_generation: dict[int, tuple[str | None, int]] = {1: (ledger.dev.api_secret, 0)}
+            for rid, row in audited.items():
+                details = row.details or {}
+                gen, grace = int(details["generation"]), int(details["graceSeconds"])
+                assert gen not in by_generation, "two rotations produced one generation"
+                rotation = ledger.acked.get(rid)
+                by_generation[gen] = (rotation.secret if rotation else None, grace)
+            top = max(by_generation)
+            assert sorted(by_generation) == list(range(1, top + 1)), "a generation is missing"
+            expected = {by_generation[top][0]}
+            if by_generation[top][1] > 0:  # within the grace window the previous one works too
+                expected.add(by_generation[top - 1][0])
+            expected.discard(None)
+
+            valid = set()
+            for secret in set(ledger.secrets):
+                probes += 1
+                resp = await client.post(TOKEN, headers=ledger.dev.exchange_headers(secret=secret))
+                assert resp.status_code in (200, 401), resp.text
+                if resp.status_code == 200:
+                    valid.add(secret)
+            assert valid == expected, (
+                f"{len(valid)} secret(s) valid, expected {len(expected)} "
+                f"(generation {top}, grace {by_generation[top][1]})"
+            )
+            assert len(valid) <= 2
+
+        async with rt.sessionmaker() as session:
+            exchange_rids = set(
+                (
+                    await session.scalars(
+                        select(AuditEvent.request_id).where(
+                            AuditEvent.action == "token.exchange",
+                            AuditEvent.outcome == "success",
+                        )
+                    )
+                ).all()
+            )
+        assert self.exchanges_acked <= exchange_rids, "an acknowledged exchange is not audited"
+        assert not self.tally.five_xx, self.tally.five_xx[:5]
+        return {
+            "rotations_tried": self.rotations_tried,
+            "rotations_acked": sum(len(ledger.acked) for ledger in self.ledgers),
+            "rotations_unknown": sum(len(ledger.unknown) for ledger in self.ledgers),
+            "exchanges_acked": len(self.exchanges_acked),
+            "orphaned_credentials": sum(ledger.orphaned for ledger in self.ledgers),
+            "probes": probes,
+            "requests": self.tally.requests,
+        }
+
+
+async def verify_after(
+    servers: Sequence[ServerProcess], scenario: Scenario, rt: Runtime
+) -> dict[str, Any]:
+    """Run the scenario's checks through fresh clients once every server is up."""
+    clients = [httpx.AsyncClient(base_url=s.base_url, timeout=15.0) for s in servers]
+    try:
+        return await scenario.verify(clients, rt)
+    finally:
+        for c in clients:
+            await c.aclose()
