@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     # Gateway: verified-token cache bound, usage flush period.
     token_cache_size: int = Field(default=10_000, ge=1)
     usage_flush_seconds: float = Field(default=5.0, gt=0)
+    # Idempotency keys: an IN_PROGRESS key older than this (its request died) may be taken over.
+    idempotency_stale_seconds: float = Field(default=120.0, gt=0)
 
     # Input limits (kit.limits): body bytes, header bytes (total and per value), JSON depth.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)

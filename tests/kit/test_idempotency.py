@@ -80,6 +80,29 @@ async def test_in_progress_then_stale_takeover(runtime: Runtime, clock: FrozenCl
     assert resp.status_code == 201 and calls == [1]
 
 
+async def test_a_waiting_retry_takes_over_when_the_claim_goes_stale(
+    runtime: Runtime, clock: FrozenClock
+) -> None:
+    """A retry already waiting on a dead winner's key takes it over once it is stale."""
+    async with runtime.sessionmaker() as session, session.begin():
+        session.add(
+            IdempotencyRecord(
+                tenant_id="ten_test",
+                key="k",
+                request_hash=idempotency.fingerprint("POST", "/x", {"b": "same"}),
+                status="IN_PROGRESS",
+                created_at=clock(),
+            )
+        )
+    calls: list[int] = []
+    waiting = asyncio.create_task(_run(runtime, "k", "same", counting_work(calls), wait=30))
+    await asyncio.sleep(0.2)
+    assert not waiting.done() and calls == []
+    clock.advance(idempotency.STALE_AFTER.total_seconds() + 1)  # the winner died
+    resp = await asyncio.wait_for(waiting, 10)
+    assert resp.status_code == 201 and calls == [1]
+
+
 async def test_a_failure_releases_the_key(runtime: Runtime) -> None:
     async def fail(session: AsyncSession) -> tuple[int, Any]:
         raise Boom

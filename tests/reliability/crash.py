@@ -1,28 +1,33 @@
 """Crash loops: run a workload against real server processes, ``kill -9`` them, restart, verify.
 
 A *scenario* owns the workload and the invariants; ``kill_loop`` owns the killing. Rotations
-are the first scenario (``RotationScenario``); payroll disbursement plugs in the same way
-(its worker disburses with idempotency keys, its ``verify`` checks that no payout was paid
-twice and that wallet balance = ledger balance). The ledger every scenario keeps is the
-*client's* view: what was acknowledged (a 2xx received), what is unknown (the connection
-died mid-request), and which request ids those were, so the audit log can be held to it.
+are the first scenario (``RotationScenario``); payroll disbursement is the second
+(``DisbursementScenario``: its workers disburse with idempotency keys, its ``verify`` checks
+that no payslip was paid twice and that wallet balance = ledger balance). The ledger every
+scenario keeps is the *client's* view: what was acknowledged (a 2xx received), what is unknown
+(the connection died mid-request), and which request ids those were, so the audit log can be
+held to it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Protocol
 
 import httpx
 from sqlalchemy import select
 
 from fluide.identity.models import AuditEvent
+from fluide.products.books.models import JournalEntry
+from fluide.products.pay.models import Payout
 from fluide.runtime import Runtime
 from tests.conftest import CLIENT_ID, Dev
 from tests.reliability.leaks import register_from_json, register_secret
@@ -117,8 +122,11 @@ async def kill_loop(
     try:
         tasks = [asyncio.create_task(scenario.worker(n, clients, stop)) for n in range(workers)]
         done = 0
+        aim = getattr(scenario, "aim", None)  # optional: wait for a moment worth killing in
         for _ in range(kills):
             await asyncio.sleep(rng.uniform(*between))
+            if aim is not None:
+                await aim()
             victim = rng.choice(list(servers))
             victim.kill9()
             done += 1
@@ -323,6 +331,212 @@ class RotationScenario:
             "exchanges_acked": len(self.exchanges_acked),
             "orphaned_credentials": sum(ledger.orphaned for ledger in self.ledgers),
             "probes": probes,
+            "requests": self.tally.requests,
+        }
+
+
+# ---- payroll disbursement ------------------------------------------------------------------
+
+PAYOUTS = "/api/v1/pay/payouts"
+FINAL = ("SUCCEEDED", "FAILED")
+FAILING_SUFFIX = "0000"
+
+
+@dataclass
+class RunLedger:
+    """One approved payroll run as the clients saw its disbursement."""
+
+    run_id: str
+    payslip_ids: set[str]
+    net_total: Decimal
+    acked: dict[str, set[str]] = field(default_factory=dict)  # key → payout ids answered
+    already: set[str] = field(default_factory=set)  # keys answered PAYROLL_RUN_ALREADY_DISBURSED
+    attempts: int = 0
+    refused: int = 0  # connection refused (the server was down): certainly not processed
+    unknown: int = 0  # connection died after sending (the outcome was unknown)
+    in_progress: int = 0  # IDEMPOTENCY_REQUEST_IN_PROGRESS answers (a killed claim, waited out)
+
+
+class DisbursementScenario:
+    """Workers disburse approved payroll runs with Idempotency-Keys while the server is killed.
+
+    Half the workers own a run's main key (``pay-<run>``), the other half a rival key
+    (``rival-<run>``), sent a little later: the rival must be told ``PAYROLL_RUN_ALREADY_DISBURSED``
+    unless it won, and then the main key is. Every unknown outcome (connection refused or cut)
+    and every ``IDEMPOTENCY_REQUEST_IN_PROGRESS`` is retried with the same key until a
+    definitive answer. The server's own settlement worker runs in the killed process, so kills
+    land mid-settlement too.
+    """
+
+    def __init__(
+        self,
+        tenant_id: str,
+        headers: dict[str, str],
+        runs: Sequence[RunLedger],
+        funded: Decimal,
+        rng: random.Random,
+        pace: tuple[float, float] = (0.2, 1.0),
+        deadline_seconds: float = 120.0,
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.headers = headers
+        self.runs = list(runs)
+        self.funded = funded
+        self.rng = rng
+        self.pace = pace
+        self.deadline_seconds = deadline_seconds
+        self.tally = Tally()
+        self.in_flight = 0
+        self.busy = asyncio.Event()  # set while a disbursement is in flight
+        self.aimed = 0
+
+    async def aim(self) -> None:
+        """Before a kill: wait (briefly) for a disbursement in flight, so kills land mid-request."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.busy.wait(), 2.0)
+        if self.in_flight:
+            self.aimed += 1
+            await asyncio.sleep(self.rng.uniform(0.0, 0.02))
+
+    async def worker(
+        self, n: int, clients: Sequence[httpx.AsyncClient], stop: asyncio.Event
+    ) -> None:
+        del stop  # a worker finishes its runs whatever the kill loop does (bounded below)
+        half = 2  # workers 0-1: main keys; 2-3: rival keys
+        rival = n >= half
+        mine = [r for i, r in enumerate(self.runs) if i % half == n % half]
+        for ledger in mine:
+            await asyncio.sleep(self.rng.uniform(*self.pace) + (0.05 if rival else 0.0))
+            key = f"{'rival' if rival else 'pay'}-{ledger.run_id}"
+            await self._disburse(clients, ledger, key)
+
+    async def _disburse(
+        self, clients: Sequence[httpx.AsyncClient], ledger: RunLedger, key: str
+    ) -> None:
+        deadline = time.monotonic() + self.deadline_seconds
+        while True:
+            assert time.monotonic() < deadline, f"no definitive answer for {key}"
+            ledger.attempts += 1
+            self.in_flight += 1
+            self.busy.set()
+            try:
+                out = await send(
+                    self.rng.choice(list(clients)),
+                    self.tally,
+                    "disburse",
+                    "POST",
+                    f"/api/v1/pay/payroll-runs/{ledger.run_id}/disburse",
+                    headers={**self.headers, "Idempotency-Key": key},
+                )
+            finally:
+                self.in_flight -= 1
+                if not self.in_flight:
+                    self.busy.clear()
+            if out.response is None:
+                if out.refused:
+                    ledger.refused += 1
+                else:
+                    ledger.unknown += 1
+                await asyncio.sleep(0.1)
+                continue
+            status, body = out.response.status_code, out.response.json()
+            if status == 201:
+                assert body["runId"] == ledger.run_id
+                ledger.acked[key] = {p["id"] for p in body["payouts"]}
+                return
+            code = body.get("code")
+            if status == 409 and code == "PAYROLL_RUN_ALREADY_DISBURSED":
+                ledger.already.add(key)
+                return
+            if status == 409 and code == "IDEMPOTENCY_REQUEST_IN_PROGRESS":
+                ledger.in_progress += 1
+                await asyncio.sleep(0.2)
+                continue
+            raise AssertionError(f"disburse answered {status} {code}")
+
+    async def _settled(self, rt: Runtime, tenant_id: str, limit: float = 90.0) -> list[Payout]:
+        """Every payout of the tenant once none is PENDING or PROCESSING (the server settles)."""
+        deadline = time.monotonic() + limit
+        while True:
+            async with rt.sessionmaker() as session:
+                payouts = list(
+                    (await session.scalars(select(Payout).where(Payout.tenant_id == tenant_id)))
+                    .unique()
+                    .all()
+                )
+            if all(p.status in FINAL for p in payouts):
+                return payouts
+            assert time.monotonic() < deadline, "settlement did not finish after the kills"
+            await asyncio.sleep(0.2)
+
+    async def verify(self, clients: Sequence[httpx.AsyncClient], rt: Runtime) -> dict[str, Any]:
+        client = clients[0]
+        tenant_id = self.tenant_id
+        payouts = await self._settled(rt, tenant_id)
+        by_run: dict[str | None, list[Payout]] = {}
+        for p in payouts:
+            by_run.setdefault(p.payroll_run_id, []).append(p)
+        assert set(by_run) == {r.run_id for r in self.runs}, "a payout outside the runs"
+        for ledger in self.runs:
+            mine = by_run[ledger.run_id]
+            # One payout per payslip: none paid twice, none missing.
+            slips = [p.payslip_id for p in mine]
+            assert len(slips) == len(set(slips)), "a payslip was paid twice"
+            assert set(slips) == ledger.payslip_ids
+            assert sum(p.amount for p in mine) == ledger.net_total
+            # Exactly one disbursement was acknowledged (replays carry the same payouts), and
+            # it is the one in the database; any other key was told PAYROLL_RUN_ALREADY_DISBURSED.
+            answered = {frozenset(ids) for ids in ledger.acked.values()}
+            assert answered == {frozenset(p.id for p in mine)}, "acked payouts differ"
+            assert len(ledger.acked) + len(ledger.already) == 2
+            for p in mine:
+                expected = "FAILED" if p.account_number.endswith(FAILING_SUFFIX) else "SUCCEEDED"
+                assert p.status == expected, f"{p.status} for a payout expected {expected}"
+
+        # Every settlement posted once (a re-claimed PROCESSING payout is not posted again).
+        async with rt.sessionmaker() as session:
+            refs = list(
+                (
+                    await session.scalars(
+                        select(JournalEntry.source_ref).where(
+                            JournalEntry.tenant_id == tenant_id, JournalEntry.source == "PAY"
+                        )
+                    )
+                ).all()
+            )
+        per_payout = Counter(r for r in refs if r in {p.id for p in payouts})
+        assert set(per_payout) == {p.id for p in payouts}
+        assert set(per_payout.values()) == {1}, "a payout was posted to the ledger twice"
+
+        paid = sum((p.amount for p in payouts if p.status == "SUCCEEDED"), Decimal(0))
+        refunded = sum((p.amount for p in payouts if p.status == "FAILED"), Decimal(0))
+        resp = await client.get("/api/v1/pay/wallets", headers=self.headers)
+        assert resp.status_code == 200, resp.text
+        (wallet,) = [w for w in resp.json()["items"] if w["currency"] == "NGN"]
+        balance = Decimal(wallet["balance"])
+        assert balance == self.funded - paid, "wallet ≠ funded − paid (a refund lost or doubled)"
+        resp = await client.get("/api/v1/books/trial-balance?currency=NGN", headers=self.headers)
+        assert resp.status_code == 200, resp.text
+        tb = resp.json()
+        assert tb["balanced"] is True
+        (totals,) = tb["totals"]
+        assert totals["debit"] == totals["credit"]
+        acct = {line["accountCode"]: line for line in tb["lines"]}
+        assert Decimal(acct["1100"]["balance"]) == balance, "wallet ≠ Books wallet account"
+        assert Decimal(acct["1150"]["balance"]) == 0, "money left in transit"
+        assert not self.tally.five_xx, self.tally.five_xx[:5]
+        return {
+            "runs": len(self.runs),
+            "disburse_attempts": sum(r.attempts for r in self.runs),
+            "disburse_refused": sum(r.refused for r in self.runs),
+            "disburse_unknown": sum(r.unknown for r in self.runs),
+            "kills_mid_disburse": self.aimed,
+            "disburse_in_progress": sum(r.in_progress for r in self.runs),
+            "rivals_refused": sum(len(r.already) for r in self.runs),
+            "payouts_checked": len(payouts),
+            "payouts_failed_refunded": sum(p.status == "FAILED" for p in payouts),
+            "payouts_reclaimed": sum(p.attempts > 1 for p in payouts),
+            "refunded": str(refunded),
             "requests": self.tally.requests,
         }
 

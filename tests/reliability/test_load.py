@@ -1,8 +1,11 @@
 """Bounded mixed load against 2 server processes on PostgreSQL (+ Redis when configured).
 
-Many async clients spread exchanges, developer-session reads, guarded product reads and
-secret rotations (with grace) over both processes. Nothing may fail: zero 5xx, zero refused
-requests, and every acknowledged rotation and exchange is in the audit log afterwards.
+Many async clients spread exchanges, developer-session reads, guarded product reads, product
+writes (HR employees created and listed, Books journal entries posted with an
+``Idempotency-Key``, some sent twice) and secret rotations (with grace) over both processes.
+Nothing may fail: zero 5xx, zero refused requests, every acknowledged rotation and exchange is
+in the audit log afterwards, and every acknowledged product write reads back (GET by id, and
+the per-tenant totals equal the acknowledged writes: none lost, none extra).
 
 CI runs the short form (20 s). The soak: ``FLUIDE_SOAK_SECONDS=600 pytest -m slow
 tests/reliability/test_load.py`` (with the PostgreSQL/Redis variables set).
@@ -26,6 +29,7 @@ from sqlalchemy import select
 from fluide.identity.models import AuditEvent
 from fluide.runtime import Runtime
 from tests.conftest import CLIENT_ID, REDIS_URL, create_dev, make_settings
+from tests.products.helpers import employee
 from tests.reliability.crash import CredentialLedger, Rotation, Tally, send
 from tests.reliability.leaks import register_secret
 from tests.reliability.report import COUNTS
@@ -34,6 +38,8 @@ from tests.reliability.server import KEK, PEPPER, ServerProcess, server_env
 SECONDS = float(os.environ.get("FLUIDE_SOAK_SECONDS", "20"))
 WORKERS = int(os.environ.get("FLUIDE_SOAK_WORKERS", "32"))
 CREDENTIALS = 8
+HR = "/api/v1/hr/employees"
+JE = "/api/v1/books/journal-entries"
 
 
 @pytest.fixture
@@ -59,6 +65,11 @@ class MixedLoad:
             ledger.dev.credential_id: (datetime.min.replace(tzinfo=UTC), ledger.dev.api_secret)
             for ledger in ledgers
         }
+        # Acknowledged product writes per tenant: id → what was written.
+        self.employees: dict[str, dict[str, str]] = {d.dev.tenant_id: {} for d in ledgers}
+        self.entries: dict[str, dict[str, str]] = {d.dev.tenant_id: {} for d in ledgers}
+        self.replays = 0
+        self.serial = 0
         self.rotations_started: Counter[str] = Counter()
         self.rotations_in_flight: Counter[str] = Counter()
         self.raced = 0
@@ -108,7 +119,7 @@ class MixedLoad:
                 "X-Fluide-Client-Id": CLIENT_ID,
                 "X-Fluide-Api-Key": ledger.dev.api_key,
             }
-            if roll < 0.55:
+            if roll < 0.35:
                 out = await send(
                     client,
                     self.tally,
@@ -119,12 +130,14 @@ class MixedLoad:
                 )
                 self.ops["current"] += 1
                 self._check("current", out.response)
-            elif roll < 0.95:
+            elif roll < 0.55:
                 out = await send(
                     client, self.tally, "hr health", "GET", "/api/v1/hr/health", headers=headers
                 )
                 self.ops["hr_health"] += 1
                 self._check("hr health", out.response)
+            elif roll < 0.95:
+                await self._product(client, ledger.dev.tenant_id, headers, roll)
             else:
                 self.rotations_started[cid] += 1
                 self.rotations_in_flight[cid] += 1
@@ -148,6 +161,93 @@ class MixedLoad:
                     self.newest[cid] = max(self.newest[cid], (rotated_at, secret))
                     ledger.acked[out.request_id] = Rotation(out.request_id, secret, 3600)
                     ledger.secrets.append(secret)
+
+    async def _product(
+        self, client: httpx.AsyncClient, tenant: str, headers: dict[str, str], roll: float
+    ) -> None:
+        """Product reads and writes; every acknowledged write is remembered for the read-back."""
+        self.serial += 1
+        tag = f"L{self.serial:06d}"
+        if roll < 0.67:
+            body = employee(tag, f"{self.rng.randint(100_000, 5_000_000)}.00")
+            out = await send(
+                client, self.tally, "hr create", "POST", HR, headers=headers, json=body
+            )
+            self.ops["hr_create"] += 1
+            if self._check("hr create", out.response, 201):
+                assert out.response is not None
+                self.employees[tenant][out.response.json()["id"]] = tag
+        elif roll < 0.77:
+            out = await send(
+                client, self.tally, "hr list", "GET", f"{HR}?limit=20", headers=headers
+            )
+            self.ops["hr_list"] += 1
+            self._check("hr list", out.response)
+        elif roll < 0.89:
+            amount = f"{self.rng.randint(1, 10_000_000) / 100:.2f}"
+            entry = {
+                "date": "2026-11-27",
+                "description": f"Load {tag}",
+                "currency": "NGN",
+                "lines": [
+                    {"accountCode": "1000", "debit": amount},
+                    {"accountCode": "3000", "credit": amount},
+                ],
+            }
+            h = {**headers, "Idempotency-Key": f"load-{tag}"}
+            sends = 2 if self.rng.random() < 0.2 else 1  # some clients send it twice
+            ids = set()
+            for _ in range(sends):
+                out = await send(client, self.tally, "entry", "POST", JE, headers=h, json=entry)
+                self.ops["books_post"] += 1
+                if not self._check("books post", out.response, 201):
+                    return
+                assert out.response is not None
+                ids.add(out.response.json()["id"])
+            self.replays += sends - 1
+            if len(ids) != 1:
+                self.unexpected.append(f"books post: a replay created a second entry ({tag})")
+                return
+            self.entries[tenant][ids.pop()] = f"Load {tag}"
+        else:
+            out = await send(
+                client, self.tally, "je list", "GET", f"{JE}?limit=20", headers=headers
+            )
+            self.ops["books_list"] += 1
+            self._check("books list", out.response)
+
+    async def read_back(self, clients: list[httpx.AsyncClient]) -> int:
+        """Every acknowledged write, fetched by id through both processes; totals must match."""
+        reads = 0
+        for ledger in self.ledgers:
+            tenant, cid = ledger.dev.tenant_id, ledger.dev.credential_id
+            client = clients[0]
+            resp = await client.post(
+                "/api/v1/authorize/token",
+                headers=ledger.dev.exchange_headers(secret=self.newest[cid][1]),
+            )
+            assert resp.status_code == 200, resp.text
+            h = {
+                "Authorization": f"Bearer {resp.json()['accessToken']}",
+                "X-Fluide-Client-Id": CLIENT_ID,
+                "X-Fluide-Api-Key": ledger.dev.api_key,
+            }
+            for i, (emp_id, tag) in enumerate(self.employees[tenant].items()):
+                resp = await clients[i % len(clients)].get(f"{HR}/{emp_id}", headers=h)
+                reads += 1
+                assert resp.status_code == 200, f"acknowledged employee {tag}: {resp.status_code}"
+                assert resp.json()["employeeCode"] == tag
+            for i, (entry_id, description) in enumerate(self.entries[tenant].items()):
+                resp = await clients[i % len(clients)].get(f"{JE}/{entry_id}", headers=h)
+                reads += 1
+                assert resp.status_code == 200, f"acknowledged entry: {resp.status_code}"
+                assert resp.json()["description"] == description
+            resp = await client.get(f"{HR}?limit=1", headers=h)
+            assert resp.json()["total"] == len(self.employees[tenant]), "employees lost or extra"
+            resp = await client.get(f"{JE}?limit=1&source=MANUAL", headers=h)
+            assert resp.json()["total"] == len(self.entries[tenant]), "entries lost or extra"
+            reads += 2
+        return reads
 
 
 @pytest.mark.slow
@@ -185,10 +285,11 @@ async def test_mixed_load_on_two_processes(
             await asyncio.gather(
                 *(load.worker(n, clients, started + SECONDS) for n in range(WORKERS))
             )
+            elapsed = time.monotonic() - started
+            read_back = await load.read_back(clients)
         finally:
             for c in clients:
                 await c.aclose()
-        elapsed = time.monotonic() - started
     finally:
         for s in servers:
             s.stop()
@@ -197,6 +298,7 @@ async def test_mixed_load_on_two_processes(
     assert load.tally.unknown == load.tally.refused == 0
     assert not load.unexpected, load.unexpected[:10]
     assert load.ops["rotate"] > 0 and load.ops["hr_health"] > 0
+    assert load.ops["hr_create"] > 0 and load.ops["books_post"] > 0 and load.replays > 0
 
     async with side_runtime.sessionmaker() as session:
         rotations = set(
@@ -225,5 +327,9 @@ async def test_mixed_load_on_two_processes(
     COUNTS["load_rotations_acked"] += len(acked_rotations)
     COUNTS["load_seconds"] += round(elapsed)
     COUNTS["load_exchanges_overtaken_by_rotations"] += load.raced
+    COUNTS["load_employees_acked"] += sum(len(e) for e in load.employees.values())
+    COUNTS["load_entries_acked"] += sum(len(e) for e in load.entries.values())
+    COUNTS["load_entry_replays"] += load.replays
+    COUNTS["load_read_back"] += read_back
     for op, n in load.ops.items():
         COUNTS[f"load_{op}"] += n

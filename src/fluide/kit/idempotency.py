@@ -6,7 +6,8 @@ stores the response in the same transaction as the work, so "work done" and "res
 commit together. Losers with the same body wait for the stored response and replay it; a
 different body is ``IDEMPOTENCY_KEY_REUSED``. A failed attempt (an error, nothing committed)
 releases the key so the client may retry. A winner that died mid-flight leaves an
-``IN_PROGRESS`` row that a retry may take over after ``STALE_AFTER``.
+``IN_PROGRESS`` row that a retry may take over after ``stale_after`` (``STALE_AFTER`` by default;
+the routes pass ``Settings.idempotency_stale_seconds``, ``FLUIDE_IDEMPOTENCY_STALE_SECONDS``).
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ async def execute(
     request_hash: str,
     work: Work,
     wait_seconds: float = 15.0,
+    stale_after: timedelta = STALE_AFTER,
 ) -> Response:
     """Run ``work`` in one transaction at most once per (tenant, key); replay otherwise."""
     key = check_key(key)
@@ -110,8 +112,10 @@ async def execute(
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_seconds
-    while not await _claim(sessionmaker, clock, tenant_id, key, request_hash):
-        replay = await _replay(sessionmaker, tenant_id, key, request_hash, deadline)
+    while not await _claim(sessionmaker, clock, tenant_id, key, request_hash, stale_after):
+        replay = await _replay(
+            sessionmaker, clock, tenant_id, key, request_hash, deadline, stale_after
+        )
         if replay is not None:
             return replay
         # The winner failed and released the key: compete for it again.
@@ -149,6 +153,7 @@ async def _claim(
     tenant_id: str,
     key: str,
     request_hash: str,
+    stale_after: timedelta = STALE_AFTER,
 ) -> bool:
     now = clock()
     async with sessionmaker() as session, session.begin():
@@ -167,7 +172,7 @@ async def _claim(
         row = await _load(session, tenant_id, key)
         if row is None or row.request_hash != request_hash:
             return False  # _replay answers (reused, or vanished: in progress)
-        if row.status == "IN_PROGRESS" and as_utc(row.created_at) < now - STALE_AFTER:
+        if row.status == "IN_PROGRESS" and as_utc(row.created_at) < now - stale_after:
             # The previous winner died; take over with a compare-and-set on its start time.
             taken = cast(
                 CursorResult[Any],
@@ -198,12 +203,18 @@ async def _load(session: AsyncSession, tenant_id: str, key: str) -> IdempotencyR
 
 async def _replay(
     sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
     tenant_id: str,
     key: str,
     request_hash: str,
     deadline: float,
+    stale_after: timedelta = STALE_AFTER,
 ) -> Response | None:
-    """The stored response once the winner completes; None if the key was released."""
+    """The stored response once the winner completes; None if the key was released.
+
+    None too once the winner's claim goes stale while we wait (it died): the caller then
+    competes to take the key over instead of waiting out ``wait_seconds`` for a dead request.
+    """
     loop = asyncio.get_running_loop()
     delay = 0.02
     while True:
@@ -216,6 +227,8 @@ async def _replay(
         if row.status == "COMPLETED":
             assert row.response_status is not None and row.response_body is not None
             return _json(row.response_status, row.response_body.encode(), replayed=True)
+        if as_utc(row.created_at) < clock() - stale_after:
+            return None
         if loop.time() >= deadline:
             raise IdempotencyInProgress(headers={"Retry-After": "1"})
         await asyncio.sleep(delay)

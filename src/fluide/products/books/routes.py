@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi import Header, Query, Request
@@ -99,6 +99,7 @@ async def create_entry(
             "POST", request.url.path, body.model_dump(mode="json")
         ),
         work=work,
+        stale_after=timedelta(seconds=rt.settings.idempotency_stale_seconds),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Literal
 
 from fastapi import Header, Path, Query, Request
@@ -49,6 +50,7 @@ async def _idempotent(
         key=key,
         request_hash=idempotency.fingerprint("POST", request.url.path, body),
         work=work,
+        stale_after=timedelta(seconds=rt.settings.idempotency_stale_seconds),
     )
 
 

@@ -7,8 +7,9 @@ workers race, and whatever crashes between steps, a payout is settled and posted
 
 Claiming uses ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL (several processes share the
 queue); SQLite serialises writers already (``BEGIN IMMEDIATE``). A payout left PROCESSING by a
-crashed worker is claimed again after ``LEASE``; a real rail would receive the payout id as its
-own idempotency key so a re-sent instruction pays once.
+crashed worker is claimed again after the lease (``FLUIDE_SETTLEMENT_LEASE_SECONDS``, 60 s); a
+real rail would receive the payout id as its own idempotency key so a re-sent instruction pays
+once.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import CursorResult
@@ -39,6 +41,8 @@ class SettlementSettings(BaseSettings):
     settlement_worker: bool = True
     settlement_poll_seconds: float = 0.5
     settlement_batch: int = 50
+    # A payout left PROCESSING (its worker died mid-settlement) is claimed again after this.
+    settlement_lease_seconds: float = Field(default=LEASE.total_seconds(), gt=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +59,7 @@ async def sandbox_rail(payout_id: str, account_number: str) -> RailResult:
     return RailResult(True)
 
 
-async def claim(runtime: Runtime, batch: int = 50) -> list[str]:
+async def claim(runtime: Runtime, batch: int = 50, lease: timedelta = LEASE) -> list[str]:
     """PENDING (or PROCESSING past its lease) → PROCESSING, for up to ``batch`` payouts."""
     now = runtime.clock()
     async with runtime.sessionmaker() as session, session.begin():
@@ -64,7 +68,7 @@ async def claim(runtime: Runtime, batch: int = 50) -> list[str]:
             .where(
                 or_(
                     Payout.status == "PENDING",
-                    and_(Payout.status == "PROCESSING", Payout.claimed_at < now - LEASE),
+                    and_(Payout.status == "PROCESSING", Payout.claimed_at < now - lease),
                 )
             )
             .order_by(Payout.created_at, Payout.id)
@@ -138,9 +142,9 @@ async def settle(runtime: Runtime, payout_id: str) -> str | None:
     return final
 
 
-async def settle_once(runtime: Runtime, batch: int = 50) -> int:
+async def settle_once(runtime: Runtime, batch: int = 50, lease: timedelta = LEASE) -> int:
     """One pass: claim a batch and settle it. Returns how many payouts this pass claimed."""
-    ids = await claim(runtime, batch)
+    ids = await claim(runtime, batch, lease)
     for payout_id in ids:
         await settle(runtime, payout_id)
     return len(ids)
@@ -150,7 +154,9 @@ async def _loop(runtime: Runtime, cfg: SettlementSettings, stopping: asyncio.Eve
     while not stopping.is_set():
         claimed = 0
         try:
-            claimed = await settle_once(runtime, cfg.settlement_batch)
+            claimed = await settle_once(
+                runtime, cfg.settlement_batch, timedelta(seconds=cfg.settlement_lease_seconds)
+            )
         except Exception as exc:  # keep settling through a database blip
             log.warning("settlement pass failed", extra={"error_type": type(exc).__name__})
         if claimed == 0:
