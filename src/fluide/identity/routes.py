@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Request, Response
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 import fluide
 from fluide.identity import accounts, credentials, tokens
@@ -38,6 +38,7 @@ from fluide.identity.schemas import (
     VerifyRequest,
     VerifyResponse,
 )
+from fluide.kit.db import read_only
 from fluide.kit.errors import RateLimited
 from fluide.kit.pagination import Page, PageDep
 from fluide.runtime import DbSession, RuntimeDep
@@ -67,10 +68,9 @@ async def service_root() -> ServiceRoot:
 )
 async def health(rt: RuntimeDep, response: Response) -> Health:
     """Liveness of the auth service with its database status."""
-    from sqlalchemy import text
-
     try:
-        async with rt.engine.connect() as conn:
+        # A read: on SQLite it must not take the write lock (kit.db.read_only).
+        async with read_only(rt.engine).connect() as conn:
             await conn.execute(text("SELECT 1"))
         db = "up"
     except Exception:
