@@ -11,7 +11,7 @@ import fluide
 from fluide import dashboard
 from fluide.apidocs import install_api_docs
 from fluide.gateway.core import install_gateway
-from fluide.identity.routes import auth, developer, public
+from fluide.identity.routes import auth, developer, exchange, public
 from fluide.kit.clock import Clock, system_clock
 from fluide.kit.errors import install_error_handlers
 from fluide.kit.limits import LimitsMiddleware
@@ -47,7 +47,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.state.runtime = runtime
     install_error_handlers(app)
     app.include_router(public)
-    # Routes match in order: the hot product routes before the developer and account routes.
+    # Routes match in order: the hot token exchange and product routes before the developer
+    # and account routes.
+    app.include_router(exchange)
     for router in product_routers():
         app.include_router(router)
     app.include_router(developer)

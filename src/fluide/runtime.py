@@ -19,12 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
 from fluide.identity import keyring
+from fluide.identity.credential_cache import CHANGED_API_KEYS, CredentialCache
 from fluide.identity.hashing import SecretHasher
 from fluide.identity.jwt_core import KeyEncryptor
 from fluide.identity.models import Client
 from fluide.identity.revocation import RevocationView
 from fluide.kit.clock import Clock, system_clock
 from fluide.kit.db import READ_ONLY, make_engine, make_sessionmaker, read_only
+from fluide.kit.group_commit import GroupCommitter
 from fluide.kit.mailer import Mailer
 from fluide.kit.ratelimit import RateLimiter
 from fluide.settings import Settings
@@ -58,6 +60,9 @@ class Runtime:
         )
         self.keyset = keyring.KeySet()
         self.view = RevocationView()
+        self.credential_cache = CredentialCache(self.view, settings.credential_cache_seconds)
+        # Exchanges commit their rows together (kit.group_commit); started with the runtime.
+        self.group_commit = GroupCommitter(self.engine)
         self.clients: dict[str, str] = {}  # client id → status
         self._sync_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
@@ -95,6 +100,7 @@ class Runtime:
             await self.view.load(session)
             self.keyset = await keyring.load_keyset(session, self.encryptor)
             await self._load_clients(session)
+        self.group_commit.start()
         self._tasks.append(asyncio.create_task(self._poll_loop(), name="fluide-sync"))
         if self.redis_url:
             self._tasks.append(asyncio.create_task(self._redis_loop(), name="fluide-redis"))
@@ -111,6 +117,7 @@ class Runtime:
                 await hook()
             except Exception as exc:  # one failing hook must not stop the others
                 log.error("shutdown hook failed", extra={"error_type": type(exc).__name__})
+        await self.group_commit.stop()  # what is queued is committed before the engine goes
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -205,6 +212,11 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+        finally:
+            changed = session.info.pop(CHANGED_API_KEYS, None)
+            if changed:
+                # Rotated or revoked here: the exchange must not use this process's snapshot.
+                runtime.credential_cache.forget(changed)
 
 
 DbSession = Annotated[AsyncSession, Depends(db_session, scope="function")]

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # Product routes: per-key rate limit.
     product_rate_limit: str = "6000/minute"
     revocation_poll_seconds: float = Field(default=0.5, gt=0, le=1.0)
+    # Token exchange: how long a process may reuse an active credential it read (0 = never).
+    # Within the 1 s every process already has to enforce a rotation or revocation.
+    credential_cache_seconds: float = Field(default=1.0, ge=0, le=1.0)
     metrics_public: bool = False
     metrics_token: SecretStr | None = None
     # Gateway: verified-token cache bound, usage flush period.

@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from fluide.apidocs import catalogue as cat
 from fluide.apidocs.catalogue import ErrorCode, Kind
 from fluide.apidocs.examples import example_of
+from fluide.identity.schemas import TokenRequest
 from fluide.kit.errors import AppError
 
 _DECLARED = "x-fluide-declared-errors"
@@ -142,6 +143,12 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     components = doc.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas["ErrorEnvelope"] = ERROR_ENVELOPE
+    # The exchange reads its optional body itself (identity.routes): its model is declared
+    # in the operation's openapi_extra, so FastAPI does not collect it.
+    schemas.setdefault(
+        "TokenRequest",
+        TokenRequest.model_json_schema(ref_template="#/components/schemas/{model}"),
+    )
     components["securitySchemes"] = SECURITY_SCHEMES
     routes = _routes(app)
     for path, item in doc.get("paths", {}).items():

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fluide.identity import audit, formats
 from fluide.identity.audit import Actor
+from fluide.identity.credential_cache import CHANGED_API_KEYS
 from fluide.identity.errors import CredentialRevoked, TokenRevoked
 from fluide.identity.hashing import SecretHasher
 from fluide.identity.models import Credential, RevocationEvent
@@ -130,8 +131,14 @@ async def revoke(session: AsyncSession, clock: Clock, actor: Actor, cred: Creden
     audit.record(
         session, clock, actor, "credential.revoke", tenant_id=cred.tenant_id, credential_id=cred.id
     )
+    _mark_changed(session, cred)
     await session.flush()
     return cred
+
+
+def _mark_changed(session: AsyncSession, cred: Credential) -> None:
+    """Tell the request's session owner (runtime.db_session) which exchange snapshot to drop."""
+    session.info.setdefault(CHANGED_API_KEYS, set()).add(cred.api_key)
 
 
 @dataclass(frozen=True)
@@ -199,5 +206,6 @@ async def rotate_secret(
         credential_id=cred.id,
         details={"graceSeconds": grace_seconds, "generation": cred.generation},
     )
+    _mark_changed(session, cred)
     await session.flush()
     return Rotation(cred, secret, now, cred.previous_secret_expires_at)

@@ -25,6 +25,10 @@ class SecretHasher:
     def matches(self, secret: str, stored: str | None) -> bool:
         return hmac.compare_digest(self.digest(secret), stored or self.decoy)
 
+    def digest_matches(self, digest: str, stored: str | None) -> bool:
+        """``matches`` for a secret already digested (one HMAC for several comparisons)."""
+        return hmac.compare_digest(digest, stored or self.decoy)
+
     def __repr__(self) -> str:
         return "SecretHasher(pepper=***)"
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Body, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from sqlalchemy import func, select, text
 
 import fluide
@@ -15,6 +18,7 @@ from fluide.identity.deps import (
     ActorDep,
     PrincipalDep,
     principal_actor,
+    request_actor,
 )
 from fluide.identity.models import AuditEvent
 from fluide.identity.schemas import (
@@ -41,7 +45,7 @@ from fluide.identity.schemas import (
 from fluide.kit.db import read_only
 from fluide.kit.errors import RateLimited
 from fluide.kit.pagination import Page, PageDep
-from fluide.runtime import DbSession, RuntimeDep
+from fluide.runtime import DbSession, RuntimeDep, get_runtime
 
 public = APIRouter()
 developer = APIRouter(prefix="/api/v1", tags=["Authorize"])
@@ -95,30 +99,67 @@ async def jwks(rt: RuntimeDep, response: Response) -> dict[str, Any]:
 # ---- token exchange and developer session ------------------------------------------------------
 
 
-@developer.post("/authorize/token", response_model=TokenResponse)
-@developer.post("/developer-access/token", response_model=TokenResponse, include_in_schema=False)
-async def exchange_token(
-    request: Request,
-    response: Response,
-    rt: RuntimeDep,
-    session: DbSession,
-    actor: ActorDep,
-    body: TokenRequest | None = Body(None),
-) -> dict[str, Any]:
+# The exchange has its own router, mounted before the product routes (app.py): it is the
+# hottest write path, and Starlette tries routes in order.
+exchange = APIRouter(prefix="/api/v1", tags=["Authorize"])
+_EXCHANGE_BODY = {
+    "requestBody": {
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [{"$ref": "#/components/schemas/TokenRequest"}, {"type": "null"}],
+                    "title": "Body",
+                }
+            }
+        }
+    }
+}
+
+
+@exchange.post("/authorize/token", response_model=TokenResponse, openapi_extra=_EXCHANGE_BODY)
+@exchange.post(
+    "/developer-access/token",
+    response_model=TokenResponse,
+    openapi_extra=_EXCHANGE_BODY,
+    include_in_schema=False,
+)
+async def exchange_token(request: Request) -> Response:
     """Exchange an API key and secret for a short-lived access token."""
+    # No dependencies and no database session: the exchange reads through the credential
+    # snapshot and writes through group commit; the body (optional, usually empty: the headers
+    # carry the values) is read here and the answer serialised directly.
+    rt = get_runtime(request)
     h = request.headers
-    body = body or TokenRequest()
+    body = await _token_request(request)
     result = await tokens.exchange(
         rt,
-        session,
-        actor,
+        request_actor(request),
         api_key=h.get("x-fluide-api-key") or body.api_key,
         api_secret=h.get("x-fluide-api-secret") or body.api_secret,
         client_id=h.get("x-fluide-client-id") or body.client_id,
         scope=h.get("x-fluide-scope") or body.scope,
     )
-    response.headers["Cache-Control"] = "no-store"
-    return tokens.exchange_body(result, rt.settings.token_ttl_seconds)
+    return Response(
+        orjson.dumps(tokens.exchange_body(result, rt.settings.token_ttl_seconds)),
+        media_type="application/json",
+        headers=_NO_STORE,
+    )
+
+
+async def _token_request(request: Request) -> TokenRequest:
+    raw = await request.body()
+    if not raw.strip() or raw.strip() == b"null":
+        return _NO_BODY
+    try:
+        return TokenRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        # The same 400 VALIDATION_FAILED envelope as any other body (kit.errors); input values
+        # are never echoed.
+        raise RequestValidationError(exc.errors(include_url=False, include_input=False)) from None
+
+
+_NO_BODY = TokenRequest()
+_NO_STORE = {"Cache-Control": "no-store"}
 
 
 @developer.get("/authorize/current", response_model=CredentialOut)

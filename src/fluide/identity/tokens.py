@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fluide.identity import audit, jwt_core
 from fluide.identity.audit import Actor
+from fluide.identity.credential_cache import CachedCredential
 from fluide.identity.errors import (
     ClientIdInvalid,
     CredentialRevoked,
@@ -57,22 +59,27 @@ _INSERT_AUDIT = insert(AuditEvent)
 
 async def _deny(
     rt: Runtime,
-    session: AsyncSession,
     actor: Actor,
     exc: AppError,
     *,
     credential: Any = None,
     key_hint: str | None = None,
 ) -> AppError:
-    await audit.record_denial(
-        session,
-        rt.clock,
-        actor,
-        "token.exchange",
-        exc.code,
-        tenant_id=credential.tenant_id if credential else None,
-        credential_id=credential.id if credential else None,
-        details={"apiKeyPrefix": key_hint} if key_hint else None,
+    """Commit the denial's audit row (group commit), then hand the error back to raise."""
+    await rt.group_commit.write(
+        (
+            _INSERT_AUDIT,
+            audit.row_values(
+                rt.clock,
+                actor,
+                "token.exchange",
+                outcome="denied",
+                code=exc.code,
+                tenant_id=credential.tenant_id if credential else None,
+                credential_id=credential.id if credential else None,
+                details={"apiKeyPrefix": key_hint} if key_hint else None,
+            ),
+        )
     )
     return exc
 
@@ -82,7 +89,7 @@ def _key_hint(api_key: str) -> str:
     return api_key[:11]
 
 
-async def _check_limits(rt: Runtime, session: AsyncSession, actor: Actor, api_key: str) -> None:
+async def _check_limits(rt: Runtime, actor: Actor, api_key: str) -> None:
     s, limiter = rt.settings, rt.limiter
     ip = actor.source_ip or "-"
     key_id = api_key[:64]
@@ -94,7 +101,6 @@ async def _check_limits(rt: Runtime, session: AsyncSession, actor: Actor, api_ke
         if locked is not None:
             raise await _deny(
                 rt,
-                session,
                 actor,
                 RateLimited(locked.retry_after, "Too many failed attempts; locked out for a while"),
                 key_hint=_key_hint(api_key),
@@ -106,7 +112,7 @@ async def _check_limits(rt: Runtime, session: AsyncSession, actor: Actor, api_ke
         decision = await limiter.hit(limit, *ids)
         if not decision.allowed:
             raise await _deny(
-                rt, session, actor, RateLimited(decision.retry_after), key_hint=_key_hint(api_key)
+                rt, actor, RateLimited(decision.retry_after), key_hint=_key_hint(api_key)
             )
 
 
@@ -116,9 +122,28 @@ async def _count_failure(rt: Runtime, actor: Actor, api_key: str) -> None:
     await rt.limiter.count_failure(rt.settings.exchange_failure_limit_long, "xfail-ip", ip)
 
 
+async def _read_credential(rt: Runtime, api_key: str) -> Any:
+    # A read: on SQLite it neither takes nor waits for the write lock (kit.db.read_only).
+    async with rt.read_engine.connect() as conn:
+        return (await conn.execute(_SELECT_CREDENTIAL, {"api_key": api_key})).first()
+
+
+def _secret_matches(
+    rt: Runtime, digest: str, current: str | None, previous: str | None, previous_until: Any
+) -> tuple[bool, bool]:
+    """(current matches, previous matches). Both comparisons always run, against a decoy when
+    there is nothing to compare with, so every path does the same work."""
+    hasher = rt.hasher
+    current_ok = hasher.digest_matches(digest, current)
+    previous_live = previous is not None and previous_until is not None
+    if previous_live:
+        previous_live = previous_until > rt.clock()
+    previous_ok = hasher.digest_matches(digest, previous if previous_live else None)
+    return current_ok, previous_ok
+
+
 async def exchange(
     rt: Runtime,
-    session: AsyncSession,
     actor: Actor,
     *,
     api_key: str | None,
@@ -138,37 +163,54 @@ async def exchange(
     if missing:
         raise ValidationFailed("Missing required header(s)", errors=missing)
     assert api_key and api_secret and client_id
-    await _check_limits(rt, session, actor, api_key)
+    await _check_limits(rt, actor, api_key)
     if rt.clients.get(client_id) != "active":
-        raise await _deny(rt, session, actor, ClientIdInvalid(), key_hint=_key_hint(api_key))
+        raise await _deny(rt, actor, ClientIdInvalid(), key_hint=_key_hint(api_key))
 
-    now = rt.clock()
-    # Core on the session's connection, with prepared statements: the exchange is the hottest
-    # write path, and the ORM's unit of work, identity map and per-call statement building
-    # cost more than the SQL itself.
-    conn = await session.connection()
-    cred = (await conn.execute(_SELECT_CREDENTIAL, {"api_key": api_key[:64]})).first()
-    # Both comparisons always run (against a decoy when there is nothing to compare with),
-    # so unknown key, malformed key and wrong secret cost the same.
-    current_ok = rt.hasher.matches(api_secret, cred.secret_hash if cred else None)
-    previous_live = (
-        cred is not None
-        and cred.previous_secret_hash is not None
-        and cred.previous_secret_expires_at is not None
-        and cred.previous_secret_expires_at > now
+    key = api_key[:64]
+    digest = rt.hasher.digest(api_secret)
+    # The snapshot of this credential from the last second (identity.credential_cache), or
+    # decoys: either way two comparisons, so a cached key costs what an unknown one does.
+    cred: Any = rt.credential_cache.get(key)
+    current_ok, previous_ok = _secret_matches(
+        rt,
+        digest,
+        cred.secret_hash if cred else None,
+        cred.previous_secret_hash if cred else None,
+        cred.previous_secret_expires_at if cred else None,
     )
-    previous_ok = rt.hasher.matches(
-        api_secret, cred.previous_secret_hash if cred and previous_live else None
-    )
-    if cred is None or not (current_ok or previous_ok):
-        await _count_failure(rt, actor, api_key)
-        raise await _deny(
-            rt, session, actor, DeveloperKeysInvalid(), credential=cred, key_hint=_key_hint(api_key)
+    if not (current_ok or previous_ok):
+        # Not from the snapshot: the database decides (a secret rotated elsewhere works at once).
+        cred = await _read_credential(rt, key)
+        current_ok, previous_ok = _secret_matches(
+            rt,
+            digest,
+            cred.secret_hash if cred else None,
+            cred.previous_secret_hash if cred else None,
+            cred.previous_secret_expires_at if cred else None,
         )
-    if cred.status != "active":
-        raise await _deny(rt, session, actor, CredentialRevoked(), credential=cred)
-    if cred.email_verified_at is None:
-        raise await _deny(rt, session, actor, EmailNotVerified(), credential=cred)
+        if cred is None or not (current_ok or previous_ok):
+            await _count_failure(rt, actor, api_key)
+            raise await _deny(
+                rt, actor, DeveloperKeysInvalid(), credential=cred, key_hint=_key_hint(api_key)
+            )
+        if cred.status != "active":
+            raise await _deny(rt, actor, CredentialRevoked(), credential=cred)
+        if cred.email_verified_at is None:
+            raise await _deny(rt, actor, EmailNotVerified(), credential=cred)
+        rt.credential_cache.put(
+            CachedCredential(
+                id=cred.id,
+                tenant_id=cred.tenant_id,
+                api_key=cred.api_key,
+                scopes=cred.scopes,
+                generation=cred.generation,
+                secret_hash=cred.secret_hash,
+                previous_secret_hash=cred.previous_secret_hash,
+                previous_secret_expires_at=cred.previous_secret_expires_at,
+                fetched=time.monotonic(),
+            )
+        )
 
     granted = cred.scopes.split()
     if scope:
@@ -177,7 +219,6 @@ async def exchange(
         if extra:
             raise await _deny(
                 rt,
-                session,
                 actor,
                 ValidationFailed(
                     "Requested scope exceeds the credential's scopes",
@@ -190,6 +231,7 @@ async def exchange(
     signing_key = rt.keyset.signing_key
     if signing_key is None:
         raise ServiceUnavailable("No signing key is loaded")
+    now = rt.clock()
     ttl = rt.settings.token_ttl_seconds
     iat = int(now.timestamp())
     claims: dict[str, Any] = {
@@ -206,29 +248,32 @@ async def exchange(
         "gen": cred.generation if current_ok else cred.generation - 1,
     }
     token = jwt_core.mint(claims, signing_key)
-    await conn.execute(
-        _INSERT_TOKEN,
-        {
-            "jti": claims["jti"],
-            "credential_id": cred.id,
-            "tenant_id": cred.tenant_id,
-            "client_id": client_id,
-            "scope": claims["scope"],
-            "generation": claims["gen"],
-            "issued_at": now,
-            "expires_at": now + timedelta(seconds=ttl),
-            "revoked_at": None,
-        },
-    )
-    await conn.execute(
-        _INSERT_AUDIT,
-        audit.row_values(
-            rt.clock,
-            Actor("credential", cred.id, actor.source_ip, actor.request_id),
-            "token.exchange",
-            tenant_id=cred.tenant_id,
-            credential_id=cred.id,
-            details={"jti": claims["jti"], "previousSecret": not current_ok},
+    # The token is handed out only once its row and its audit row are committed.
+    await rt.group_commit.write(
+        (
+            _INSERT_TOKEN,
+            {
+                "jti": claims["jti"],
+                "credential_id": cred.id,
+                "tenant_id": cred.tenant_id,
+                "client_id": client_id,
+                "scope": claims["scope"],
+                "generation": claims["gen"],
+                "issued_at": now,
+                "expires_at": now + timedelta(seconds=ttl),
+                "revoked_at": None,
+            },
+        ),
+        (
+            _INSERT_AUDIT,
+            audit.row_values(
+                rt.clock,
+                Actor("credential", cred.id, actor.source_ip, actor.request_id),
+                "token.exchange",
+                tenant_id=cred.tenant_id,
+                credential_id=cred.id,
+                details={"jti": claims["jti"], "previousSecret": not current_ok},
+            ),
         ),
     )
     return ExchangeResult(token, claims)
