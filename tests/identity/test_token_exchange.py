@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import jwt as pyjwt
 import pytest
 from sqlalchemy import func, select
 
-from fluide.identity.models import AuditEvent
+from fluide.identity.models import AuditEvent, IssuedToken
 from fluide.runtime import Runtime
 from tests.conftest import CLIENT_ID, Dev, create_dev, exchange
 
@@ -138,3 +140,36 @@ async def test_every_exchange_is_audited_without_the_secret(
         assert dev.api_secret not in dump and dev.api_key not in dump
         total = await session.scalar(select(func.count()).select_from(AuditEvent))
         assert total and total >= 2
+
+
+async def test_concurrent_exchanges_are_durable_when_answered(
+    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+) -> None:
+    """Group commit: each token is handed out only once its row and audit row are committed."""
+
+    async def one() -> tuple[int, int]:
+        body = await exchange(client, dev)
+        async with runtime.read_engine.connect() as conn:  # a fresh look, as another process
+            tokens = await conn.scalar(
+                select(func.count()).select_from(IssuedToken).where(IssuedToken.jti == body["jti"])
+            )
+            audits = await conn.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(
+                    AuditEvent.action == "token.exchange",
+                    AuditEvent.outcome == "success",
+                    AuditEvent.details["jti"].as_string() == body["jti"],
+                )
+            )
+        return int(tokens or 0), int(audits or 0)
+
+    assert await asyncio.gather(*(one() for _ in range(40))) == [(1, 1)] * 40
+
+
+async def test_invalid_json_body_is_a_validation_error(client: httpx.AsyncClient) -> None:
+    for raw in (b"{not json", b"[1, 2]", b'{"apiKey": 5}'):
+        resp = await client.post(TOKEN, content=raw, headers={"Content-Type": "application/json"})
+        assert resp.status_code == 400, raw
+        body = resp.json()
+        assert body["code"] == "VALIDATION_FAILED" and body["errors"]

@@ -111,13 +111,14 @@ class GroupCommitter:
             _settle(fut, None)
 
     async def _commit(self, submissions: list[Sequence[Row]]) -> None:
-        # One executemany per statement, in the order statements first appear.
-        grouped: dict[int, tuple[Insert, list[dict[str, Any]]]] = {}
+        # One executemany per statement and set of columns, in the order they first appear.
+        grouped: dict[tuple[int, tuple[str, ...]], tuple[Insert, list[dict[str, Any]]]] = {}
         for rows in submissions:
             for stmt, params in rows:
-                entry = grouped.get(id(stmt))
+                key = (id(stmt), tuple(params))
+                entry = grouped.get(key)
                 if entry is None:
-                    grouped[id(stmt)] = (stmt, [params])
+                    grouped[key] = (stmt, [params])
                 else:
                     entry[1].append(params)
         async with self.engine.begin() as conn:
