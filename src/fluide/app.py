@@ -11,7 +11,7 @@ import fluide
 from fluide import dashboard
 from fluide.apidocs import install_api_docs
 from fluide.gateway.core import install_gateway
-from fluide.identity.routes import auth, developer, exchange, public
+from fluide.identity.routes import ExchangeFastPath, auth, developer, exchange, public
 from fluide.kit.clock import Clock, system_clock
 from fluide.kit.errors import install_error_handlers
 from fluide.kit.limits import LimitsMiddleware
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.include_router(developer)
     app.include_router(auth)
     dashboard.mount(app)
+    app.add_middleware(ExchangeFastPath)  # inside the gateway: counted in its metrics
     install_gateway(app, runtime)  # after every router: it checks they are all guarded
     install_api_docs(app)
     app.add_middleware(

@@ -7,8 +7,10 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Body, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from sqlalchemy import func, select, text
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import fluide
 from fluide.identity import accounts, credentials, tokens
@@ -43,7 +45,13 @@ from fluide.identity.schemas import (
     VerifyResponse,
 )
 from fluide.kit.db import read_only
-from fluide.kit.errors import RateLimited
+from fluide.kit.errors import (
+    AppError,
+    RateLimited,
+    error_response,
+    request_id_of,
+    validation_errors,
+)
 from fluide.kit.pagination import Page, PageDep
 from fluide.runtime import DbSession, RuntimeDep, get_runtime
 
@@ -127,7 +135,9 @@ async def exchange_token(request: Request) -> Response:
     """Exchange an API key and secret for a short-lived access token."""
     # No dependencies and no database session: the exchange reads through the credential
     # snapshot and writes through group commit; the body (optional, usually empty: the headers
-    # carry the values) is read here and the answer serialised directly.
+    # carry the values) is read here and the answer serialised directly. In the app this runs
+    # from ExchangeFastPath, ahead of routing; the route documents it (and serves it if the
+    # middleware is not installed).
     rt = get_runtime(request)
     h = request.headers
     body = await _token_request(request)
@@ -144,6 +154,51 @@ async def exchange_token(request: Request) -> Response:
         media_type="application/json",
         headers=_NO_STORE,
     )
+
+
+# path → its route: the fast path records it in the scope, as routing would (metrics use it).
+_EXCHANGE_ROUTES = {route.path: route for route in exchange.routes if isinstance(route, APIRoute)}
+
+
+class ExchangeFastPath:
+    """Serve ``POST /api/v1/authorize/token`` before FastAPI's routing and exception layers.
+
+    A pure ASGI middleware (inside the request-id, input-limit and gateway middlewares, so ids,
+    limits and metrics still apply): the exchange is the hottest write path, and the router,
+    the route wrapper and the dependency machinery cost more than half of its CPU while doing
+    nothing for it. Errors get the same envelope as everywhere else (kit.errors).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or scope["path"] not in _EXCHANGE_ROUTES
+            or scope.get("root_path")
+        ):
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = _EXCHANGE_ROUTES[scope["path"]]
+        request = Request(scope, receive)
+        response: Response
+        try:
+            response = await exchange_token(request)
+        except AppError as exc:
+            response = error_response(
+                exc.status, exc.code, exc.message, request_id_of(request), exc.errors, exc.headers
+            )
+        except RequestValidationError as exc:
+            response = error_response(
+                400,
+                "VALIDATION_FAILED",
+                "Request validation failed",
+                request_id_of(request),
+                validation_errors(exc),
+            )
+        await response(scope, receive, send)
 
 
 async def _token_request(request: Request) -> TokenRequest:
