@@ -209,8 +209,9 @@ class _Memory:
 class RateLimiter:
     """Rate limits in memory, or shared through Redis with a fall-back to memory (module doc).
 
-    ``sync_seconds`` is the period of the background task that synchronises the shared windows
-    (``shared_window``) with Redis; ``start`` runs it and ``aclose`` stops it after a last flush.
+    ``sync_seconds`` bounds how old a global count a shared window (``shared_window``) may
+    decide on; its background task flushes and re-reads counts twice per ``sync_seconds``.
+    ``start`` runs that task and ``aclose`` stops it after a last flush.
     """
 
     def __init__(
@@ -248,11 +249,16 @@ class RateLimiter:
             self._retry_at = now + RETRY_SECONDS  # this caller probes; the others keep waiting
         if self._client is None:
             from redis.asyncio import Redis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
 
             self._client = Redis.from_url(
                 self._url,
                 socket_timeout=REDIS_TIMEOUT_SECONDS,
                 socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+                # One immediate retry (a pooled connection a Redis restart cut), no back-off:
+                # redis-py's default would hold a request for seconds on an unreachable Redis.
+                retry=Retry(NoBackoff(), 1),
             )
         return self._client
 
@@ -445,9 +451,10 @@ class RateLimiter:
     async def _sync_loop(self) -> None:
         assert self._stop is not None
         stop = self._stop
+        period = self.sync_seconds / 2  # so a busy key's count is never older than sync_seconds
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.sync_seconds)
+                await asyncio.wait_for(stop.wait(), period)
             await self.flush()  # the last one runs after stop: pending counts reach Redis
 
     async def flush(self) -> int:
@@ -476,7 +483,7 @@ class RateLimiter:
         for (window, _key, slot, start, n), count in zip(batch, counts, strict=True):
             if slot.start == start:
                 slot.inflight -= n
-                slot.observe(int(count), now, window.interval)
+                slot.observe(int(count), now, window.max_age)
         return len(batch)
 
     async def _pipeline(
@@ -529,7 +536,7 @@ class _Slot:
         self.pending = self.inflight = 0
         self.point = None  # the rate is kept: the next window's traffic is likely the same
 
-    def observe(self, count: int, now: float, interval: float) -> None:
+    def observe(self, count: int, now: float, max_age: float) -> None:
         """Redis answered ``count`` for this window now: learn it, and the key's global rate."""
         if count > self.known:
             self.known = count
@@ -539,7 +546,7 @@ class _Slot:
             self.point = (count, now)
             return
         elapsed = now - point[1]
-        if elapsed < interval / 4:  # too close to measure a rate
+        if elapsed < max_age / 8:  # too close to measure a rate
             return
         rate = max(0, count - point[0]) / elapsed
         # Rises at once, falls by halves: a burst is believed at once, a lull only slowly.
@@ -551,28 +558,34 @@ class SharedWindow:
     """A fixed-window limit per key, shared by every process through Redis, decided locally.
 
     Each process counts the hits it admits in memory; the limiter's background task adds them
-    to the key's Redis counter every ``sync_seconds`` (one pipelined ``INCRBY`` per key with new
-    hits, all keys in one round trip) and reads back the global count. A hit is decided from
-    ``last known global count + this process's hits not yet acknowledged``, with no round trip,
-    while the key is far from its limit. A hit goes to Redis synchronously instead (exact,
-    like ``RateLimiter.hit``) when this process cannot judge: the key's first hit in a window,
-    while its rate is unknown, and when the budget left is within the *margin*: twice the hits
-    the whole cluster is expected to add before this process hears from Redis again
-    (``2 × rate × (age of the known count + sync period) + 1``, with the key's global rate
-    measured between Redis answers). So slow keys and small limits stay exact, and a hot key
-    costs no round trip until its last few hundred requests of the window.
+    to the key's Redis counter every ``sync_seconds / 2`` (one ``INCRBY`` per key with new hits,
+    all keys in one pipelined round trip) and reads back the global count. A hit is decided
+    from ``last known global count + this process's hits not yet acknowledged``, with no round
+    trip, when all of these hold:
 
-    **Bound.** Processes see each other's hits only through Redis, at most one sync period plus
-    one round trip late. If the margin underestimates (traffic jumps within a sync period), the
-    hits admitted beyond the limit in a window are at most those admitted cluster-wide in that
-    blind time: ``Σ per-process rate × (sync period + round trip)``, i.e. about processes ×
-    rate × sync period (8 processes at 1,000 req/s each for one key, 25 ms: ≤ 200 over the
-    limit). ``X-RateLimit-Remaining`` is exact up to the same bound. A key over its limit is
-    refused by every process as soon as that process hears the count: at its next hit if the
-    known count is older than the margin allows, else at its next sync (one period).
+    - the known count is at most ``sync_seconds`` old (a key busy in this process is re-read
+      by every sync, so it stays fresh);
+    - the key's global rate is known (measured between Redis answers);
+    - the budget left exceeds the *margin*: twice the hits the whole cluster is expected to
+      add before this process hears from Redis again, plus one.
+
+    Otherwise (a key's first hit in a window or after a quiet spell, a small limit, the last
+    hits before the limit) the hit goes to Redis at once and is decided on the global count,
+    exactly like ``RateLimiter.hit``. So slow keys and small limits are exact, and a hot key
+    costs no round trip until the last few hundred requests of its window.
+
+    **Bounds.** A local decision rests on a global count at most ``sync_seconds`` old. So a key
+    over its limit is refused by every process within ``sync_seconds`` (25 ms by default) of
+    crossing it; and the hits admitted beyond the limit in a window are at most those the other
+    processes admitted in that blind time: at most ``processes × per-process rate ×
+    sync_seconds`` (8 processes at 1,000 req/s each on one key, 25 ms: 200 over a limit),
+    and in practice none while the rate does not jump within a sync period (the margin covers
+    it). ``X-RateLimit-Remaining`` is exact up to the same bound; ``X-RateLimit-Reset`` is the
+    window's end, exact.
 
     Redis unreachable: the same arithmetic runs on this process's own hits (local-only limits,
-    fail open, logged by the limiter); the hits counted meanwhile reach Redis when it answers.
+    fail open, logged once by the limiter); the hits counted meanwhile reach Redis when it
+    answers again.
     """
 
     def __init__(self, limiter: RateLimiter, limit: str, ids: tuple[str, ...]) -> None:
@@ -582,7 +595,7 @@ class SharedWindow:
         self.ids = ids
         self.amount = int(item.amount)
         self.period = int(item.get_expiry())
-        self.interval = limiter.sync_seconds
+        self.max_age = limiter.sync_seconds
         self._slots: dict[str, _Slot] = {}
         self.dirty: dict[str, _Slot] = {}
 
@@ -618,13 +631,15 @@ class SharedWindow:
             slot = self._slots[key] = _Slot(start)
         elif slot.start != start:
             slot.new_window(start)
-        if slot.known >= 0 and slot.rate >= 0:
+        if slot.known >= 0:
             used = slot.known + slot.inflight + slot.pending
             amount = self.amount
-            if used >= amount:
+            if used >= amount:  # counts only grow within a window: no need to ask
                 return Decision(False, amount, 0, start + period)
-            margin = 2.0 * slot.rate * (now - slot.seen_at + self.interval) + 1.0
-            if amount - used > margin:
+            age = now - slot.seen_at
+            # Hits the cluster may add before this process hears from Redis again, twice over.
+            margin = 2.0 * slot.rate * (age + self.max_age / 2) + 1.0
+            if age <= self.max_age and slot.rate >= 0 and amount - used > margin:
                 slot.pending += 1
                 self.dirty[key] = slot
                 return Decision(True, amount, amount - used - 1, start + period)
@@ -644,7 +659,7 @@ class SharedWindow:
         slot.inflight -= n
         if count is not NO_ANSWER:
             count = int(count)
-            slot.observe(count, time.time(), self.interval)
+            slot.observe(count, time.time(), self.max_age)
             return Decision(count <= amount, amount, amount - count, start + period)
         # Redis unreachable: decide on this process's own count; send it when Redis is back.
         if slot.known < 0:
