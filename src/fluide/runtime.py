@@ -52,7 +52,7 @@ class Runtime:
         self.encryptor = KeyEncryptor(settings.kek_bytes())
         redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
         self.redis_url = redis_url
-        self.limiter = RateLimiter(redis_url)
+        self.limiter = RateLimiter(redis_url, sync_seconds=settings.rate_limit_sync_seconds)
         self.mailer = Mailer(
             settings.mail_from,
             settings.data_dir / "outbox",
@@ -104,6 +104,7 @@ class Runtime:
         self._tasks.append(asyncio.create_task(self._poll_loop(), name="fluide-sync"))
         if self.redis_url:
             self._tasks.append(asyncio.create_task(self._redis_loop(), name="fluide-redis"))
+        self.limiter.start()  # the shared limits' background sync (with Redis)
         try:
             for hook in self.on_startup:
                 await hook()
@@ -124,7 +125,8 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        await _close_limiter(self.limiter)
+        # After the hooks (no more requests): the last sync sends the limits' pending hits.
+        await self.limiter.aclose()
         await self.engine.dispose()
 
     async def _load_clients(self, session: AsyncSession) -> None:
@@ -186,15 +188,6 @@ class Runtime:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
                     await client.aclose()
-
-
-async def _close_limiter(limiter: RateLimiter) -> None:
-    """Close the Redis connection pool behind the ``limits`` storage, if there is one."""
-    bridge = getattr(limiter.storage, "bridge", None)
-    if bridge is None:
-        return
-    with contextlib.suppress(Exception):
-        await bridge.get_connection().aclose()
 
 
 def get_runtime(request: Request) -> Runtime:

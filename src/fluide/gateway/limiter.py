@@ -1,8 +1,11 @@
 """Check 12: the per-key rate limit on product routes.
 
 In memory (one process) a fixed window in a plain dict: no awaits, no allocation beyond the
-decision. With Redis configured the shared ``limits`` storage is used, so N processes share
-one budget per key.
+decision. With Redis configured N processes share one budget per key through a
+``kit.ratelimit.SharedWindow``: each process decides from the last known global count plus its
+own unsynchronised hits and adds its hits to Redis in the background, so a request costs no
+Redis round trip while its key is far from the limit (the bound on over-admission is in
+``SharedWindow``'s docstring and docs/deploy.md §5).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 
-from fluide.kit.ratelimit import Decision, RateLimiter, parse_limit
+from fluide.kit.ratelimit import Decision, RateLimiter, SharedWindow, parse_limit
 
 _PRUNE_AT = 50_000
 
@@ -21,19 +24,22 @@ class ProductLimiter:
         self.text = limit
         self.amount = int(item.amount)
         self.period = int(item.get_expiry())
-        self.shared = shared
+        self.shared: SharedWindow | None = (
+            shared.shared_window(limit, "pkey") if shared is not None else None
+        )
+        self._limiter = shared
         self._limit_header = str(self.amount).encode()
         self._windows: dict[str, list[int]] = {}  # key → [window start, hits]
 
     async def reset(self) -> None:
         """Forget every window (tests; an operator lifting a limit)."""
         self._windows = {}
-        if self.shared is not None:
-            await self.shared.reset()
+        if self._limiter is not None:
+            await self._limiter.reset()
 
     async def hit(self, api_key: str) -> Decision:
         if self.shared is not None:
-            return await self.shared.hit(self.text, "pkey", api_key)
+            return await self.shared.hit(api_key)
         return self.hit_memory(api_key, time.time())
 
     def hit_memory(self, api_key: str, now: float) -> Decision:

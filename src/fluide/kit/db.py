@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event, make_url
+from sqlalchemy import DateTime, MetaData, event, exc, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -68,9 +68,27 @@ def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
         )
         _sqlite_pragmas(engine.sync_engine)
         return engine
-    return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True, pool_recycle=1800
+    # No pool_pre_ping: it costs a round trip (SELECT 1) on every checkout, i.e. every request
+    # that touches the database. Instead: connections are recycled after 30 min (idle-killing
+    # firewalls, server-side timeouts); a connection the server closed (restart,
+    # pg_terminate_backend, failover) is noticed by asyncpg as soon as the socket closes and is
+    # replaced at checkout without a round trip (``_drop_closed``); and a connection that dies
+    # mid-statement raises a disconnect error, on which SQLAlchemy invalidates the whole pool, so
+    # one request fails (a 500 the client may retry) instead of one per pooled connection.
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=False, pool_recycle=1800
     )
+    event.listen(engine.sync_engine.pool, "checkout", _drop_closed)
+    return engine
+
+
+def _drop_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection whose socket the server already closed: the pool takes another one
+    (SQLAlchemy retries the checkout on ``DisconnectionError``). A local flag, no round trip."""
+    driver = getattr(dbapi_conn, "driver_connection", None)
+    is_closed = getattr(driver, "is_closed", None)
+    if is_closed is not None and is_closed():
+        raise exc.DisconnectionError("connection closed by the server")
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
