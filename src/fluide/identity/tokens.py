@@ -90,30 +90,30 @@ def _key_hint(api_key: str) -> str:
 
 
 async def _check_limits(rt: Runtime, actor: Actor, api_key: str) -> None:
-    s, limiter = rt.settings, rt.limiter
+    """Lock-outs first (only looked at), then the per-address and per-key budgets (spent):
+    one Redis round trip with Redis configured, no await at all in memory."""
+    s = rt.settings
     ip = actor.source_ip or "-"
     key_id = api_key[:64]
-    for limit, ids in (
-        (s.exchange_failure_limit, ("xfail", key_id, ip)),
-        (s.exchange_failure_limit_long, ("xfail-ip", ip)),
-    ):
-        locked = await limiter.exceeded(limit, *ids)
-        if locked is not None:
-            raise await _deny(
-                rt,
-                actor,
-                RateLimited(locked.retry_after, "Too many failed attempts; locked out for a while"),
-                key_hint=_key_hint(api_key),
-            )
-    for limit, ids in (
-        (s.exchange_limit_per_ip, ("xip", ip)),
-        (s.exchange_limit_per_key, ("xkey", key_id)),
-    ):
-        decision = await limiter.hit(limit, *ids)
-        if not decision.allowed:
-            raise await _deny(
-                rt, actor, RateLimited(decision.retry_after), key_hint=_key_hint(api_key)
-            )
+    locked, refused = await rt.limiter.check_and_hit(
+        (
+            (s.exchange_failure_limit, ("xfail", key_id, ip)),
+            (s.exchange_failure_limit_long, ("xfail-ip", ip)),
+        ),
+        (
+            (s.exchange_limit_per_ip, ("xip", ip)),
+            (s.exchange_limit_per_key, ("xkey", key_id)),
+        ),
+    )
+    if locked is not None:
+        raise await _deny(
+            rt,
+            actor,
+            RateLimited(locked.retry_after, "Too many failed attempts; locked out for a while"),
+            key_hint=_key_hint(api_key),
+        )
+    if refused is not None:
+        raise await _deny(rt, actor, RateLimited(refused.retry_after), key_hint=_key_hint(api_key))
 
 
 async def _count_failure(rt: Runtime, actor: Actor, api_key: str) -> None:
