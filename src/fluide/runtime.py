@@ -1,7 +1,8 @@
 """Process-wide state: settings, database, clock, in-memory key set and revocation view.
 
 One ``Runtime`` per process, on ``app.state.runtime``. Its sync loop keeps the key set and the
-revocation view fresh from the database feed (and from Redis nudges when configured).
+revocation view fresh from the database feed (and from Redis nudges when configured); its
+database probe (``kit.probe``) is what every health route reads.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from fluide.identity.revocation import RevocationView
 from fluide.kit.clock import Clock, system_clock
 from fluide.kit.db import READ_ONLY, make_engine, make_sessionmaker, read_only
 from fluide.kit.mailer import Mailer
+from fluide.kit.probe import DbProbe
 from fluide.kit.ratelimit import RateLimiter
 from fluide.settings import Settings
 
@@ -59,10 +61,12 @@ class Runtime:
         self.keyset = keyring.KeySet()
         self.view = RevocationView()
         self.clients: dict[str, str] = {}  # client id → status
+        # Health routes read this; it reads ``self.engine`` on every tick (tests swap it).
+        self.probe = DbProbe(lambda: read_only(self.engine))
         self._sync_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._redis: object | None = None
-        # Hooks other parts register (e.g. the gateway's probe and usage flusher): run at the
+        # Hooks other parts register (e.g. the gateway's usage flusher): run at the
         # end of start() and at the beginning of stop().
         self.on_startup: list[Callable[[], Awaitable[None]]] = []
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
@@ -99,6 +103,7 @@ class Runtime:
         if self.redis_url:
             self._tasks.append(asyncio.create_task(self._redis_loop(), name="fluide-redis"))
         try:
+            await self.probe.start()
             for hook in self.on_startup:
                 await hook()
         except BaseException:
@@ -111,6 +116,7 @@ class Runtime:
                 await hook()
             except Exception as exc:  # one failing hook must not stop the others
                 log.error("shutdown hook failed", extra={"error_type": type(exc).__name__})
+        await self.probe.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
