@@ -1,7 +1,8 @@
 """Process-wide state: settings, database, clock, in-memory key set and revocation view.
 
 One ``Runtime`` per process, on ``app.state.runtime``. Its sync loop keeps the key set and the
-revocation view fresh from the database feed (and from Redis nudges when configured).
+revocation view fresh from the database feed (and from Redis nudges when configured); its
+database probe (``kit.probe``) is what every health route reads.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from fluide.kit.clock import Clock, system_clock
 from fluide.kit.db import READ_ONLY, make_engine, make_sessionmaker, read_only
 from fluide.kit.group_commit import GroupCommitter
 from fluide.kit.mailer import Mailer
+from fluide.kit.probe import DbProbe
 from fluide.kit.ratelimit import RateLimiter
 from fluide.settings import Settings
 
@@ -64,10 +66,12 @@ class Runtime:
         # Exchanges commit their rows together (kit.group_commit); started with the runtime.
         self.group_commit = GroupCommitter(self.engine)
         self.clients: dict[str, str] = {}  # client id → status
+        # Health routes read this; it reads ``self.engine`` on every tick (tests swap it).
+        self.probe = DbProbe(lambda: read_only(self.engine))
         self._sync_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._redis: object | None = None
-        # Hooks other parts register (e.g. the gateway's probe and usage flusher): run at the
+        # Hooks other parts register (e.g. the gateway's usage flusher): run at the
         # end of start() and at the beginning of stop().
         self.on_startup: list[Callable[[], Awaitable[None]]] = []
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
@@ -106,6 +110,7 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self._redis_loop(), name="fluide-redis"))
         self.limiter.start()  # the shared limits' background sync (with Redis)
         try:
+            await self.probe.start()
             for hook in self.on_startup:
                 await hook()
         except BaseException:
@@ -119,6 +124,7 @@ class Runtime:
             except Exception as exc:  # one failing hook must not stop the others
                 log.error("shutdown hook failed", extra={"error_type": type(exc).__name__})
         await self.group_commit.stop()  # what is queued is committed before the engine goes
+        await self.probe.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

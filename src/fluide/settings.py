@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     usage_flush_seconds: float = Field(default=5.0, gt=0)
     # Idempotency keys: an IN_PROGRESS key older than this (its request died) may be taken over.
     idempotency_stale_seconds: float = Field(default=120.0, gt=0)
+    # A completed key replays for this long after it completed; then it is new again and a
+    # background purge (every idempotency_purge_seconds) deletes it.
+    idempotency_retention_hours: float = Field(default=24.0, gt=0)
+    idempotency_purge_seconds: float = Field(default=300.0, gt=0)
 
     # Input limits (kit.limits): body bytes, header bytes (total and per value), JSON depth.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)

@@ -1,5 +1,5 @@
 """Guarded health checks of the five products: shape, scope, 503 when the database is down,
-and no database query per call (the status comes from the gateway's background probe)."""
+and no database query per call (the status comes from the runtime's background probe)."""
 
 from __future__ import annotations
 
@@ -91,14 +91,14 @@ async def test_health_does_not_query_the_database_per_call(
     client: httpx.AsyncClient, runtime: Runtime, dev: Dev
 ) -> None:
     headers = bearer((await exchange(client, dev))["accessToken"], dev)
-    gateway = client._transport.app.state.gateway  # type: ignore[attr-defined]
+    probe = runtime.probe
     statements: list[str] = []
 
     def count(*args: Any) -> None:
         statements.append(str(args[2]))
 
-    await gateway.probe.stop()  # its one query per tick would muddy the count
-    gateway.probe.max_age = 600.0  # and its last result stays fresh while it is stopped
+    await probe.stop()  # its one query per tick would muddy the count
+    probe.max_age = 600.0  # and its last result stays fresh while it is stopped
     event.listen(runtime.engine.sync_engine, "before_cursor_execute", count)
     try:
         for _ in range(40):
@@ -106,6 +106,6 @@ async def test_health_does_not_query_the_database_per_call(
             assert resp.status_code == 200
     finally:
         event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
-        await gateway.probe.start()
+        await probe.start()
     # Only the revocation poll (a background task) may have queried meanwhile.
     assert [s for s in statements if "revocation_events" not in s] == []

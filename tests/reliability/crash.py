@@ -44,6 +44,40 @@ class Outcome:
     request_id: str
     response: httpx.Response | None  # None: the connection failed after sending (unknown)
     refused: bool = False  # the connection was refused: certainly never processed
+    error: str = ""  # for an unknown outcome: what failed, for the test's message
+
+
+# Methods a client may repeat without changing what the server holds (RFC 9110 §9.2.2).
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+class _Trace:
+    """httpcore trace events of one request: was a connection opened, did a response start."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    async def __call__(self, name: str, info: dict[str, Any]) -> None:
+        self.events.append(name)
+
+    @property
+    def reused(self) -> bool:
+        return not any(e.startswith("connection.connect_tcp") for e in self.events)
+
+    def stale_connection(self, exc: httpx.TransportError) -> bool:
+        """The request went out on a reused keep-alive connection that the server had closed.
+
+        The server closes a connection idle for its keep-alive timeout (uvicorn: 5 s) and
+        discards what arrives on it after that moment, unread: the client sees the connection
+        end (``RemoteProtocolError`` "without sending a response") or reset (``ReadError`` /
+        ``WriteError``) before the response head. On a *fresh* connection, or after a
+        response started, or on a timeout, nothing can be concluded: not stale.
+        """
+        if not self.reused or "http11.receive_response_headers.complete" in self.events:
+            return False
+        if isinstance(exc, httpx.RemoteProtocolError):
+            return "without sending a response" in str(exc)
+        return isinstance(exc, httpx.ReadError | httpx.WriteError)
 
 
 @dataclass
@@ -53,6 +87,11 @@ class Tally:
     refused: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     five_xx: list[str] = field(default_factory=list)
+    # What each unknown outcome was (exception type, message, fresh or reused connection).
+    unknowns: list[str] = field(default_factory=list)
+    # Requests resent because a reused keep-alive connection was closed by the server before
+    # it read them (see ``send``); counted apart, never folded into ``requests`` twice.
+    stale_retries: list[str] = field(default_factory=list)
 
     def add(self, outcome: Outcome, what: str) -> None:
         self.requests += 1
@@ -60,6 +99,7 @@ class Tally:
             self.refused += 1
         elif outcome.response is None:
             self.unknown += 1
+            self.unknowns.append(f"{what}: {outcome.error}")
         else:
             status = outcome.response.status_code
             self.statuses[status] += 1
@@ -68,21 +108,49 @@ class Tally:
 
 
 async def send(
-    client: httpx.AsyncClient, tally: Tally, what: str, method: str, url: str, **kw: Any
+    client: httpx.AsyncClient,
+    tally: Tally,
+    what: str,
+    method: str,
+    url: str,
+    *,
+    retry_stale: bool = False,
+    **kw: Any,
 ) -> Outcome:
-    """One request with its own request id; connection failures become outcomes, not errors."""
+    """One request with its own request id; connection failures become outcomes, not errors.
+
+    With ``retry_stale``, a request that met a stale keep-alive connection (``_Trace``) is
+    sent once more on a fresh one, only when repeating it is harmless anyway: an idempotent
+    method, or an ``Idempotency-Key`` (the server replays, never redoes). Each such resend is
+    recorded in ``tally.stale_retries``. The crash loops leave it off: there a dead
+    connection is the server being killed, which is what they count.
+    """
     rid = uuid.uuid4().hex
     headers = {**kw.pop("headers", {}), "X-Request-Id": rid}
-    try:
-        resp = await client.request(method, url, headers=headers, **kw)
-    except httpx.ConnectError:
-        outcome = Outcome(rid, None, refused=True)
-    except httpx.TransportError:
-        outcome = Outcome(rid, None)
-    else:
-        if resp.headers.get("content-type", "").startswith("application/json"):
-            register_from_json(resp.json())
-        outcome = Outcome(rid, resp)
+    repeatable = method.upper() in IDEMPOTENT_METHODS or any(
+        k.lower() == "idempotency-key" for k in headers
+    )
+    attempts = 2 if retry_stale and repeatable else 1
+    for attempt in range(1, attempts + 1):
+        trace = _Trace()
+        try:
+            resp = await client.request(
+                method, url, headers=headers, extensions={"trace": trace}, **kw
+            )
+        except httpx.ConnectError:
+            outcome = Outcome(rid, None, refused=True)
+        except httpx.TransportError as exc:
+            conn = "reused" if trace.reused else "fresh"
+            error = f"{type(exc).__name__} on a {conn} connection: {exc}"
+            if attempt < attempts and trace.stale_connection(exc):
+                tally.stale_retries.append(f"{what}: {error}")
+                continue
+            outcome = Outcome(rid, None, error=error)
+        else:
+            if resp.headers.get("content-type", "").startswith("application/json"):
+                register_from_json(resp.json())
+            outcome = Outcome(rid, resp)
+        break
     tally.add(outcome, what)
     return outcome
 

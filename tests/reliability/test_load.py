@@ -7,6 +7,10 @@ Nothing may fail: zero 5xx, zero refused requests, every acknowledged rotation a
 in the audit log afterwards, and every acknowledged product write reads back (GET by id, and
 the per-tenant totals equal the acknowledged writes: none lost, none extra).
 
+A request lost on a kept-alive connection the server was closing (keep-alive timeout) is
+resent once when that is harmless (GET, or ``Idempotency-Key``) and counted apart; any other
+connection failure, timeout or 5xx fails the test.
+
 CI runs the short form (20 s). The soak: ``FLUIDE_SOAK_SECONDS=600 pytest -m slow
 tests/reliability/test_load.py`` (with the PostgreSQL/Redis variables set).
 """
@@ -21,6 +25,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -30,7 +35,8 @@ from fluide.identity.models import AuditEvent
 from fluide.runtime import Runtime
 from tests.conftest import CLIENT_ID, REDIS_URL, create_dev, make_settings
 from tests.products.helpers import employee
-from tests.reliability.crash import CredentialLedger, Rotation, Tally, send
+from tests.reliability.crash import CredentialLedger, Outcome, Rotation, Tally
+from tests.reliability.crash import send as send_once
 from tests.reliability.leaks import register_secret
 from tests.reliability.report import COUNTS
 from tests.reliability.server import KEK, PEPPER, ServerProcess, server_env
@@ -38,8 +44,20 @@ from tests.reliability.server import KEK, PEPPER, ServerProcess, server_env
 SECONDS = float(os.environ.get("FLUIDE_SOAK_SECONDS", "20"))
 WORKERS = int(os.environ.get("FLUIDE_SOAK_WORKERS", "32"))
 CREDENTIALS = 8
+# The clients drop an idle connection after 2 s, before the server's keep-alive timeout
+# (uvicorn's default, 5 s) can close it under them. With both at 5 s (httpx's default), a
+# request sent on a connection the server was closing at that instant was lost unread: the
+# flaky "unknown outcome" this test once counted (docs/reliability.md, Findings).
+CLIENT_KEEPALIVE_SECONDS = 2.0
 HR = "/api/v1/hr/employees"
 JE = "/api/v1/books/journal-entries"
+
+
+async def send(
+    client: httpx.AsyncClient, tally: Tally, what: str, method: str, url: str, **kw: Any
+) -> Outcome:
+    """``crash.send`` resending, once, a repeatable request lost on a stale connection."""
+    return await send_once(client, tally, what, method, url, retry_stale=True, **kw)
 
 
 @pytest.fixture
@@ -276,7 +294,7 @@ async def test_mixed_load_on_two_processes(
         servers[1].start()
         devs = [await create_dev(side_runtime) for _ in range(CREDENTIALS)]
         load = MixedLoad([CredentialLedger(d, [d.api_secret]) for d in devs], random.Random(7))
-        limits = httpx.Limits(max_connections=WORKERS)
+        limits = httpx.Limits(max_connections=WORKERS, keepalive_expiry=CLIENT_KEEPALIVE_SECONDS)
         clients = [
             httpx.AsyncClient(base_url=s.base_url, timeout=30.0, limits=limits) for s in servers
         ]
@@ -295,7 +313,7 @@ async def test_mixed_load_on_two_processes(
             s.stop()
 
     assert not load.tally.five_xx, load.tally.five_xx[:5]
-    assert load.tally.unknown == load.tally.refused == 0
+    assert load.tally.unknown == load.tally.refused == 0, load.tally.unknowns[:5]
     assert not load.unexpected, load.unexpected[:10]
     assert load.ops["rotate"] > 0 and load.ops["hr_health"] > 0
     assert load.ops["hr_create"] > 0 and load.ops["books_post"] > 0 and load.replays > 0
@@ -324,6 +342,7 @@ async def test_mixed_load_on_two_processes(
     assert load.exchanges_acked <= exchanges
 
     COUNTS["load_requests"] += load.tally.requests
+    COUNTS["load_stale_connection_resends"] += len(load.tally.stale_retries)
     COUNTS["load_rotations_acked"] += len(acked_rotations)
     COUNTS["load_seconds"] += round(elapsed)
     COUNTS["load_exchanges_overtaken_by_rotations"] += load.raced

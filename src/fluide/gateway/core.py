@@ -1,7 +1,7 @@
-"""The gateway's per-app state: token cache, product limiter, usage, metrics, DB probe.
+"""The gateway's per-app state: token cache, product limiter, usage, metrics.
 
 ``install_gateway`` wires it into an app: the ASGI middleware, ``/metrics``, the start and
-shutdown hooks (probe, usage flusher) and the guarded-routes check.
+shutdown hooks (usage flusher) and the guarded-routes check.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from fluide.gateway.cache import TokenCache
 from fluide.gateway.limiter import ProductLimiter
 from fluide.gateway.metrics import GatewayMetrics, metrics_endpoint
 from fluide.gateway.middleware import GatewayMiddleware
-from fluide.gateway.probe import DbProbe
 from fluide.gateway.recorder import UsageRecorder
 from fluide.gateway.routes import assert_guarded, product_templates
 from fluide.identity.principal import Principal
@@ -43,7 +42,6 @@ class Gateway:
         self.exposure_limiter = ProductLimiter("60/minute")
         self.usage = UsageRecorder(runtime.sessionmaker)
         self.metrics = GatewayMetrics(self._gauges)
-        self.probe = DbProbe(lambda: runtime.engine)
         self._templates: dict[int, str] = {}
         self._product_routes: list[tuple[re.Pattern[str], str]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -116,7 +114,6 @@ class Gateway:
     async def start(self, app: FastAPI) -> None:
         assert_guarded(app)
         self.refresh_routes(app)
-        await self.probe.start()
         self._flusher = asyncio.create_task(self._flush_loop(), name="fluide-usage-flush")
 
     async def stop(self) -> None:
@@ -125,7 +122,6 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
             self._flusher = None
-        await self.probe.stop()
         try:
             await self.usage.flush()
         except Exception as exc:

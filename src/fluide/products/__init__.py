@@ -24,7 +24,19 @@ def routers() -> list[APIRouter]:
 
 
 def start_workers(runtime: Runtime) -> None:
-    """Background workers of the products (the Pay settlement worker), started with the app."""
+    """Background workers of the products, started with the app and stopped with the runtime:
+    the Pay settlement worker and the purge of expired idempotency keys."""
+    from datetime import timedelta
+
+    from fluide.kit.idempotency import Purger
     from fluide.products.pay import settlement
 
     settlement.start(runtime)
+    purger = Purger(
+        runtime.sessionmaker,
+        runtime.clock,
+        timedelta(hours=runtime.settings.idempotency_retention_hours),
+        runtime.settings.idempotency_purge_seconds,
+    )
+    purger.start()
+    runtime.on_shutdown.append(purger.stop)

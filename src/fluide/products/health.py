@@ -1,8 +1,9 @@
 """Guarded health checks for the five products.
 
-The database status comes from the gateway's background probe (about half a second old at
-most while the database answers), so a health check never queries the database itself. The
-two possible bodies are serialised once per product: the route is a load balancer's target.
+The database status comes from the runtime's background probe (``kit.probe``; about half a
+second old at most while the database answers), so a health check never queries the database
+itself. The two possible bodies are serialised once per product: the route is a load
+balancer's target.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def router(product: str) -> APIRouter:
     )
     async def health(request: Request) -> Response:
         """Health of this product API and its database."""
-        if request.app.state.gateway.probe.database() == "up":
+        if request.app.state.runtime.probe.database() == "up":
             return Response(ok, media_type="application/json")
         return Response(down, status_code=503, media_type="application/json")
 

@@ -100,6 +100,7 @@ async def create_entry(
         ),
         work=work,
         stale_after=timedelta(seconds=rt.settings.idempotency_stale_seconds),
+        retention=timedelta(hours=rt.settings.idempotency_retention_hours),
     )
 
 

@@ -17,6 +17,7 @@ from fluide.kit.errors import AppError, Conflict, NotFound, ValidationFailed
 from fluide.kit.idempotency import insert_ignore
 from fluide.kit.ids import new_id
 from fluide.kit.pagination import PageParams
+from fluide.kit.queries import get_owned, paged
 from fluide.products.books.models import JournalEntry, JournalLine, LedgerAccount
 from fluide.products.books.schemas import (
     AccountCreate,
@@ -112,19 +113,13 @@ async def list_accounts(
     session: AsyncSession, tenant_id: str, params: PageParams, now: datetime
 ) -> tuple[list[LedgerAccount], int]:
     await ensure_chart(session, tenant_id, now)
-    where: list[Any] = [LedgerAccount.tenant_id == tenant_id]
+    where: list[Any] = []
     if params.q:
         like = f"%{params.q.lower()}%"
         where.append(func.lower(LedgerAccount.name).like(like) | LedgerAccount.code.like(like))
-    total = await session.scalar(select(func.count()).select_from(LedgerAccount).where(*where))
-    rows = await session.scalars(
-        select(LedgerAccount)
-        .where(*where)
-        .order_by(LedgerAccount.code)
-        .offset(params.offset)
-        .limit(params.limit)
+    return await paged(
+        session, LedgerAccount, tenant_id, params, *where, order_by=[LedgerAccount.code]
     )
-    return list(rows), total or 0
 
 
 async def create_account(
@@ -254,31 +249,18 @@ async def create_manual_entry(
 
 
 async def get_entry(session: AsyncSession, tenant_id: str, entry_id: str) -> JournalEntry:
-    entry = await session.scalar(
-        select(JournalEntry).where(JournalEntry.tenant_id == tenant_id, JournalEntry.id == entry_id)
-    )
-    if entry is None:
-        raise JournalEntryNotFound
-    return entry
+    return await get_owned(session, JournalEntry, tenant_id, entry_id, JournalEntryNotFound)
 
 
 async def list_entries(
     session: AsyncSession, tenant_id: str, params: PageParams, source: str | None
 ) -> tuple[list[JournalEntry], int]:
-    where: list[Any] = [JournalEntry.tenant_id == tenant_id]
+    where: list[Any] = []
     if source:
         where.append(JournalEntry.source == source)
     if params.q:
         where.append(func.lower(JournalEntry.description).like(f"%{params.q.lower()}%"))
-    total = await session.scalar(select(func.count()).select_from(JournalEntry).where(*where))
-    rows = await session.scalars(
-        select(JournalEntry)
-        .where(*where)
-        .order_by(JournalEntry.created_at, JournalEntry.id)
-        .offset(params.offset)
-        .limit(params.limit)
-    )
-    return list(rows), total or 0
+    return await paged(session, JournalEntry, tenant_id, params, *where)
 
 
 async def void_entry(

@@ -15,6 +15,7 @@ from fluide.kit import money
 from fluide.kit.errors import Conflict, NotFound, ValidationFailed
 from fluide.kit.ids import new_id
 from fluide.kit.pagination import PageParams
+from fluide.kit.queries import get_owned, paged
 from fluide.products.hr.models import Employee
 from fluide.products.hr.schemas import BankAccount, EmployeeCreate, EmployeeOut, EmployeeUpdate
 
@@ -115,18 +116,13 @@ async def create(
 
 
 async def get(session: AsyncSession, tenant_id: str, employee_id: str) -> Employee:
-    employee = await session.scalar(
-        select(Employee).where(Employee.tenant_id == tenant_id, Employee.id == employee_id)
-    )
-    if employee is None:
-        raise EmployeeNotFound
-    return employee
+    return await get_owned(session, Employee, tenant_id, employee_id, EmployeeNotFound)
 
 
 async def list_employees(
     session: AsyncSession, tenant_id: str, params: PageParams, status: str | None
 ) -> tuple[list[Employee], int]:
-    where: list[Any] = [Employee.tenant_id == tenant_id]
+    where: list[Any] = []
     if status:
         where.append(Employee.status == status)
     if params.q:
@@ -140,15 +136,7 @@ async def list_employees(
                 func.lower(Employee.department).like(like),
             )
         )
-    total = await session.scalar(select(func.count()).select_from(Employee).where(*where)) or 0
-    rows = await session.scalars(
-        select(Employee)
-        .where(*where)
-        .order_by(Employee.created_at, Employee.id)
-        .offset(params.offset)
-        .limit(params.limit)
-    )
-    return list(rows), total
+    return await paged(session, Employee, tenant_id, params, *where)
 
 
 async def update(

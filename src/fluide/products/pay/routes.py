@@ -33,7 +33,8 @@ IdemHeader = Header(
     None,
     alias="Idempotency-Key",
     max_length=255,
-    description="Same key + same body → the stored response; different body → 409",
+    description="Same key + same body → the stored response; different body → 409. A key is "
+    "kept 24 h after its request completed (FLUIDE_IDEMPOTENCY_RETENTION_HOURS), then is new",
 )
 # What every idempotent POST can answer about its key (beyond the key's own validation).
 IDEMPOTENCY_ERRORS = (idempotency.IdempotencyKeyReused, idempotency.IdempotencyInProgress)
@@ -51,6 +52,7 @@ async def _idempotent(
         request_hash=idempotency.fingerprint("POST", request.url.path, body),
         work=work,
         stale_after=timedelta(seconds=rt.settings.idempotency_stale_seconds),
+        retention=timedelta(hours=rt.settings.idempotency_retention_hours),
     )
 
 

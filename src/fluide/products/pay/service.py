@@ -22,6 +22,7 @@ from fluide.kit.errors import AppError, Conflict, NotFound, ValidationFailed
 from fluide.kit.idempotency import insert_ignore
 from fluide.kit.ids import new_id
 from fluide.kit.pagination import PageParams
+from fluide.kit.queries import get_owned, paged
 from fluide.products.books import service as books
 from fluide.products.pay.models import Payout, Wallet
 from fluide.products.pay.schemas import (
@@ -282,12 +283,7 @@ async def disburse(
 
 
 async def get_payout(session: AsyncSession, tenant_id: str, payout_id: str) -> Payout:
-    payout = await session.scalar(
-        select(Payout).where(Payout.tenant_id == tenant_id, Payout.id == payout_id)
-    )
-    if payout is None:
-        raise PayoutNotFound
-    return payout
+    return await get_owned(session, Payout, tenant_id, payout_id, PayoutNotFound)
 
 
 async def list_payouts(
@@ -297,7 +293,7 @@ async def list_payouts(
     status: str | None,
     run_id: str | None,
 ) -> tuple[list[Payout], int]:
-    where: list[Any] = [Payout.tenant_id == tenant_id]
+    where: list[Any] = []
     if status:
         where.append(Payout.status == status)
     if run_id:
@@ -307,15 +303,7 @@ async def list_payouts(
         where.append(
             func.lower(Payout.recipient_name).like(like) | func.lower(Payout.reference).like(like)
         )
-    total = await session.scalar(select(func.count()).select_from(Payout).where(*where))
-    rows = await session.scalars(
-        select(Payout)
-        .where(*where)
-        .order_by(Payout.created_at, Payout.id)
-        .offset(params.offset)
-        .limit(params.limit)
-    )
-    return list(rows), total or 0
+    return await paged(session, Payout, tenant_id, params, *where)
 
 
 def wallet_out(w: Wallet) -> WalletOut:

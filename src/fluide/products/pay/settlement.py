@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import CursorResult
 
+from fluide.kit.tasks import stop_gracefully
 from fluide.products.books import service as books
 from fluide.products.pay.models import Payout, Wallet
 from fluide.runtime import Runtime
@@ -177,12 +178,6 @@ def start(runtime: Runtime, cfg: SettlementSettings | None = None) -> None:
     task = asyncio.create_task(_loop(runtime, cfg, stopping), name="fluide-settlement")
 
     async def stop() -> None:
-        stopping.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), 10)
-        except Exception:  # timed out (or failed): cancel it
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_gracefully(task, stopping)
 
     runtime.on_shutdown.append(stop)

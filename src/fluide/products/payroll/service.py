@@ -16,6 +16,7 @@ from fluide.kit import money
 from fluide.kit.errors import AppError, Conflict, NotFound, ValidationFailed
 from fluide.kit.ids import new_id
 from fluide.kit.pagination import PageParams
+from fluide.kit.queries import get_owned, paged
 from fluide.products.books import service as books
 from fluide.products.hr import service as hr
 from fluide.products.payroll import rules as statutory
@@ -229,29 +230,16 @@ async def create_run(
 
 
 async def get_run(session: AsyncSession, tenant_id: str, run_id: str) -> PayrollRun:
-    run = await session.scalar(
-        select(PayrollRun).where(PayrollRun.tenant_id == tenant_id, PayrollRun.id == run_id)
-    )
-    if run is None:
-        raise PayrollRunNotFound
-    return run
+    return await get_owned(session, PayrollRun, tenant_id, run_id, PayrollRunNotFound)
 
 
 async def list_runs(
     session: AsyncSession, tenant_id: str, params: PageParams, status: str | None
 ) -> tuple[list[PayrollRun], int]:
-    where: list[Any] = [PayrollRun.tenant_id == tenant_id]
+    where: list[Any] = []
     if status:
         where.append(PayrollRun.status == status)
-    total = await session.scalar(select(func.count()).select_from(PayrollRun).where(*where))
-    rows = await session.scalars(
-        select(PayrollRun)
-        .where(*where)
-        .order_by(PayrollRun.created_at, PayrollRun.id)
-        .offset(params.offset)
-        .limit(params.limit)
-    )
-    return list(rows), total or 0
+    return await paged(session, PayrollRun, tenant_id, params, *where)
 
 
 async def run_payslips(session: AsyncSession, tenant_id: str, run_id: str) -> list[Payslip]:
@@ -341,29 +329,16 @@ async def delete_run(session: AsyncSession, tenant_id: str, run_id: str) -> None
 async def list_payslips(
     session: AsyncSession, tenant_id: str, params: PageParams, run_id: str | None
 ) -> tuple[list[Payslip], int]:
-    where: list[Any] = [Payslip.tenant_id == tenant_id]
+    where: list[Any] = []
     if run_id:
         where.append(Payslip.run_id == run_id)
     if params.q:
         where.append(func.lower(Payslip.employee_name).like(f"%{params.q.lower()}%"))
-    total = await session.scalar(select(func.count()).select_from(Payslip).where(*where))
-    rows = await session.scalars(
-        select(Payslip)
-        .where(*where)
-        .order_by(Payslip.created_at, Payslip.id)
-        .offset(params.offset)
-        .limit(params.limit)
-    )
-    return list(rows), total or 0
+    return await paged(session, Payslip, tenant_id, params, *where)
 
 
 async def get_payslip(session: AsyncSession, tenant_id: str, payslip_id: str) -> Payslip:
-    slip = await session.scalar(
-        select(Payslip).where(Payslip.tenant_id == tenant_id, Payslip.id == payslip_id)
-    )
-    if slip is None:
-        raise PayslipNotFound
-    return slip
+    return await get_owned(session, Payslip, tenant_id, payslip_id, PayslipNotFound)
 
 
 # ---------------------------------------------------------------- views for other products

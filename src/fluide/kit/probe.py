@@ -1,6 +1,8 @@
-"""A cached database probe for the health checks: the health route never queries the database.
+"""A cached database probe for the health checks: no health route queries the database.
 
-A background task runs ``SELECT 1`` (bounded by a timeout) every half second; the route reads
+One per process, owned by the ``Runtime`` (``runtime.probe``): the public
+``GET /api/v1/health`` and the guarded product health routes read the same result. A background
+task runs ``SELECT 1`` (bounded by a timeout) every half second; the route reads
 the last result, so it is at most ~0.5 s old when the database answers. An unreachable database
 fails fast (connection refused); a hung one is down after ``timeout``. The timeout is generous
 because on a saturated event loop a healthy probe's awaits queue behind requests: a loaded
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-log = logging.getLogger("fluide.gateway.probe")
+log = logging.getLogger("fluide.probe")
 
 
 class DbProbe:
@@ -29,7 +31,8 @@ class DbProbe:
         timeout: float = 3.0,
         max_age: float = 5.0,
     ) -> None:
-        self._engine = engine  # read on every probe, so a replaced engine is what gets probed
+        # Called on every probe, so a replaced engine is what gets probed.
+        self._engine = engine
         self.interval, self.timeout, self.max_age = interval, timeout, max_age
         self.up = False
         self.checked_at = float("-inf")

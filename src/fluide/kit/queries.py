@@ -1,0 +1,54 @@
+"""Tenant-scoped reads every product repeats: one row by id or its 404, one page with its total.
+
+Every product table has ``tenant_id`` and ``id`` columns; filtering on the caller's tenant is
+what makes another tenant's resource a 404 (docs/architecture.md, Products).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fluide.kit.db import Base
+from fluide.kit.errors import AppError
+from fluide.kit.pagination import PageParams
+
+M = TypeVar("M", bound=Base)
+
+
+async def get_owned(
+    session: AsyncSession, model: type[M], tenant_id: str, id_: str, not_found: type[AppError]
+) -> M:
+    """The ``model`` row with this id in this tenant, or ``not_found`` (the same for a row that
+    exists in another tenant: its existence is not disclosed)."""
+    cols: Any = model
+    row = await session.scalar(select(model).where(cols.tenant_id == tenant_id, cols.id == id_))
+    if row is None:
+        raise not_found
+    return row
+
+
+async def paged(
+    session: AsyncSession,
+    model: type[M],
+    tenant_id: str,
+    params: PageParams,
+    *where: Any,
+    order_by: Sequence[Any] | None = None,
+) -> tuple[list[M], int]:
+    """One page of this tenant's ``model`` rows matching ``where``, and how many match in all;
+    ordered by ``order_by``, by default creation time then id (stable across pages)."""
+    cols: Any = model
+    conditions = (cols.tenant_id == tenant_id, *where)
+    total = await session.scalar(select(func.count()).select_from(model).where(*conditions))
+    rows = await session.scalars(
+        select(model)
+        .where(*conditions)
+        .order_by(*(order_by if order_by is not None else (cols.created_at, cols.id)))
+        .offset(params.offset)
+        .limit(params.limit)
+    )
+    return list(rows), total or 0
