@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 from dataclasses import asdict, dataclass, field
@@ -88,18 +89,33 @@ def run_wrk(
         str(LUA),
         url,
     ]
+    before = _children_cpu_seconds()
     proc = subprocess.run(
         cmd, env=env, capture_output=True, text=True, timeout=seconds + 30, check=False
     )
+    # wrk is our only child waited for in between: the load generator's own CPU.
+    client_cpu = _children_cpu_seconds() - before
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
     if proc.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr.strip()[:300]}")
     raw = json.loads(line[len("WRKJSON ") :])
+    requests = int(raw["requests"])
     return WrkResult(
         url=url,
         connections=load.connections,
-        requests=int(raw["requests"]),
+        requests=requests,
         duration_s=raw["duration_us"] / 1e6,
         errors={k: int(v) for k, v in raw["errors"].items()},
         latency_ms={k: round(v / 1000.0, 3) for k, v in raw["latency_us"].items()},
+        extra={
+            "client_cpu_s": round(client_cpu, 3),
+            "client_cpu_ms_per_request": (
+                round(client_cpu * 1000 / requests, 4) if requests else None
+            ),
+        },
     )
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

@@ -67,6 +67,7 @@ def test_quick_bench_writes_the_documented_json(tmp_path: Path) -> None:
         for name in ("unguarded", "guarded", "exchange"):
             _check_run(r[name])
             assert r[name]["extra"]["server_cpu_ms_per_request"] > 0
+            assert r[name]["extra"]["client_cpu_ms_per_request"] > 0  # wrk's own CPU
         assert r["guarded_ratio_by_cpu"] > 0
         for name in ("unguarded", "guarded"):
             _check_run(r["latency_one_connection"][name])
@@ -85,3 +86,17 @@ def test_quick_bench_writes_the_documented_json(tmp_path: Path) -> None:
         assert doc["peer"]["exchange_rps_median"] > 0
     names = {t["name"] for t in doc["targets"]}
     assert "guarded/unguarded req/s" in names and "exchange rate vs oidc-provider" in names
+    scaling = [t for t in doc["targets"] if t["name"].startswith("2 workers")]
+    assert scaling and all(0 < t["ceiling"] <= 2 for t in scaling)
+
+
+def test_scaling_ceiling_is_what_the_load_generator_leaves() -> None:
+    from bench.report import scaling_ceiling
+
+    def run(server: float, client: float) -> dict[str, object]:
+        return {"extra": {"server_cpu_ms_per_request": server, "client_cpu_ms_per_request": client}}
+
+    assert scaling_ceiling(run(0.3, 0.0)) == 2.0  # a free load generator: two cores, two workers
+    assert scaling_ceiling(run(0.1, 0.025)) == 1.6  # 2 * 0.1 / 0.125
+    assert scaling_ceiling(run(0.1, 0.1)) == 1.0
+    assert scaling_ceiling({"extra": {}}) is None
