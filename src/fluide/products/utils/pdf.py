@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from fpdf import FPDF
-
 from fluide.products.payroll.service import PayslipDocument
 
 
@@ -14,6 +12,10 @@ def _latin1(text: str) -> str:
 
 def payslip_pdf(doc: PayslipDocument) -> bytes:
     slip = doc.payslip
+    # Imported here: fpdf2 brings Pillow and fontTools, about 33 MB of resident memory per
+    # process, for a route most processes never serve.
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4")
     pdf.set_title(_latin1(f"Payslip {slip.employee_code} {doc.period_year}-{doc.period_month:02d}"))
     pdf.set_creator("Fluide Connect")
