@@ -567,13 +567,13 @@ class SharedWindow:
     """A fixed-window limit per key, shared by every process through Redis, decided locally.
 
     Each process counts the hits it admits in memory; the limiter's background task adds them
-    to the key's Redis counter every ``sync_seconds / 2`` (one ``INCRBY`` per key with new hits,
+    to the key's Redis counter every ``sync_seconds`` (one ``INCRBY`` per key with new hits,
     all keys in one pipelined round trip) and reads back the global count. A hit is decided
     from ``last known global count + this process's hits not yet acknowledged``, with no round
     trip, when all of these hold:
 
-    - the known count is at most ``sync_seconds`` old (a key busy in this process is re-read
-      by every sync, so it stays fresh);
+    - the known count is fresh (see Bounds; a key busy in this process is re-read by every
+      sync, so it stays fresh);
     - the key's global rate is known (measured between Redis answers);
     - the budget left exceeds the *margin*: twice the hits the whole cluster is expected to
       add before this process hears from Redis again, plus one.
@@ -583,13 +583,15 @@ class SharedWindow:
     exactly like ``RateLimiter.hit``. So slow keys and small limits are exact, and a hot key
     costs no round trip until the last few hundred requests of its window.
 
-    **Bounds.** A local decision rests on a global count at most ``sync_seconds`` old. So a key
-    over its limit is refused by every process within ``sync_seconds`` (25 ms by default) of
-    crossing it; and the hits admitted beyond the limit in a window are at most those the other
-    processes admitted in that blind time: at most ``processes × per-process rate ×
-    sync_seconds`` (8 processes at 1,000 req/s each on one key, 25 ms: 200 over a limit),
-    and in practice none while the rate does not jump within a sync period (the margin covers
-    it). ``X-RateLimit-Remaining`` is exact up to the same bound; ``X-RateLimit-Reset`` is the
+    **Bounds.** The sync runs every ``sync_seconds`` (P). A process decides locally on a count
+    at most P old while the key is busy here (plus the event loop's lag when it is saturated:
+    the sync under way re-reads it; hard cap 10 P) and at most 2 P old when the key is quiet
+    here (older: it asks Redis first). So once the shared counter reaches the limit, every
+    process refuses the key within P (2 P if it was quiet); and a window admits beyond the limit
+    at most what the other processes admitted in that blind time: ``processes × per-process
+    rate × P`` (8 processes at 1,000 req/s each on one key, 20 ms: 160), and in practice none
+    while the key's rate does not jump within a period (the margin covers it).
+    ``X-RateLimit-Remaining`` is exact up to the same bound; ``X-RateLimit-Reset`` is the
     window's end, exact.
 
     Redis unreachable: the same arithmetic runs on this process's own hits (local-only limits,
