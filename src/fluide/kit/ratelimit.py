@@ -457,9 +457,11 @@ class RateLimiter:
         # A fixed cadence (the period counts from one flush's start to the next), and one plain
         # timer per round: on a busy event loop every extra await is one more lap of lag.
         period = self.sync_seconds
-        while not self._closing:
+        while True:
             started = time.monotonic()
             await self.flush()
+            if self._closing:
+                return
             self._sleeping = True
             try:
                 await asyncio.sleep(max(0.0, period - (time.monotonic() - started)))
