@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     product_rate_limit: str = "6000/minute"
     # With Redis: how often each process adds the product-limit hits it counted to the shared
     # counters and reads back the global counts (docs/deploy.md §5 gives the bound this sets).
-    rate_limit_sync_seconds: float = Field(default=0.025, gt=0, le=1.0)
+    rate_limit_sync_seconds: float = Field(default=0.02, gt=0, le=1.0)
     revocation_poll_seconds: float = Field(default=0.5, gt=0, le=1.0)
     # Token exchange: how long a process may reuse an active credential it read (0 = never).
     # Within the 1 s every process already has to enforce a rotation or revocation.

@@ -473,3 +473,25 @@ async def test_shared_window_recovers_when_redis_returns(
         await limiter.aclose()
         proxy.stop()
         await _drop_keys(redis_url, prefix)
+
+
+@pytest.mark.redis
+async def test_the_background_sync_survives_a_redis_that_forgot_its_scripts(
+    redis_url: str, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fluide.kit import ratelimit
+
+    limiter = RateLimiter(redis_url, prefix=prefix, sync_seconds=0.2)
+    window = limiter.shared_window("1000/hour", "pkey")
+    try:
+        await _warm(window, "k")
+        for _ in range(5):
+            await window.hit("k")
+        # A script SHA Redis has never seen, as after a Redis restart: the pipeline loads it.
+        monkeypatch.setattr(ratelimit, "INCR", ratelimit._Script(ratelimit.INCR.source + "--x"))
+        assert await limiter.flush() == 1
+        assert not limiter._down
+        assert await _global_count(redis_url, window, "k") == WARM + 5
+    finally:
+        await limiter.aclose()
+        await _drop_keys(redis_url, prefix)

@@ -51,7 +51,7 @@ RETRY_SECONDS = 1.0
 # Redis socket timeouts: a dead or unreachable Redis must cost milliseconds, not a hang.
 REDIS_TIMEOUT_SECONDS = 0.5
 # Default period of the shared windows' background synchronisation (FLUIDE_RATE_LIMIT_SYNC_SECONDS).
-DEFAULT_SYNC_SECONDS = 0.025
+DEFAULT_SYNC_SECONDS = 0.02
 # Entries kept in memory before expired ones are dropped (bounded memory under a key flood).
 _PRUNE_AT = 50_000
 
@@ -209,9 +209,9 @@ class _Memory:
 class RateLimiter:
     """Rate limits in memory, or shared through Redis with a fall-back to memory (module doc).
 
-    ``sync_seconds`` bounds how old a global count a shared window (``shared_window``) may
-    decide on; its background task flushes and re-reads counts twice per ``sync_seconds``.
-    ``start`` runs that task and ``aclose`` stops it after a last flush.
+    ``sync_seconds`` is the period of the background task that sends the shared windows'
+    (``shared_window``) hits to Redis and reads back their counts; ``start`` runs it and
+    ``aclose`` stops it after a last flush.
     """
 
     def __init__(
@@ -229,7 +229,8 @@ class RateLimiter:
         self._retry_at = 0.0
         self._windows: list[SharedWindow] = []
         self._task: asyncio.Task[None] | None = None
-        self._stop: asyncio.Event | None = None
+        self._closing = False
+        self._sleeping = False
 
     @property
     def shared(self) -> bool:
@@ -427,21 +428,25 @@ class RateLimiter:
         """Run the shared windows' synchronisation (with Redis configured; call in the loop)."""
         if self._url is None or self._task is not None:
             return
-        self._stop = asyncio.Event()
+        self._closing = False
         self._task = asyncio.create_task(self._sync_loop(), name="fluide-ratelimit-sync")
 
     async def aclose(self) -> None:
-        """Stop the synchronisation after a last flush of pending counts; close the client."""
+        """Stop the synchronisation, flush the pending counts a last time, close the client."""
         task, self._task = self._task, None
-        if task is not None and self._stop is not None:
-            self._stop.set()
+        self._closing = True
+        if task is not None:
+            if self._sleeping:
+                task.cancel()  # a flush in progress is let finish: its batch is not sent twice
             try:
                 await asyncio.wait_for(task, timeout=5)
-            except Exception as exc:  # the last flush is best effort: never block a shutdown
+            except asyncio.CancelledError:
+                pass
+            except Exception as exc:  # never block a shutdown
                 log.warning(
                     "rate-limit sync did not stop", extra={"error_type": type(exc).__name__}
                 )
-        elif self._windows:
+        if self._windows:
             await self.flush()
         client, self._client = self._client, None
         if client is not None:
@@ -449,13 +454,19 @@ class RateLimiter:
                 await client.aclose()
 
     async def _sync_loop(self) -> None:
-        assert self._stop is not None
-        stop = self._stop
-        period = self.sync_seconds / 2  # so a busy key's count is never older than sync_seconds
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), period)
-            await self.flush()  # the last one runs after stop: pending counts reach Redis
+        # A fixed cadence (the period counts from one flush's start to the next), and one plain
+        # timer per round: on a busy event loop every extra await is one more lap of lag.
+        period = self.sync_seconds
+        while True:
+            started = time.monotonic()
+            await self.flush()
+            if self._closing:
+                return
+            self._sleeping = True
+            try:
+                await asyncio.sleep(max(0.0, period - (time.monotonic() - started)))
+            finally:
+                self._sleeping = False
 
     async def flush(self) -> int:
         """Add every shared window's unsynchronised hits to Redis, one pipelined round trip, and
@@ -483,7 +494,7 @@ class RateLimiter:
         for (window, _key, slot, start, n), count in zip(batch, counts, strict=True):
             if slot.start == start:
                 slot.inflight -= n
-                slot.observe(int(count), now, window.max_age)
+                slot.observe(int(count), now, window.sync)
         return len(batch)
 
     async def _pipeline(
@@ -536,7 +547,7 @@ class _Slot:
         self.pending = self.inflight = 0
         self.point = None  # the rate is kept: the next window's traffic is likely the same
 
-    def observe(self, count: int, now: float, max_age: float) -> None:
+    def observe(self, count: int, now: float, sync: float) -> None:
         """Redis answered ``count`` for this window now: learn it, and the key's global rate."""
         if count > self.known:
             self.known = count
@@ -546,7 +557,7 @@ class _Slot:
             self.point = (count, now)
             return
         elapsed = now - point[1]
-        if elapsed < max_age / 8:  # too close to measure a rate
+        if elapsed < sync / 4:  # too close to measure a rate
             return
         rate = max(0, count - point[0]) / elapsed
         # Rises at once, falls by halves: a burst is believed at once, a lull only slowly.
@@ -558,13 +569,13 @@ class SharedWindow:
     """A fixed-window limit per key, shared by every process through Redis, decided locally.
 
     Each process counts the hits it admits in memory; the limiter's background task adds them
-    to the key's Redis counter every ``sync_seconds / 2`` (one ``INCRBY`` per key with new hits,
+    to the key's Redis counter every ``sync_seconds`` (one ``INCRBY`` per key with new hits,
     all keys in one pipelined round trip) and reads back the global count. A hit is decided
     from ``last known global count + this process's hits not yet acknowledged``, with no round
     trip, when all of these hold:
 
-    - the known count is at most ``sync_seconds`` old (a key busy in this process is re-read
-      by every sync, so it stays fresh);
+    - the known count is fresh (see Bounds; a key busy in this process is re-read by every
+      sync, so it stays fresh);
     - the key's global rate is known (measured between Redis answers);
     - the budget left exceeds the *margin*: twice the hits the whole cluster is expected to
       add before this process hears from Redis again, plus one.
@@ -574,13 +585,15 @@ class SharedWindow:
     exactly like ``RateLimiter.hit``. So slow keys and small limits are exact, and a hot key
     costs no round trip until the last few hundred requests of its window.
 
-    **Bounds.** A local decision rests on a global count at most ``sync_seconds`` old. So a key
-    over its limit is refused by every process within ``sync_seconds`` (25 ms by default) of
-    crossing it; and the hits admitted beyond the limit in a window are at most those the other
-    processes admitted in that blind time: at most ``processes × per-process rate ×
-    sync_seconds`` (8 processes at 1,000 req/s each on one key, 25 ms: 200 over a limit),
-    and in practice none while the rate does not jump within a sync period (the margin covers
-    it). ``X-RateLimit-Remaining`` is exact up to the same bound; ``X-RateLimit-Reset`` is the
+    **Bounds.** The sync runs every ``sync_seconds`` (P). A process decides locally on a count
+    at most P old while the key is busy here (plus the event loop's lag when it is saturated:
+    the sync under way re-reads it; hard cap 10 P) and at most 2 P old when the key is quiet
+    here (older: it asks Redis first). So once the shared counter reaches the limit, every
+    process refuses the key within P (2 P if it was quiet); and a window admits beyond the limit
+    at most what the other processes admitted in that blind time: ``processes × per-process
+    rate × P`` (8 processes at 1,000 req/s each on one key, 20 ms: 160), and in practice none
+    while the key's rate does not jump within a period (the margin covers it).
+    ``X-RateLimit-Remaining`` is exact up to the same bound; ``X-RateLimit-Reset`` is the
     window's end, exact.
 
     Redis unreachable: the same arithmetic runs on this process's own hits (local-only limits,
@@ -595,7 +608,9 @@ class SharedWindow:
         self.ids = ids
         self.amount = int(item.amount)
         self.period = int(item.get_expiry())
-        self.max_age = limiter.sync_seconds
+        self.sync = limiter.sync_seconds
+        self.max_age = 2 * limiter.sync_seconds
+        self.busy_max_age = 10 * limiter.sync_seconds
         self._slots: dict[str, _Slot] = {}
         self.dirty: dict[str, _Slot] = {}
 
@@ -638,8 +653,14 @@ class SharedWindow:
                 return Decision(False, amount, 0, start + period)
             age = now - slot.seen_at
             # Hits the cluster may add before this process hears from Redis again, twice over.
-            margin = 2.0 * slot.rate * (age + self.max_age / 2) + 1.0
-            if age <= self.max_age and slot.rate >= 0 and amount - used > margin:
+            margin = 2.0 * slot.rate * (age + self.sync) + 1.0
+            # How old a count may be: a key with hits on their way to Redis (busy here) is
+            # re-read by the sync already under way, however late a busy event loop runs it;
+            # a quiet key asks Redis once its count is older than two periods.
+            fresh = age <= self.max_age or (
+                (slot.pending or slot.inflight) and age <= self.busy_max_age
+            )
+            if fresh and slot.rate >= 0 and amount - used > margin:
                 slot.pending += 1
                 self.dirty[key] = slot
                 return Decision(True, amount, amount - used - 1, start + period)
@@ -659,7 +680,7 @@ class SharedWindow:
         slot.inflight -= n
         if count is not NO_ANSWER:
             count = int(count)
-            slot.observe(count, time.time(), self.max_age)
+            slot.observe(count, time.time(), self.sync)
             return Decision(count <= amount, amount, amount - count, start + period)
         # Redis unreachable: decide on this process's own count; send it when Redis is back.
         if slot.known < 0:
