@@ -47,11 +47,12 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.state.runtime = runtime
     install_error_handlers(app)
     app.include_router(public)
-    # Routes match in order: the hot token exchange and product routes before the developer
-    # and account routes.
-    app.include_router(exchange)
+    # Routes match in order: the hot product routes before the developer and account routes.
+    # (The token exchange is served ahead of routing by ExchangeFastPath; its router only
+    # documents it, and serves it where that middleware is not installed.)
     for router in product_routers():
         app.include_router(router)
+    app.include_router(exchange)
     app.include_router(developer)
     app.include_router(auth)
     dashboard.mount(app)

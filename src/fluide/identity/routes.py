@@ -113,8 +113,8 @@ async def jwks(rt: RuntimeDep, response: Response) -> dict[str, Any]:
 # ---- token exchange and developer session ------------------------------------------------------
 
 
-# The exchange has its own router, mounted before the product routes (app.py): it is the
-# hottest write path, and Starlette tries routes in order.
+# The exchange has its own router: its route documents the operation (and serves it where
+# ExchangeFastPath, below, is not installed).
 exchange = APIRouter(prefix="/api/v1", tags=["Authorize"])
 _EXCHANGE_BODY = {
     "requestBody": {
