@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from fluide.kit.ratelimit import RateLimiter, SharedWindow
+from fluide.kit.ratelimit import RateLimiter, SharedWindow, key_for, parse_limit
 from tests.conftest import REDIS_URL, Dev, bearer, exchange
 from tests.proxy import TcpProxy
 
@@ -495,3 +495,11 @@ async def test_the_background_sync_survives_a_redis_that_forgot_its_scripts(
     finally:
         await limiter.aclose()
         await _drop_keys(redis_url, prefix)
+
+
+@pytest.mark.parametrize("limit", ["600/minute", "10/second", "5/15 minutes", "1000/day"])
+def test_key_for_is_the_limits_library_key(limit: str) -> None:
+    # The counters stay shared with processes that build keys through ``limits``.
+    item = parse_limit(limit)
+    for ids in (("xkey", "fl_dev_abc"), ("xfail", "fl_dev_abc", "127.0.0.1"), ("pkey",)):
+        assert key_for(item, ids) == item.key_for(*ids)

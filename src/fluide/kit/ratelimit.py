@@ -66,6 +66,17 @@ def parse_limit(text: str) -> RateLimitItem:
     return parse(text)
 
 
+@lru_cache(maxsize=64)
+def _key_tail(item: RateLimitItem) -> str:
+    return f"{item.amount}/{item.multiples}/{item.GRANULARITY.name}"
+
+
+def key_for(item: RateLimitItem, ids: tuple[str, ...]) -> str:
+    """``item.key_for(*ids)`` for string ids (the same key, so counters stay shared with the
+    ``limits`` layout), without re-formatting the limit's part on every call."""
+    return f"{item.namespace}/{'/'.join(ids)}/{_key_tail(item)}"
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     allowed: bool
@@ -301,7 +312,7 @@ class RateLimiter:
         return result
 
     def _key(self, item: RateLimitItem, ids: tuple[str, ...]) -> str:
-        return f"{self.prefix}:{item.key_for(*ids)}"
+        return f"{self.prefix}:{key_for(item, ids)}"
 
     # ---- the API -----------------------------------------------------------------------------
 
@@ -357,6 +368,8 @@ class RateLimiter:
         starts = [
             int(now) // int(item.get_expiry()) * int(item.get_expiry()) for item, _ in hit_items
         ]
+        if self._url is None:  # memory mode: no Redis keys or script arguments to build
+            return self._check_and_hit_memory(check_items, hit_items, starts, now)
         keys = [self._key(item, ids) for item, ids in check_items]
         keys += [
             f"{self._key(item, ids)}/{start}"
@@ -390,11 +403,11 @@ class RateLimiter:
     ) -> tuple[Decision | None, Decision | None]:
         memory = self._memory
         for item, ids in checks:
-            until = memory.full_until(item.key_for(*ids), item.amount, item.get_expiry(), now)
+            until = memory.full_until(key_for(item, ids), item.amount, item.get_expiry(), now)
             if until is not None:
                 return Decision(False, item.amount, 0, until), None
         for (item, ids), start in zip(hits, starts, strict=True):
-            count = memory.incr(f"{item.key_for(*ids)}/{start}", start)
+            count = memory.incr(f"{key_for(item, ids)}/{start}", start)
             if count > item.amount:
                 reset_at = start + int(item.get_expiry())
                 return None, Decision(False, item.amount, item.amount - count, reset_at)
