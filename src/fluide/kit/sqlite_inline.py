@@ -20,6 +20,8 @@ from typing import Any
 import aiosqlite
 
 BUSY_TIMEOUT_SECONDS = 30.0
+# Retry a locked database after 0.5 ms, doubling to 5 ms: a writer holds the lock for a group
+# commit (about a millisecond), and a long sleep would leave the lock idle while requests wait.
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
@@ -42,7 +44,7 @@ class InlineConnection(aiosqlite.Connection):
         # refused with SQLITE_BUSY did not run, so running it again is safe.
         loop = asyncio.get_running_loop()
         deadline = loop.time() + BUSY_TIMEOUT_SECONDS
-        delay = 0.001
+        delay = 0.0005
         while True:
             await asyncio.sleep(delay)
             try:
@@ -50,7 +52,7 @@ class InlineConnection(aiosqlite.Connection):
             except sqlite3.OperationalError as exc:
                 if not _is_busy(exc) or loop.time() >= deadline:
                     raise
-            delay = min(delay * 2, 0.05)
+            delay = min(delay * 2, 0.005)
 
     async def _connect(self) -> InlineConnection:
         if self._connection is None:
