@@ -65,6 +65,7 @@ class ServerProcess:
     data_dir: Path
     env: dict[str, str]
     port: int = field(default_factory=free_port)
+    args: tuple[str, ...] = ()  # more ``fluide serve`` options
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
     kills: int = 0
@@ -93,6 +94,7 @@ class ServerProcess:
                     str(self.port),
                     "--data-dir",
                     str(self.data_dir),
+                    *self.args,
                 ],
                 env=self.env,
                 stdout=subprocess.DEVNULL,

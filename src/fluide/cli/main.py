@@ -28,6 +28,18 @@ def serve(
     port: Annotated[int, typer.Option(help="Port")] = 8000,
     data_dir: DataDir = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+    keep_alive: Annotated[
+        int | None,
+        typer.Option(
+            "--keep-alive",
+            min=1,
+            max=3600,
+            metavar="SECONDS",
+            help="Close a keep-alive connection idle this long (default 5, or "
+            "FLUIDE_KEEP_ALIVE_SECONDS). Behind a load balancer, set it longer than the "
+            "balancer's idle timeout.",
+        ),
+    ] = None,
 ) -> None:
     """Apply migrations and serve the API, dashboard and docs."""
     import uvicorn
@@ -35,6 +47,7 @@ def serve(
     from fluide.runtime import Runtime
 
     settings = settings_for(data_dir)
+    keep_alive_seconds = settings.keep_alive_seconds if keep_alive is None else keep_alive
     migrate(settings)
 
     async def prepare() -> None:
@@ -63,4 +76,5 @@ def serve(
         access_log=False,
         proxy_headers=False,
         server_header=False,
+        timeout_keep_alive=keep_alive_seconds,
     )

@@ -30,7 +30,13 @@ from fluide.client._errors import (
     FluideConnectionError,
     error_from_response,
 )
-from fluide.client._retry import RetryPolicy
+from fluide.client._retry import RetryPolicy, repeatable
+from fluide.client._stale import (
+    DEFAULT_LIMITS,
+    ainstall_trace,
+    install_trace,
+    lost_on_stale_connection,
+)
 from fluide.client._token import Token
 
 ENV_BASE_URL = "FLUIDE_BASE_URL"
@@ -142,6 +148,17 @@ class _Common:
             f"Could not complete the request to {base_url} ({type(exc).__name__})", code=code
         )
 
+    def _resendable(self, exc: httpx.TransportError) -> bool:
+        """``exc`` lost a request on a stale keep-alive connection that may be sent again.
+
+        The token exchange is a POST, yet it is resent: a second exchange only mints a second
+        token (the lost one, if the server minted it at all, is never seen and expires unused),
+        at the cost of one audit row and one count against the exchange rate limit. A plain
+        product POST is never resent: the server may have acted on it.
+        """
+        request = lost_on_stale_connection(exc)
+        return request is not None and (repeatable(request) or self.auth.is_token_request(request))
+
     def _rotation(self, body: Any, grace_seconds: int) -> SecretRotation:
         rotation = SecretRotation(
             api_key=str(body["apiKey"]),
@@ -158,7 +175,9 @@ class FluideClient(_Common):
     """Synchronous client. Thread-safe: share one instance between threads.
 
     Arguments default to ``FLUIDE_BASE_URL``, ``FLUIDE_API_KEY``, ``FLUIDE_API_SECRET``
-    (and ``FLUIDE_CLIENT_ID``, default ``fluide-developer``).
+    (and ``FLUIDE_CLIENT_ID``, default ``fluide-developer``). ``limits`` are the connection
+    pool's (default: httpx's sizes, idle connections dropped after 2 s, before the server's
+    5 s keep-alive); a ``transport`` you pass brings its own pool, and ``limits`` is then unused.
     """
 
     def __init__(
@@ -178,6 +197,7 @@ class FluideClient(_Common):
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         transport: httpx.BaseTransport | None = None,
+        limits: httpx.Limits | None = None,
     ) -> None:
         super().__init__(
             base_url,
@@ -199,6 +219,8 @@ class FluideClient(_Common):
             headers=self._headers,
             timeout=timeout,
             transport=transport,
+            limits=limits or DEFAULT_LIMITS,
+            event_hooks={"request": [install_trace]},
         )
 
     def __enter__(self) -> Self:
@@ -220,7 +242,7 @@ class FluideClient(_Common):
         return self.auth.exchange_request(self._http.build_request("POST", TOKEN_PATH))
 
     def _with_retries(self, attempt_once: Callable[[], httpx.Response]) -> httpx.Response:
-        attempt, waited = 0, 0.0
+        attempt, waited, resent_stale = 0, 0.0, False
         while True:
             try:
                 response = attempt_once()
@@ -228,6 +250,16 @@ class FluideClient(_Common):
                 delay = self.retry.delay_for_connect_error(attempt)
                 if not self.retry.allows(attempt, waited, delay):
                     raise self._connection_error(exc, self.base_url) from exc
+            except httpx.TransportError as exc:
+                # A request the server dropped unread on a stale keep-alive connection: once.
+                delay = self.retry.delay_for_stale_connection(attempt)
+                if (
+                    resent_stale
+                    or not self._resendable(exc)
+                    or not self.retry.allows(attempt, waited, delay)
+                ):
+                    raise self._connection_error(exc, self.base_url) from exc
+                resent_stale = True
             except httpx.HTTPError as exc:
                 raise self._connection_error(exc, self.base_url) from exc
             else:
@@ -360,6 +392,7 @@ class AsyncFluideClient(_Common):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        limits: httpx.Limits | None = None,
     ) -> None:
         super().__init__(
             base_url,
@@ -381,6 +414,8 @@ class AsyncFluideClient(_Common):
             headers=self._headers,
             timeout=timeout,
             transport=transport,
+            limits=limits or DEFAULT_LIMITS,
+            event_hooks={"request": [ainstall_trace]},
         )
 
     async def __aenter__(self) -> Self:
@@ -403,7 +438,7 @@ class AsyncFluideClient(_Common):
     async def _with_retries(
         self, attempt_once: Callable[[], Awaitable[httpx.Response]]
     ) -> httpx.Response:
-        attempt, waited = 0, 0.0
+        attempt, waited, resent_stale = 0, 0.0, False
         while True:
             try:
                 response = await attempt_once()
@@ -411,6 +446,16 @@ class AsyncFluideClient(_Common):
                 delay = self.retry.delay_for_connect_error(attempt)
                 if not self.retry.allows(attempt, waited, delay):
                     raise self._connection_error(exc, self.base_url) from exc
+            except httpx.TransportError as exc:
+                # A request the server dropped unread on a stale keep-alive connection: once.
+                delay = self.retry.delay_for_stale_connection(attempt)
+                if (
+                    resent_stale
+                    or not self._resendable(exc)
+                    or not self.retry.allows(attempt, waited, delay)
+                ):
+                    raise self._connection_error(exc, self.base_url) from exc
+                resent_stale = True
             except httpx.HTTPError as exc:
                 raise self._connection_error(exc, self.base_url) from exc
             else:

@@ -15,6 +15,12 @@ import httpx
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
+def repeatable(request: httpx.Request) -> bool:
+    """Sending this request twice does no more than sending it once: an idempotent method, or
+    an ``Idempotency-Key`` (the server replays the first answer instead of acting again)."""
+    return request.method.upper() in IDEMPOTENT or "idempotency-key" in request.headers
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None if absent."""
     if not value:
@@ -37,7 +43,9 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 @dataclass
 class RetryPolicy:
-    """How the clients retry 429 (any method) and 503 / connect failures (idempotent methods).
+    """How the clients retry 429 (any method), 503 (idempotent methods), a connection that
+    could not be opened (any method: nothing was sent) and a request lost on a stale keep-alive
+    connection (repeatable requests and the token exchange, once per call).
 
     ``max_retries`` bounds the attempts after the first; ``max_wait`` bounds the total time
     spent sleeping: a ``Retry-After`` that would exceed it raises at once instead of waiting.
@@ -68,6 +76,10 @@ class RetryPolicy:
 
     def delay_for_connect_error(self, attempt: int) -> float:
         return self.backoff(attempt)
+
+    def delay_for_stale_connection(self, attempt: int) -> float:
+        # The server closed that connection before reading the request; a new one needs no wait.
+        return 0.0
 
     def allows(self, attempt: int, waited: float, delay: float) -> bool:
         return attempt < self.max_retries and waited + delay <= self.max_wait
