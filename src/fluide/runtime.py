@@ -31,6 +31,7 @@ from fluide.kit.group_commit import GroupCommitter
 from fluide.kit.mailer import Mailer
 from fluide.kit.probe import DbProbe
 from fluide.kit.ratelimit import RateLimiter
+from fluide.kit.turns import Turns
 from fluide.settings import Settings
 
 log = logging.getLogger("fluide.runtime")
@@ -65,6 +66,8 @@ class Runtime:
         self.credential_cache = CredentialCache(self.view, settings.credential_cache_seconds)
         # Exchanges commit their rows together (kit.group_commit); started with the runtime.
         self.group_commit = GroupCommitter(self.engine)
+        # Exchange attempts for one (key, address) verify one at a time (identity.tokens).
+        self.exchange_turns = Turns()
         self.clients: dict[str, str] = {}  # client id → status
         # Health routes read this; it reads ``self.engine`` on every tick (tests swap it).
         self.probe = DbProbe(lambda: read_only(self.engine))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from fluide.kit.turns import Turns
 from tests.conftest import Dev
 
 TOKEN = "/api/v1/authorize/token"
@@ -60,3 +62,36 @@ async def test_lock_out_after_failures_blocks_even_the_right_secret(app: FastAPI
     assert "retry-after" in locked.headers
     async with _from(app, "10.0.0.5") as owner:  # the lock-out is per key and address
         assert (await owner.post(TOKEN, headers=dev.exchange_headers())).status_code == 200
+
+
+async def test_a_burst_of_parallel_wrong_guesses_stops_at_the_lock_out(
+    app: FastAPI, dev: Dev
+) -> None:
+    """Attempts for one key from one address verify in turn, each looking at the lock-out
+    again: of 30 parallel wrong guesses (5 within this module's per-address budget), exactly
+    the 2 failures the lock-out allows are verified; without turns all 5 were."""
+    async with _from(app, "10.0.0.9") as attacker:
+        wrong = dev.exchange_headers("fl_sk_wrong")
+        responses = await asyncio.gather(*(attacker.post(TOKEN, headers=wrong) for _ in range(30)))
+    codes = [r.json()["code"] for r in responses]
+    assert codes.count("DEVELOPER_KEYS_INVALID") == 2
+    assert codes.count("RATE_LIMITED") == 28
+
+
+def test_turns_forget_keys_nobody_holds() -> None:
+    async def scenario() -> list[int]:
+        turns = Turns()
+        order: list[int] = []
+
+        async def holder(n: int) -> None:
+            async with turns.turn("k"):
+                order.append(n)
+                await asyncio.sleep(0)
+                order.append(n)
+
+        await asyncio.gather(*(holder(n) for n in range(3)))
+        assert len(turns) == 0
+        return order
+
+    # One holder at a time: each one's two entries are adjacent.
+    assert asyncio.run(scenario()) == [0, 0, 1, 1, 2, 2]

@@ -142,6 +142,64 @@ def _secret_matches(
     return current_ok, previous_ok
 
 
+async def _verify_slow(rt: Runtime, actor: Actor, api_key: str, digest: str) -> tuple[Any, bool]:
+    """Check the secret against the database; return (credential, current secret matched).
+
+    Attempts for one key from one address take turns here, and each looks at the lock-out
+    again once it has its turn: otherwise a burst of parallel wrong guesses would all pass the
+    lock-out check before the first failure is counted (check → await the database → count).
+    """
+    key = api_key[:64]
+    async with rt.exchange_turns.turn((key, actor.source_ip or "-")):
+        s = rt.settings
+        ip = actor.source_ip or "-"
+        for limit, ids in (
+            (s.exchange_failure_limit, ("xfail", key, ip)),
+            (s.exchange_failure_limit_long, ("xfail-ip", ip)),
+        ):
+            locked = await rt.limiter.exceeded(limit, *ids)
+            if locked is not None:
+                raise await _deny(
+                    rt,
+                    actor,
+                    RateLimited(
+                        locked.retry_after, "Too many failed attempts; locked out for a while"
+                    ),
+                    key_hint=_key_hint(api_key),
+                )
+        cred = await _read_credential(rt, key)
+        current_ok, previous_ok = _secret_matches(
+            rt,
+            digest,
+            cred.secret_hash if cred else None,
+            cred.previous_secret_hash if cred else None,
+            cred.previous_secret_expires_at if cred else None,
+        )
+        if cred is None or not (current_ok or previous_ok):
+            await _count_failure(rt, actor, api_key)
+            raise await _deny(
+                rt, actor, DeveloperKeysInvalid(), credential=cred, key_hint=_key_hint(api_key)
+            )
+    if cred.status != "active":
+        raise await _deny(rt, actor, CredentialRevoked(), credential=cred)
+    if cred.email_verified_at is None:
+        raise await _deny(rt, actor, EmailNotVerified(), credential=cred)
+    rt.credential_cache.put(
+        CachedCredential(
+            id=cred.id,
+            tenant_id=cred.tenant_id,
+            api_key=cred.api_key,
+            scopes=cred.scopes,
+            generation=cred.generation,
+            secret_hash=cred.secret_hash,
+            previous_secret_hash=cred.previous_secret_hash,
+            previous_secret_expires_at=cred.previous_secret_expires_at,
+            fetched=time.monotonic(),
+        )
+    )
+    return cred, current_ok
+
+
 async def exchange(
     rt: Runtime,
     actor: Actor,
@@ -181,36 +239,7 @@ async def exchange(
     )
     if not (current_ok or previous_ok):
         # Not from the snapshot: the database decides (a secret rotated elsewhere works at once).
-        cred = await _read_credential(rt, key)
-        current_ok, previous_ok = _secret_matches(
-            rt,
-            digest,
-            cred.secret_hash if cred else None,
-            cred.previous_secret_hash if cred else None,
-            cred.previous_secret_expires_at if cred else None,
-        )
-        if cred is None or not (current_ok or previous_ok):
-            await _count_failure(rt, actor, api_key)
-            raise await _deny(
-                rt, actor, DeveloperKeysInvalid(), credential=cred, key_hint=_key_hint(api_key)
-            )
-        if cred.status != "active":
-            raise await _deny(rt, actor, CredentialRevoked(), credential=cred)
-        if cred.email_verified_at is None:
-            raise await _deny(rt, actor, EmailNotVerified(), credential=cred)
-        rt.credential_cache.put(
-            CachedCredential(
-                id=cred.id,
-                tenant_id=cred.tenant_id,
-                api_key=cred.api_key,
-                scopes=cred.scopes,
-                generation=cred.generation,
-                secret_hash=cred.secret_hash,
-                previous_secret_hash=cred.previous_secret_hash,
-                previous_secret_expires_at=cred.previous_secret_expires_at,
-                fetched=time.monotonic(),
-            )
-        )
+        cred, current_ok = await _verify_slow(rt, actor, api_key, digest)
 
     granted = cred.scopes.split()
     if scope:
