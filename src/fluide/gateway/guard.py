@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fluide.identity.errors import ApiSecretNotAllowed, InsufficientScope
 from fluide.identity.principal import Principal, authenticate
 from fluide.kit.errors import RateLimited
+from fluide.kit.routing import PrefixRouter
 from fluide.runtime import get_runtime
 
 PRODUCT_TAGS = {"hr": "HR", "payroll": "Payroll", "pay": "Pay", "books": "Books", "utils": "Utils"}
@@ -91,4 +92,5 @@ def guarded_router(product: str) -> APIRouter:
     """An APIRouter under ``/api/v1/<product>``: every route behind it passes the guard."""
     if product not in PRODUCT_TAGS:
         raise ValueError(f"unknown product {product!r}")
-    return APIRouter(prefix=f"/api/v1/{product}", tags=[PRODUCT_TAGS[product]])
+    # A PrefixRouter refuses a path outside /api/v1/<product> at once (kit.routing).
+    return PrefixRouter(prefix=f"/api/v1/{product}", tags=[PRODUCT_TAGS[product]])

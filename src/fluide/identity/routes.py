@@ -52,9 +52,11 @@ from fluide.kit.errors import (
     validation_errors,
 )
 from fluide.kit.pagination import Page, PageDep
+from fluide.kit.routing import StaticRouter
 from fluide.runtime import DbSession, RuntimeDep, get_runtime
 
-public = APIRouter()
+# Fixed paths only: a product request skips these routes with one set lookup (kit.routing).
+public = StaticRouter()
 developer = APIRouter(prefix="/api/v1", tags=["Authorize"])
 auth = APIRouter(prefix="/api/v1/auth", tags=["Accounts"])
 
