@@ -7,6 +7,7 @@ import asyncio
 import httpx
 import jwt as pyjwt
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from fluide.identity.models import AuditEvent, IssuedToken
@@ -173,3 +174,24 @@ async def test_invalid_json_body_is_a_validation_error(client: httpx.AsyncClient
         assert resp.status_code == 400, raw
         body = resp.json()
         assert body["code"] == "VALIDATION_FAILED" and body["errors"]
+
+
+async def test_under_a_root_path_the_documented_route_serves_the_exchange(
+    app: FastAPI, dev: Dev
+) -> None:
+    """Mounted under a prefix (``root_path``), ExchangeFastPath steps aside and the FastAPI
+    route (the same handler) answers: same body, same error envelope."""
+    transport = httpx.ASGITransport(app=app, root_path="/connect-api")
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        path = "/connect-api" + TOKEN
+        ok = await client.post(path, headers=dev.exchange_headers())
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["tokenType"] == "Bearer"
+        assert ok.headers["cache-control"] == "no-store"
+        bad = await client.post(path, headers=dev.exchange_headers(secret="fl_sk_wrong"))
+        assert bad.status_code == 401
+        assert bad.json()["code"] == "DEVELOPER_KEYS_INVALID"
+        invalid = await client.post(
+            path, content=b"{not json", headers={"Content-Type": "application/json"}
+        )
+        assert (invalid.status_code, invalid.json()["code"]) == (400, "VALIDATION_FAILED")
