@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from fluide.identity.revocation import RevocationView
 
@@ -44,6 +45,21 @@ class CachedCredential:
 
     def __repr__(self) -> str:
         return f"CachedCredential(id={self.id!r})"
+
+    @classmethod
+    def of(cls, row: Any) -> CachedCredential:
+        """The snapshot of a credential row just read (``fetched`` is now)."""
+        return cls(
+            id=row.id,
+            tenant_id=row.tenant_id,
+            api_key=row.api_key,
+            scopes=row.scopes,
+            generation=row.generation,
+            secret_hash=row.secret_hash,
+            previous_secret_hash=row.previous_secret_hash,
+            previous_secret_expires_at=row.previous_secret_expires_at,
+            fetched=time.monotonic(),
+        )
 
 
 class CredentialCache:

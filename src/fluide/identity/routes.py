@@ -158,7 +158,7 @@ async def exchange_token(request: Request) -> Response:
         scope=h.get("x-fluide-scope") or body.scope,
     )
     return Response(
-        orjson.dumps(tokens.exchange_body(result, rt.settings.token_ttl_seconds)),
+        orjson.dumps(tokens.exchange_body(result)),
         media_type="application/json",
         headers=_NO_STORE,
     )

@@ -7,18 +7,13 @@ token lives at most five minutes. The claims are those of a normal token exchang
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fluide.identity import audit, credentials, jwt_core
+from fluide.identity import audit, credentials
 from fluide.identity.audit import Actor
 from fluide.identity.errors import ClientIdInvalid, CredentialRevoked, EmailNotVerified
 from fluide.identity.models import Account, IssuedToken
-from fluide.identity.tokens import ExchangeResult
-from fluide.kit.errors import ServiceUnavailable
-from fluide.kit.ids import new_id
+from fluide.identity.tokens import ExchangeResult, issued_token_row, mint_access_token
 from fluide.runtime import Runtime
 
 MAX_TTL_SECONDS = 300
@@ -46,38 +41,16 @@ async def mint_for_session(
         raise EmailNotVerified
     if rt.clients.get(client_id) != "active":
         raise ClientIdInvalid
-    signing_key = rt.keyset.signing_key
-    if signing_key is None:
-        raise ServiceUnavailable("No signing key is loaded")
-    ttl = min(MAX_TTL_SECONDS, rt.settings.token_ttl_seconds)
-    now = rt.clock()
-    iat = int(now.timestamp())
-    claims: dict[str, Any] = {
-        "iss": rt.settings.issuer,
-        "sub": cred.id,
-        "iat": iat,
-        "nbf": iat,
-        "exp": iat + ttl,
-        "jti": new_id("tok")[4:],
-        "tenant_id": cred.tenant_id,
-        "fluide_client_id": client_id,
-        "api_key": cred.api_key,
-        "scope": cred.scopes,
-        "gen": cred.generation,
-    }
-    token = jwt_core.mint(claims, signing_key)
-    session.add(
-        IssuedToken(
-            jti=claims["jti"],
-            credential_id=cred.id,
-            tenant_id=cred.tenant_id,
-            client_id=client_id,
-            scope=claims["scope"],
-            generation=claims["gen"],
-            issued_at=now,
-            expires_at=now + timedelta(seconds=ttl),
-        )
+    result, now = mint_access_token(
+        rt,
+        cred,
+        client_id=client_id,
+        scope=cred.scopes,
+        generation=cred.generation,
+        ttl=min(MAX_TTL_SECONDS, rt.settings.token_ttl_seconds),
     )
+    claims = result.claims
+    session.add(IssuedToken(**issued_token_row(claims, now)))
     audit.record(
         session,
         rt.clock,
@@ -88,4 +61,4 @@ async def mint_for_session(
         details={"via": "dashboard", "jti": claims["jti"]},
     )
     await session.flush()
-    return ExchangeResult(token, claims)
+    return result

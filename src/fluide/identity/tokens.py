@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +23,7 @@ from fluide.identity.principal import Principal
 from fluide.kit.clock import system_clock
 from fluide.kit.errors import AppError, NotFound, RateLimited, ServiceUnavailable, ValidationFailed
 from fluide.kit.ids import new_id
+from fluide.kit.ratelimit import Decision, LimitIds
 from fluide.runtime import Runtime
 
 
@@ -89,6 +89,24 @@ def _key_hint(api_key: str) -> str:
     return api_key[:11]
 
 
+def _lockouts(rt: Runtime, key_id: str, ip: str) -> tuple[LimitIds, LimitIds]:
+    """The failure windows an exchange must be under (looked at, never spent here)."""
+    s = rt.settings
+    return (
+        (s.exchange_failure_limit, ("xfail", key_id, ip)),
+        (s.exchange_failure_limit_long, ("xfail-ip", ip)),
+    )
+
+
+async def _locked_out(rt: Runtime, actor: Actor, api_key: str, locked: Decision) -> AppError:
+    return await _deny(
+        rt,
+        actor,
+        RateLimited(locked.retry_after, "Too many failed attempts; locked out for a while"),
+        key_hint=_key_hint(api_key),
+    )
+
+
 async def _check_limits(rt: Runtime, actor: Actor, api_key: str) -> None:
     """Lock-outs first (only looked at), then the per-address and per-key budgets (spent):
     one Redis round trip with Redis configured, no await at all in memory."""
@@ -96,22 +114,14 @@ async def _check_limits(rt: Runtime, actor: Actor, api_key: str) -> None:
     ip = actor.source_ip or "-"
     key_id = api_key[:64]
     locked, refused = await rt.limiter.check_and_hit(
-        (
-            (s.exchange_failure_limit, ("xfail", key_id, ip)),
-            (s.exchange_failure_limit_long, ("xfail-ip", ip)),
-        ),
+        _lockouts(rt, key_id, ip),
         (
             (s.exchange_limit_per_ip, ("xip", ip)),
             (s.exchange_limit_per_key, ("xkey", key_id)),
         ),
     )
     if locked is not None:
-        raise await _deny(
-            rt,
-            actor,
-            RateLimited(locked.retry_after, "Too many failed attempts; locked out for a while"),
-            key_hint=_key_hint(api_key),
-        )
+        raise await _locked_out(rt, actor, api_key, locked)
     if refused is not None:
         raise await _deny(rt, actor, RateLimited(refused.retry_after), key_hint=_key_hint(api_key))
 
@@ -128,18 +138,19 @@ async def _read_credential(rt: Runtime, api_key: str) -> Any:
         return (await conn.execute(_SELECT_CREDENTIAL, {"api_key": api_key})).first()
 
 
-def _secret_matches(
-    rt: Runtime, digest: str, current: str | None, previous: str | None, previous_until: Any
-) -> tuple[bool, bool]:
-    """(current matches, previous matches). Both comparisons always run, against a decoy when
-    there is nothing to compare with, so every path does the same work."""
+def _secret_matches(rt: Runtime, digest: str, cred: Any) -> tuple[bool, bool]:
+    """(current matches, previous matches) against a credential row or snapshot (or None).
+
+    Both comparisons always run, against a decoy when there is nothing to compare with, so
+    every path does the same work."""
     hasher = rt.hasher
-    current_ok = hasher.digest_matches(digest, current)
-    previous_live = previous is not None and previous_until is not None
-    if previous_live:
-        previous_live = previous_until > rt.clock()
-    previous_ok = hasher.digest_matches(digest, previous if previous_live else None)
-    return current_ok, previous_ok
+    current = previous = None
+    if cred is not None:
+        current = cred.secret_hash
+        until = cred.previous_secret_expires_at
+        if until is not None and until > rt.clock():
+            previous = cred.previous_secret_hash
+    return hasher.digest_matches(digest, current), hasher.digest_matches(digest, previous)
 
 
 async def _verify_slow(rt: Runtime, actor: Actor, api_key: str, digest: str) -> tuple[Any, bool]:
@@ -150,31 +161,13 @@ async def _verify_slow(rt: Runtime, actor: Actor, api_key: str, digest: str) -> 
     lock-out check before the first failure is counted (check → await the database → count).
     """
     key = api_key[:64]
-    async with rt.exchange_turns.turn((key, actor.source_ip or "-")):
-        s = rt.settings
-        ip = actor.source_ip or "-"
-        for limit, ids in (
-            (s.exchange_failure_limit, ("xfail", key, ip)),
-            (s.exchange_failure_limit_long, ("xfail-ip", ip)),
-        ):
-            locked = await rt.limiter.exceeded(limit, *ids)
-            if locked is not None:
-                raise await _deny(
-                    rt,
-                    actor,
-                    RateLimited(
-                        locked.retry_after, "Too many failed attempts; locked out for a while"
-                    ),
-                    key_hint=_key_hint(api_key),
-                )
+    ip = actor.source_ip or "-"
+    async with rt.exchange_turns.turn((key, ip)):
+        locked, _ = await rt.limiter.check_and_hit(_lockouts(rt, key, ip), ())
+        if locked is not None:
+            raise await _locked_out(rt, actor, api_key, locked)
         cred = await _read_credential(rt, key)
-        current_ok, previous_ok = _secret_matches(
-            rt,
-            digest,
-            cred.secret_hash if cred else None,
-            cred.previous_secret_hash if cred else None,
-            cred.previous_secret_expires_at if cred else None,
-        )
+        current_ok, previous_ok = _secret_matches(rt, digest, cred)
         if cred is None or not (current_ok or previous_ok):
             await _count_failure(rt, actor, api_key)
             raise await _deny(
@@ -184,20 +177,48 @@ async def _verify_slow(rt: Runtime, actor: Actor, api_key: str, digest: str) -> 
         raise await _deny(rt, actor, CredentialRevoked(), credential=cred)
     if cred.email_verified_at is None:
         raise await _deny(rt, actor, EmailNotVerified(), credential=cred)
-    rt.credential_cache.put(
-        CachedCredential(
-            id=cred.id,
-            tenant_id=cred.tenant_id,
-            api_key=cred.api_key,
-            scopes=cred.scopes,
-            generation=cred.generation,
-            secret_hash=cred.secret_hash,
-            previous_secret_hash=cred.previous_secret_hash,
-            previous_secret_expires_at=cred.previous_secret_expires_at,
-            fetched=time.monotonic(),
-        )
-    )
+    rt.credential_cache.put(CachedCredential.of(cred))
     return cred, current_ok
+
+
+def mint_access_token(
+    rt: Runtime, cred: Any, *, client_id: str, scope: str, generation: int, ttl: int
+) -> tuple[ExchangeResult, datetime]:
+    """Sign an access token (DESIGN §4 claims) for a credential; return it with its ``iat``."""
+    signing_key = rt.keyset.signing_key
+    if signing_key is None:
+        raise ServiceUnavailable("No signing key is loaded")
+    now = rt.clock()
+    iat = int(now.timestamp())
+    claims: dict[str, Any] = {
+        "iss": rt.settings.issuer,
+        "sub": cred.id,
+        "iat": iat,
+        "nbf": iat,
+        "exp": iat + ttl,
+        "jti": new_id("tok")[4:],
+        "tenant_id": cred.tenant_id,
+        "fluide_client_id": client_id,
+        "api_key": cred.api_key,
+        "scope": scope,
+        "gen": generation,
+    }
+    return ExchangeResult(jwt_core.mint(claims, signing_key), claims), now
+
+
+def issued_token_row(claims: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The ``issued_tokens`` row of a token just minted (``auth-context`` and revocation)."""
+    return {
+        "jti": claims["jti"],
+        "credential_id": claims["sub"],
+        "tenant_id": claims["tenant_id"],
+        "client_id": claims["fluide_client_id"],
+        "scope": claims["scope"],
+        "generation": claims["gen"],
+        "issued_at": now,
+        "expires_at": now + timedelta(seconds=claims["exp"] - claims["iat"]),
+        "revoked_at": None,
+    }
 
 
 async def exchange(
@@ -230,13 +251,7 @@ async def exchange(
     # The snapshot of this credential from the last second (identity.credential_cache), or
     # decoys: either way two comparisons, so a cached key costs what an unknown one does.
     cred: Any = rt.credential_cache.get(key)
-    current_ok, previous_ok = _secret_matches(
-        rt,
-        digest,
-        cred.secret_hash if cred else None,
-        cred.previous_secret_hash if cred else None,
-        cred.previous_secret_expires_at if cred else None,
-    )
+    current_ok, previous_ok = _secret_matches(rt, digest, cred)
     if not (current_ok or previous_ok):
         # Not from the snapshot: the database decides (a secret rotated elsewhere works at once).
         cred, current_ok = await _verify_slow(rt, actor, api_key, digest)
@@ -257,42 +272,18 @@ async def exchange(
             )
         granted = [s for s in granted if s in wanted]
 
-    signing_key = rt.keyset.signing_key
-    if signing_key is None:
-        raise ServiceUnavailable("No signing key is loaded")
-    now = rt.clock()
-    ttl = rt.settings.token_ttl_seconds
-    iat = int(now.timestamp())
-    claims: dict[str, Any] = {
-        "iss": rt.settings.issuer,
-        "sub": cred.id,
-        "iat": iat,
-        "nbf": iat,
-        "exp": iat + ttl,
-        "jti": new_id("tok")[4:],
-        "tenant_id": cred.tenant_id,
-        "fluide_client_id": client_id,
-        "api_key": cred.api_key,
-        "scope": " ".join(granted),
-        "gen": cred.generation if current_ok else cred.generation - 1,
-    }
-    token = jwt_core.mint(claims, signing_key)
+    result, now = mint_access_token(
+        rt,
+        cred,
+        client_id=client_id,
+        scope=" ".join(granted),
+        generation=cred.generation if current_ok else cred.generation - 1,
+        ttl=rt.settings.token_ttl_seconds,
+    )
+    claims = result.claims
     # The token is handed out only once its row and its audit row are committed.
     await rt.group_commit.write(
-        (
-            _INSERT_TOKEN,
-            {
-                "jti": claims["jti"],
-                "credential_id": cred.id,
-                "tenant_id": cred.tenant_id,
-                "client_id": client_id,
-                "scope": claims["scope"],
-                "generation": claims["gen"],
-                "issued_at": now,
-                "expires_at": now + timedelta(seconds=ttl),
-                "revoked_at": None,
-            },
-        ),
+        (_INSERT_TOKEN, issued_token_row(claims, now)),
         (
             _INSERT_AUDIT,
             audit.row_values(
@@ -305,10 +296,10 @@ async def exchange(
             ),
         ),
     )
-    return ExchangeResult(token, claims)
+    return result
 
 
-def exchange_body(result: ExchangeResult, ttl: int) -> dict[str, Any]:
+def exchange_body(result: ExchangeResult) -> dict[str, Any]:
     c = result.claims
     return {
         "accessToken": result.access_token,
