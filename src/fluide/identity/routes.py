@@ -47,9 +47,8 @@ from fluide.identity.schemas import (
 from fluide.kit.errors import (
     AppError,
     RateLimited,
-    error_response,
-    request_id_of,
-    validation_errors,
+    app_error_response,
+    validation_error_response,
 )
 from fluide.kit.pagination import Page, PageDep
 from fluide.kit.routing import StaticRouter
@@ -195,17 +194,9 @@ class ExchangeFastPath:
         try:
             response = await exchange_token(request)
         except AppError as exc:
-            response = error_response(
-                exc.status, exc.code, exc.message, request_id_of(request), exc.errors, exc.headers
-            )
+            response = app_error_response(request, exc)
         except RequestValidationError as exc:
-            response = error_response(
-                400,
-                "VALIDATION_FAILED",
-                "Request validation failed",
-                request_id_of(request),
-                validation_errors(exc),
-            )
+            response = validation_error_response(request, exc)
         await response(scope, receive, send)
 
 

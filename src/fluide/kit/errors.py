@@ -148,22 +148,30 @@ def validation_errors(exc: RequestValidationError) -> dict[str, list[str]]:
     return out
 
 
+def app_error_response(request: Request, exc: AppError) -> Response:
+    return error_response(
+        exc.status, exc.code, exc.message, request_id_of(request), exc.errors, exc.headers
+    )
+
+
+def validation_error_response(request: Request, exc: RequestValidationError) -> Response:
+    return error_response(
+        400,
+        "VALIDATION_FAILED",
+        "Request validation failed",
+        request_id_of(request),
+        validation_errors(exc),
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def app_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, AppError)
-        return error_response(
-            exc.status, exc.code, exc.message, request_id_of(request), exc.errors, exc.headers
-        )
+        return app_error_response(request, exc)
 
     async def invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return error_response(
-            400,
-            "VALIDATION_FAILED",
-            "Request validation failed",
-            request_id_of(request),
-            validation_errors(exc),
-        )
+        return validation_error_response(request, exc)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
