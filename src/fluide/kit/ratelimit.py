@@ -321,7 +321,7 @@ class RateLimiter:
         item = parse_limit(limit)
         period = int(item.get_expiry())
         start = int(time.time()) // period * period
-        key = f"{item.key_for(*ids)}/{start}"
+        key = f"{key_for(item, ids)}/{start}"
         count = await self._call(INCR, [f"{self.prefix}:{key}"], [1, period])
         if count is NO_ANSWER:
             count = self._memory.incr(key, start)
@@ -335,7 +335,7 @@ class RateLimiter:
         until: float | None
         entry = await self._call(LOOK, [self._key(item, ids)], [item.amount, now - period])
         if entry is NO_ANSWER:
-            until = self._memory.full_until(item.key_for(*ids), item.amount, period, now)
+            until = self._memory.full_until(key_for(item, ids), item.amount, period, now)
         else:
             until = None if entry is None else float(entry) + period
         return None if until is None else Decision(False, item.amount, 0, until)
@@ -347,7 +347,7 @@ class RateLimiter:
         now = time.time()
         done = await self._call(RECORD, [self._key(item, ids)], [repr(now), item.amount, period])
         if done is NO_ANSWER:
-            self._memory.record(item.key_for(*ids), item.amount, period, now)
+            self._memory.record(key_for(item, ids), item.amount, period, now)
 
     async def check_and_hit(
         self, checks: Sequence[LimitIds], hits: Sequence[LimitIds]
@@ -628,7 +628,7 @@ class SharedWindow:
         self.dirty: dict[str, _Slot] = {}
 
     def redis_key(self, key: str, start: int) -> str:
-        return f"{self.limiter.prefix}:{self.item.key_for(*self.ids, key)}/{start}"
+        return f"{self.limiter.prefix}:{key_for(self.item, (*self.ids, key))}/{start}"
 
     def mark(self, key: str, slot: _Slot) -> None:
         self.dirty[key] = slot
