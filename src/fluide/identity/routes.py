@@ -91,16 +91,11 @@ async def health(rt: RuntimeDep) -> Response:
     )
 
 
-def _health_body(db_up: bool, key_up: bool) -> bytes:
-    health = Health(
-        status="ok" if db_up else "error",
-        service="fluide-auth",
-        checks={"database": "up" if db_up else "down", "signingKey": "up" if key_up else "down"},
-    )
-    return health.model_dump_json(by_alias=True).encode()
-
-
-_HEALTH_BODIES = {(db, key): _health_body(db, key) for db in (True, False) for key in (True, False)}
+_HEALTH_BODIES = {
+    (db, key): Health.body("fluide-auth", db, signingKey=key)
+    for db in (True, False)
+    for key in (True, False)
+}
 
 
 @public.get("/.well-known/jwks.json", tags=["Service"])

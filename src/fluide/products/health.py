@@ -22,19 +22,10 @@ READ_SCOPE = {
 }
 
 
-def _body(service: str, up: bool) -> bytes:
-    health = Health(
-        status="ok" if up else "error",
-        service=service,
-        checks={"database": "up" if up else "down"},
-    )
-    return health.model_dump_json(by_alias=True).encode()
-
-
 def router(product: str) -> APIRouter:
     r = guarded_router(product)
     service = f"fluide-{product}"
-    ok, down = _body(service, True), _body(service, False)
+    ok, down = Health.body(service, True), Health.body(service, False)
 
     @r.get(
         "/health",
