@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-from fastapi import Header, Query, Request
+from fastapi import Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from fluide.apidocs import error_responses
 from fluide.gateway import CurrentPrincipal, guarded_router, require_scope
-from fluide.kit import idempotency
 from fluide.kit.errors import ValidationFailed
 from fluide.kit.pagination import Page, PageDep
 from fluide.products.books import service
@@ -29,12 +28,12 @@ from fluide.products.books.service import (
     JournalEntryNotBalanced,
     JournalEntryNotFound,
 )
+from fluide.products.idempotent import IDEMPOTENCY_ERRORS, IdemHeader, run_idempotent
 from fluide.runtime import DbSession, get_runtime
 
 router = guarded_router("books")
 READ = [require_scope("books:read")]
 WRITE = [require_scope("books:write")]
-IdemHeader = Header(None, alias="Idempotency-Key", max_length=255)
 
 
 @router.get("/accounts", response_model=Page[AccountOut], dependencies=READ)
@@ -73,8 +72,7 @@ async def create_account(
         ValidationFailed,
         JournalEntryNotBalanced,
         AccountNotFound,
-        idempotency.IdempotencyKeyReused,
-        idempotency.IdempotencyInProgress,
+        *IDEMPOTENCY_ERRORS,
     ),
 )
 async def create_entry(
@@ -90,17 +88,8 @@ async def create_entry(
         entry = await service.create_manual_entry(session, principal.tenant_id, body, rt.clock())
         return 201, service.entry_out(entry).model_dump(mode="json", by_alias=True)
 
-    return await idempotency.execute(
-        rt.sessionmaker,
-        rt.clock,
-        tenant_id=principal.tenant_id,
-        key=idempotency_key,
-        request_hash=idempotency.fingerprint(
-            "POST", request.url.path, body.model_dump(mode="json")
-        ),
-        work=work,
-        stale_after=timedelta(seconds=rt.settings.idempotency_stale_seconds),
-        retention=timedelta(hours=rt.settings.idempotency_retention_hours),
+    return await run_idempotent(
+        request, principal.tenant_id, idempotency_key, body.model_dump(mode="json"), work
     )
 
 

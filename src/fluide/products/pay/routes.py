@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any, Literal
 
-from fastapi import Header, Path, Query, Request
+from fastapi import Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from fluide.apidocs import error_responses
 from fluide.gateway import CurrentPrincipal, guarded_router, require_scope
-from fluide.kit import idempotency
 from fluide.kit.errors import ValidationFailed
 from fluide.kit.pagination import Page, PageDep
+from fluide.products.idempotent import IDEMPOTENCY_ERRORS, IdemHeader, run_idempotent
 from fluide.products.pay import service
 from fluide.products.pay.schemas import DisburseOut, FundIn, PayoutCreate, PayoutOut, WalletOut
 from fluide.products.pay.service import (
@@ -29,31 +28,6 @@ from fluide.runtime import DbSession, get_runtime
 router = guarded_router("pay")
 READ = [require_scope("pay:read")]
 WRITE = [require_scope("pay:write")]
-IdemHeader = Header(
-    None,
-    alias="Idempotency-Key",
-    max_length=255,
-    description="Same key + same body → the stored response; different body → 409. A key is "
-    "kept 24 h after its request completed (FLUIDE_IDEMPOTENCY_RETENTION_HOURS), then is new",
-)
-# What every idempotent POST can answer about its key (beyond the key's own validation).
-IDEMPOTENCY_ERRORS = (idempotency.IdempotencyKeyReused, idempotency.IdempotencyInProgress)
-
-
-async def _idempotent(
-    request: Request, tenant_id: str, key: str | None, body: Any, work: idempotency.Work
-) -> Response:
-    rt = get_runtime(request)
-    return await idempotency.execute(
-        rt.sessionmaker,
-        rt.clock,
-        tenant_id=tenant_id,
-        key=key,
-        request_hash=idempotency.fingerprint("POST", request.url.path, body),
-        work=work,
-        stale_after=timedelta(seconds=rt.settings.idempotency_stale_seconds),
-        retention=timedelta(hours=rt.settings.idempotency_retention_hours),
-    )
 
 
 @router.get("/wallets", response_model=Page[WalletOut], dependencies=READ)
@@ -86,7 +60,7 @@ async def fund_wallet(
         wallet = await service.fund(session, principal.tenant_id, currency, body, rt.clock())
         return 200, service.wallet_out(wallet).model_dump(mode="json", by_alias=True)
 
-    return await _idempotent(
+    return await run_idempotent(
         request, principal.tenant_id, idempotency_key, body.model_dump(mode="json"), work
     )
 
@@ -111,7 +85,7 @@ async def create_payout(
         payout = await service.create_payout(session, principal.tenant_id, body, rt.clock())
         return 201, service.payout_out(payout).model_dump(mode="json", by_alias=True)
 
-    return await _idempotent(
+    return await run_idempotent(
         request, principal.tenant_id, idempotency_key, body.model_dump(mode="json"), work
     )
 
@@ -168,4 +142,4 @@ async def disburse(
         out = await service.disburse(session, principal.tenant_id, run_id, rt.clock())
         return 201, out.model_dump(mode="json", by_alias=True)
 
-    return await _idempotent(request, principal.tenant_id, idempotency_key, {}, work)
+    return await run_idempotent(request, principal.tenant_id, idempotency_key, {}, work)
