@@ -12,7 +12,6 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fluide.gateway.authn import verified_principal
@@ -22,7 +21,7 @@ from fluide.identity import formats
 from fluide.identity.audit import Actor
 from fluide.identity.errors import ApiSecretNotAllowed
 from fluide.identity.principal import Principal, check_principal
-from fluide.kit.errors import AppError, error_body
+from fluide.kit.errors import AppError, send_error
 
 if TYPE_CHECKING:
     from fluide.gateway.core import Gateway
@@ -174,16 +173,15 @@ class GatewayMiddleware:
         self, scope: Scope, send: Send, state: dict[str, object], exc: AppError
     ) -> None:
         rid = state.get("request_id")
-        body = orjson.dumps(
-            error_body(exc.status, exc.code, exc.message, rid if isinstance(rid, str) else "-")
-        )
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"cache-control", b"no-store"),
-        ]
+        headers = [(b"cache-control", b"no-store")]
         headers.extend(
             (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers.items()
         )
-        await send({"type": "http.response.start", "status": exc.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_error(
+            send,
+            exc.status,
+            exc.code,
+            exc.message,
+            rid if isinstance(rid, str) else "-",
+            headers=headers,
+        )

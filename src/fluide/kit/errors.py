@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -10,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import Send
 
 from fluide.kit.clock import iso_z, system_clock
 
@@ -131,6 +133,24 @@ def error_response(
         media_type="application/json",
         headers=headers,
     )
+
+
+async def send_error(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    request_id: str,
+    errors: dict[str, list[str]] | None = None,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+) -> None:
+    """The envelope straight onto an ASGI ``send``, for pure ASGI middlewares that answer
+    before any route (input limits, the guard, the last-resort 500)."""
+    body = orjson.dumps(error_body(status, code, message, request_id, errors))
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw.extend(headers)
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
 
 
 def request_id_of(request: Request) -> str:

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import re
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fluide.kit.errors import error_body
+from fluide.kit.errors import send_error
 
 # Headers the service reads as credentials. Their values must be visible ASCII (space
 # allowed): keys, secrets, tokens, client ids and scopes never hold anything else, and
@@ -171,17 +170,5 @@ async def _refuse(
     errors: dict[str, list[str]] | None = None,
 ) -> None:
     request_id = str(scope.get("state", {}).get("request_id") or "-")
-    payload = orjson.dumps(error_body(status, code, message, request_id, errors))
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                # The rest of an oversized request is not read: the connection cannot be reused.
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
+    # The rest of an oversized request is not read: the connection cannot be reused.
+    await send_error(send, status, code, message, request_id, errors, [(b"connection", b"close")])

@@ -6,10 +6,9 @@ import logging
 import os
 import re
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fluide.kit.errors import error_body
+from fluide.kit.errors import send_error
 
 log = logging.getLogger("fluide.http")
 _SANE_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
@@ -58,18 +57,11 @@ class RequestIdMiddleware:
             )
             if started:
                 raise
-            body = orjson.dumps(
-                error_body(500, "INTERNAL_ERROR", "Internal server error", request_id)
+            await send_error(
+                send,
+                500,
+                "INTERNAL_ERROR",
+                "Internal server error",
+                request_id,
+                headers=[(b"x-request-id", rid)],
             )
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"x-request-id", rid),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
