@@ -11,7 +11,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 from types import TracebackType
@@ -19,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from bench.system import free_port, wait_until
+from bench.system import free_port, stop_group, wait_until
 
 PEER_DIR = Path(__file__).with_name("peer")
 CLIENT_ID = "bench-client"
@@ -119,16 +118,7 @@ class PeerServer:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-        except ProcessLookupError:
-            pass
+        stop_group(proc, timeout=10)
 
     def sample_token(self) -> dict[str, Any]:
         """One token, to record what the peer issues (alg, typ, audience)."""

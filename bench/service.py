@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import uuid
@@ -22,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.system import free_port, role_of, wait_until
+from bench.system import free_port, role_of, stop_group, wait_until
 from fluide.settings import async_database_url
 
 CLIENT_ID = "fluide-developer"
@@ -168,20 +166,7 @@ class FluideServer:
 
     def stop(self, timeout: float = 15.0) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        pgid = proc.pid  # start_new_session made it the group leader
-        try:
-            os.killpg(pgid, signal.SIGTERM)
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(pgid, signal.SIGKILL)
-            proc.wait(timeout=5)
-        except ProcessLookupError:
-            pass
-        # Workers that outlived their supervisor, if any.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)
+        stop_group(proc, timeout)
 
     def exchange(self, dev: Developer) -> dict[str, Any]:
         resp = httpx.post(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -131,3 +134,21 @@ def wait_until(predicate: Any, timeout: float, interval: float = 0.1) -> bool:
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+def stop_group(proc: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> None:
+    """Stop a process started with ``start_new_session=True`` and everything in its group:
+    SIGTERM, then SIGKILL after ``timeout``, then SIGKILL for children that outlived it."""
+    if proc is None or proc.poll() is not None:
+        return
+    pgid = proc.pid  # start_new_session made it the group leader
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(pgid, signal.SIGKILL)
+        proc.wait(timeout=5)
+    except ProcessLookupError:
+        pass
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
