@@ -11,7 +11,7 @@ from typing import Annotated
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Query, Request
-from sqlalchemy import func, select
+from sqlalchemy import select
 from starlette.responses import Response
 
 from fluide.dashboard import charts
@@ -29,7 +29,7 @@ from fluide.dashboard.web import (
     signed_in,
 )
 from fluide.gateway.usage import usage_summary
-from fluide.identity import accounts, credentials, session_tokens
+from fluide.identity import accounts, audit, credentials, session_tokens
 from fluide.identity.deps import request_actor
 from fluide.identity.errors import EmailNotVerified, SessionRequired
 from fluide.identity.models import AuditEvent, Credential
@@ -494,22 +494,14 @@ async def audit_page(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     account, _ = current
-    tenant_rows = select(AuditEvent).where(AuditEvent.tenant_id == account.tenant_id)
-    query = tenant_rows
-    if action:
-        query = query.where(AuditEvent.action == action)
-    if outcome:
-        query = query.where(AuditEvent.outcome == outcome)
-    if credential:
-        query = query.where(AuditEvent.credential_id == credential)
-    total = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
-    events = (
-        await session.scalars(
-            query.order_by(AuditEvent.id.desc())
-            .offset((page - 1) * AUDIT_PAGE_SIZE)
-            .limit(AUDIT_PAGE_SIZE)
-        )
-    ).all()
+    events, total = await audit.page_of_events(
+        session,
+        account.tenant_id,
+        PageParams(page=page, limit=AUDIT_PAGE_SIZE),
+        action=action,
+        outcome=outcome,
+        credential_id=credential,
+    )
     actions = sorted(
         (
             await session.scalars(

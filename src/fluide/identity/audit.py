@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fluide.identity.models import AuditEvent
 from fluide.kit.clock import Clock
+from fluide.kit.pagination import PageParams
+from fluide.kit.queries import paged
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,3 +87,28 @@ async def record_denial(
         details=details,
     )
     await session.commit()
+
+
+async def page_of_events(
+    session: AsyncSession,
+    tenant_id: str,
+    params: PageParams,
+    *,
+    action: str | None = None,
+    outcome: str | None = None,
+    credential_id: str | None = None,
+) -> tuple[list[AuditEvent], int]:
+    """One page of a tenant's audit events, newest first, with the optional filters (empty or
+    ``None`` = any), and how many match in all: the API's and the dashboard's audit views."""
+    filters = [
+        column == value
+        for column, value in (
+            (AuditEvent.action, action),
+            (AuditEvent.outcome, outcome),
+            (AuditEvent.credential_id, credential_id),
+        )
+        if value
+    ]
+    return await paged(
+        session, AuditEvent, tenant_id, params, *filters, order_by=(AuditEvent.id.desc(),)
+    )

@@ -9,11 +9,10 @@ from fastapi import APIRouter, Body, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
-from sqlalchemy import func, select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import fluide
-from fluide.identity import accounts, credentials, tokens
+from fluide.identity import accounts, audit, credentials, tokens
 from fluide.identity.audit import Actor
 from fluide.identity.deps import (
     AccountSessionDep,
@@ -22,7 +21,6 @@ from fluide.identity.deps import (
     principal_actor,
     request_actor,
 )
-from fluide.identity.models import AuditEvent
 from fluide.identity.schemas import (
     AccountOut,
     AuditEventOut,
@@ -474,19 +472,14 @@ async def audit_log(
 ) -> Page[AuditEventOut]:
     """Your tenant's audit events, newest first; filter by action, outcome or credential."""
     account, _ = current
-    query = select(AuditEvent).where(AuditEvent.tenant_id == account.tenant_id)
-    if action:
-        query = query.where(AuditEvent.action == action)
-    if outcome:
-        query = query.where(AuditEvent.outcome == outcome)
-    if credential_id:
-        query = query.where(AuditEvent.credential_id == credential_id)
-    total = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
-    rows = (
-        await session.scalars(
-            query.order_by(AuditEvent.id.desc()).offset(params.offset).limit(params.limit)
-        )
-    ).all()
+    rows, total = await audit.page_of_events(
+        session,
+        account.tenant_id,
+        params,
+        action=action,
+        outcome=outcome,
+        credential_id=credential_id,
+    )
     return Page.of(
         [AuditEventOut.model_validate(r, from_attributes=True) for r in rows], total, params
     )
