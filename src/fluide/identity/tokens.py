@@ -127,9 +127,8 @@ async def _check_limits(rt: Runtime, actor: Actor, api_key: str) -> None:
 
 
 async def _count_failure(rt: Runtime, actor: Actor, api_key: str) -> None:
-    ip = actor.source_ip or "-"
-    await rt.limiter.count_failure(rt.settings.exchange_failure_limit, "xfail", api_key[:64], ip)
-    await rt.limiter.count_failure(rt.settings.exchange_failure_limit_long, "xfail-ip", ip)
+    for limit, ids in _lockouts(rt, api_key[:64], actor.source_ip or "-"):
+        await rt.limiter.count_failure(limit, *ids)
 
 
 async def _read_credential(rt: Runtime, api_key: str) -> Any:
