@@ -427,3 +427,41 @@ async def test_a_removed_signing_key_empties_the_cache(
 
     runtime.keyset = KeySet(signing_key=runtime.keyset.signing_key)
     assert_error(await call(client, headers), 401, "TOKEN_INVALID")
+
+
+# ---- checks 11 and 12 run in GuardedRoute.handle ------------------------------------------------
+
+
+async def test_scope_is_checked_before_the_route_reads_its_body(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    read_only = await row11(client, None, dev, None)  # type: ignore[arg-type]
+    resp = await client.post(
+        "/api/v1/hr/employees",
+        content=b"{not json",
+        headers={**read_only, "Content-Type": "application/json"},
+    )
+    body = assert_error(resp, 403, "INSUFFICIENT_SCOPE")
+    assert "hr:write" in body["message"]
+    assert resp.headers["www-authenticate"].startswith('Bearer error="insufficient_scope"')
+    # With the scope, the same body gets as far as the route: a validation error.
+    writer = bearer((await exchange(client, dev))["accessToken"], dev)
+    resp = await client.post(
+        "/api/v1/hr/employees",
+        content=b"{not json",
+        headers={**writer, "Content-Type": "application/json"},
+    )
+    assert_error(resp, 400, "VALIDATION_FAILED")
+
+
+async def test_a_method_the_route_does_not_serve_spends_nothing(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    headers = bearer((await exchange(client, dev))["accessToken"], dev)
+    for _ in range(6):  # more than the module's 5/hour: a 405 is neither checked nor counted
+        resp = await client.delete(HEALTH, headers=headers)
+        assert resp.status_code == 405, resp.text
+        assert "x-ratelimit-remaining" not in resp.headers
+    resp = await call(client, headers)
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["x-ratelimit-remaining"] == "4"

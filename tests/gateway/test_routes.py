@@ -166,3 +166,48 @@ async def test_a_product_route_reads_the_principal(settings: Settings) -> None:
         assert resp.json() == {"tenantId": dev.tenant_id, "credentialId": dev.credential_id}
         assert resp.headers["x-ratelimit-limit"]
         assert (await client.get("/api/v1/books/whoami")).status_code == 401
+
+
+def test_a_guarded_route_declares_one_scope() -> None:
+    router = guarded_router("hr")
+    with pytest.raises(ValueError, match="one require_scope"):
+        router.add_api_route(
+            "/twice",
+            lambda: {},
+            methods=["GET"],
+            dependencies=[require_scope("hr:read"), require_scope("hr:write")],
+        )
+
+
+async def test_require_scope_outside_a_guarded_router_is_a_dependency(
+    settings: Settings,
+) -> None:
+    # A route of the app's own (not under a product prefix, so the middleware does not guard
+    # it) can still demand a scope: the dependency authenticates and checks 11-12 itself.
+    app = create_app(settings)
+    router = APIRouter(prefix="/api/v1/extra")
+
+    @router.get("/scoped", dependencies=[require_scope("hr:read")])
+    async def scoped(principal: CurrentPrincipal) -> dict[str, str]:
+        return {"credentialId": principal.credential_id}
+
+    app.include_router(router)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as client,
+    ):
+        dev = await create_dev(app.state.runtime)
+        assert (await client.get("/api/v1/extra/scoped")).status_code == 401
+        token = (await exchange(client, dev))["accessToken"]
+        resp = await client.get("/api/v1/extra/scoped", headers=bearer(token, dev))
+        assert resp.status_code == 200, resp.text
+        assert resp.json() == {"credentialId": dev.credential_id}
+        narrow = await client.post(
+            "/api/v1/authorize/token",
+            headers={**dev.exchange_headers(), "X-Fluide-Scope": "pay:read"},
+        )
+        resp = await client.get(
+            "/api/v1/extra/scoped", headers=bearer(narrow.json()["accessToken"], dev)
+        )
+        assert resp.status_code == 403 and resp.json()["code"] == "INSUFFICIENT_SCOPE"

@@ -202,6 +202,9 @@ def _required_scope(info: _RouteInfo | None) -> str | None:
     """The scope a product route demands (set by ``gateway.require_scope``)."""
     if info is None:
         return None
+    own = getattr(info.route, "required_scope", None)  # gateway.GuardedRoute
+    if isinstance(own, str):
+        return own
     stack = list(info.route.dependant.dependencies)
     while stack:
         dep = stack.pop()

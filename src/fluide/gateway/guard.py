@@ -1,22 +1,33 @@
 """The guard's public face for products.
 
 Checks 1–10 (who calls) run in ``GatewayMiddleware`` for every path under a product prefix,
-before routing. Checks 11 (scope) and 12 (per-key rate limit) run in ``require_scope``, which
-every product route must declare: the app refuses to start otherwise (``gateway.routes``).
+before routing. Checks 11 (scope) and 12 (per-key rate limit) need the route: every product
+route declares its scope with ``require_scope``, and the app refuses to start otherwise
+(``gateway.routes``).
 
 Products build their routers with ``guarded_router(product)``, give every route
-``dependencies=[require_scope("…")]`` and read the caller with ``CurrentPrincipal``.
+``dependencies=[require_scope("…")]`` and read the caller with ``CurrentPrincipal``. On a
+guarded router that declaration is taken off the dependency list by ``GuardedRoute``, which
+runs checks 11 and 12 itself once routing has picked the route and before anything of the
+route's own runs (body, parameters, dependencies): FastAPI's dependency machinery costs more
+than the checks. On any other router ``require_scope`` stays an ordinary dependency that does
+the same checks.
 """
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.params import Depends as DependsParam
+from fastapi.routing import APIRoute
+from starlette.types import Receive, Scope, Send
 
 from fluide.identity.errors import ApiSecretNotAllowed, InsufficientScope
 from fluide.identity.principal import Principal, authenticate
-from fluide.kit.errors import RateLimited
+from fluide.kit.errors import AppError, RateLimited, app_error_response
 from fluide.kit.routing import PrefixRouter
 from fluide.runtime import get_runtime
 
@@ -56,36 +67,95 @@ async def current_principal(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
+async def _check_scope_and_limit(request: Request, scope: str) -> None:
+    """Checks 11 (scope) and 12 (per-key rate limit) for a route that demands ``scope``."""
+    state = request.scope.setdefault("state", {})
+    principal = state.get("principal")
+    if not isinstance(principal, Principal):
+        principal = guard(request)
+    if scope not in principal.scopes:
+        state["denial"] = InsufficientScope.code
+        raise InsufficientScope(scope)
+    if "ratelimit_headers" in state:  # a second require_scope on the same route
+        return
+    gateway = getattr(request.app.state, "gateway", None)
+    if gateway is None:
+        rt = get_runtime(request)
+        decision = await rt.limiter.hit(rt.settings.product_rate_limit, "pkey", principal.api_key)
+        if not decision.allowed:
+            raise RateLimited(decision.retry_after, headers=decision.headers())
+        return
+    decision = await gateway.limiter.hit(principal.api_key)
+    if not decision.allowed:
+        state["denial"] = RateLimited.code
+        raise RateLimited(decision.retry_after, headers=decision.headers())
+    state["ratelimit_headers"] = gateway.limiter.raw_headers(decision)
+
+
 def require_scope(scope: str) -> Any:
-    """Checks 11 (scope) and 12 (per-key rate limit) for one route."""
+    """Declare the scope a product route demands (checks 11 and 12 run for it)."""
 
     async def check(request: Request) -> None:
-        state = request.scope.setdefault("state", {})
-        principal = state.get("principal")
-        if not isinstance(principal, Principal):
-            principal = guard(request)
-        if scope not in principal.scopes:
-            state["denial"] = InsufficientScope.code
-            raise InsufficientScope(scope)
-        if "ratelimit_headers" in state:  # a second require_scope on the same route
-            return
-        gateway = getattr(request.app.state, "gateway", None)
-        if gateway is None:
-            rt = get_runtime(request)
-            decision = await rt.limiter.hit(
-                rt.settings.product_rate_limit, "pkey", principal.api_key
-            )
-            if not decision.allowed:
-                raise RateLimited(decision.retry_after, headers=decision.headers())
-            return
-        decision = await gateway.limiter.hit(principal.api_key)
-        if not decision.allowed:
-            state["denial"] = RateLimited.code
-            raise RateLimited(decision.retry_after, headers=decision.headers())
-        state["ratelimit_headers"] = gateway.limiter.raw_headers(decision)
+        await _check_scope_and_limit(request, scope)
 
     check.required_scope = scope  # type: ignore[attr-defined]
     return Depends(check)
+
+
+def _declared_scope(dep: object) -> str | None:
+    scope = getattr(getattr(dep, "dependency", None), "required_scope", None)
+    return scope if isinstance(scope, str) else None
+
+
+# endpoint → its declared scope: FastAPI versions that copy a route when its router is included
+# rebuild it from ``route.dependencies``, where the declaration no longer is.
+_SCOPE_OF_ENDPOINT: weakref.WeakKeyDictionary[Callable[..., Any], str] = weakref.WeakKeyDictionary()
+
+
+class GuardedRoute(APIRoute):
+    """A product route: checks 11 and 12 run in ``handle``, not as a FastAPI dependency."""
+
+    required_scope: str | None
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        dependencies: Sequence[DependsParam] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        deps = list(dependencies or ())
+        scopes = [s for d in deps if (s := _declared_scope(d))]
+        if len(scopes) > 1:
+            raise ValueError(f"{path}: declare one require_scope per route, not {scopes}")
+        if scopes:
+            _SCOPE_OF_ENDPOINT[endpoint] = scopes[0]
+        self.required_scope = scopes[0] if scopes else _SCOPE_OF_ENDPOINT.get(endpoint)
+        super().__init__(
+            path, endpoint, dependencies=[d for d in deps if not _declared_scope(d)], **kwargs
+        )
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        required = self.required_scope
+        # A method this route does not serve gets its 405 from FastAPI, unchecked and unspent.
+        methods = self.methods or ()
+        if required is not None and scope["type"] == "http" and scope["method"] in methods:
+            request = Request(scope, receive)
+            try:
+                await _check_scope_and_limit(request, required)
+            except AppError as exc:
+                await app_error_response(request, exc)(scope, receive, send)
+                return
+        await super().handle(scope, receive, send)
+
+
+def route_scopes(route: object, dependencies: Sequence[object] = ()) -> list[str]:
+    """The scopes a route demands: a ``GuardedRoute``'s own, plus any ``require_scope``
+    dependency (``dependencies``: the route's effective ones, router-level included)."""
+    found = [s for d in dependencies if (s := _declared_scope(d))]
+    own = getattr(route, "required_scope", None) if isinstance(route, GuardedRoute) else None
+    return [own, *found] if own else found
 
 
 def guarded_router(product: str) -> APIRouter:
@@ -93,4 +163,6 @@ def guarded_router(product: str) -> APIRouter:
     if product not in PRODUCT_TAGS:
         raise ValueError(f"unknown product {product!r}")
     # A PrefixRouter refuses a path outside /api/v1/<product> at once (kit.routing).
-    return PrefixRouter(prefix=f"/api/v1/{product}", tags=[PRODUCT_TAGS[product]])
+    return PrefixRouter(
+        prefix=f"/api/v1/{product}", tags=[PRODUCT_TAGS[product]], route_class=GuardedRoute
+    )

@@ -2,8 +2,8 @@
 
 Every request whose path starts with a product prefix passes here; nothing under those
 prefixes reaches a route without a principal. Checks 11 (scope) and 12 (rate limit) need the
-route, so they run in the route's ``require_scope`` dependency, which reads the principal this
-middleware put in ``scope["state"]``. Every request (product or not) is counted for metrics.
+route, so they run in ``guard.GuardedRoute.handle`` once routing has picked it, reading the
+principal this middleware put in ``scope["state"]``. Every request (product or not) is counted for metrics.
 """
 
 from __future__ import annotations

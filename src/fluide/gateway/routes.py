@@ -62,11 +62,9 @@ def walk(routes: Sequence[BaseRoute]) -> Iterator[RouteInfo]:
 
 
 def required_scopes(info: RouteInfo) -> list[str]:
-    return [
-        scope
-        for dep in info.dependencies
-        if (scope := getattr(getattr(dep, "dependency", None), "required_scope", None))
-    ]
+    from fluide.gateway.guard import route_scopes
+
+    return route_scopes(info.route, info.dependencies)
 
 
 def unguarded(app: FastAPI) -> list[str]:
