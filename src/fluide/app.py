@@ -14,6 +14,7 @@ from fluide.gateway.core import install_gateway
 from fluide.identity.routes import ExchangeFastPath, auth, developer, exchange, public
 from fluide.kit.clock import Clock, system_clock
 from fluide.kit.errors import install_error_handlers
+from fluide.kit.gc_tuning import tune_for_serving
 from fluide.kit.limits import LimitsMiddleware
 from fluide.kit.middleware import RequestIdMiddleware
 from fluide.products import routers as product_routers
@@ -22,7 +23,11 @@ from fluide.runtime import Runtime
 from fluide.settings import Settings
 
 
-def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, clock: Clock = system_clock, *, serving: bool = False
+) -> FastAPI:
+    """The app. ``serving``: this process serves it (``fluide serve``) and nothing else, so the
+    garbage collector is tuned for that once it has started (kit.gc_tuning)."""
     settings = settings or Settings()
     runtime = Runtime(settings, clock)
 
@@ -30,6 +35,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
         start_workers(runtime)
+        if serving:
+            tune_for_serving()
         try:
             yield
         finally:
@@ -76,4 +83,4 @@ def app_from_env() -> FastAPI:
     from fluide.kit.logging import configure_logging
 
     configure_logging(settings.log_level, settings.log_json)
-    return create_app(settings)
+    return create_app(settings, serving=True)

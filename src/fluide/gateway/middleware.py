@@ -3,7 +3,8 @@
 Every request whose path starts with a product prefix passes here; nothing under those
 prefixes reaches a route without a principal. Checks 11 (scope) and 12 (rate limit) need the
 route, so they run in ``guard.GuardedRoute.handle`` once routing has picked it, reading the
-principal this middleware put in ``scope["state"]``. Every request (product or not) is counted for metrics.
+principal this middleware put in ``scope["state"]``. Every request (product or not) is
+counted for metrics.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fluide.gateway.exposure import candidate_keys, flag_exposure
 from fluide.gateway.routes import is_product_path
 from fluide.identity import formats
 from fluide.identity.audit import Actor
+from fluide.identity.deps import source_ip_of
 from fluide.identity.errors import ApiSecretNotAllowed
 from fluide.identity.principal import Principal, check_principal
 from fluide.kit.errors import AppError, send_error
@@ -162,12 +164,14 @@ class GatewayMiddleware:
             log.warning("secret exposure check failed", extra={"error_type": type(exc).__name__})
 
     def _source_ip(self, scope: Scope) -> str | None:
-        if self.gateway.runtime.settings.trust_forwarded_for:
+        trust = self.gateway.runtime.settings.trust_forwarded_for
+        forwarded = None
+        if trust:
             for name, value in scope["headers"]:
                 if name == _FORWARDED_FOR:
-                    return value.decode("latin-1").split(",")[0].strip()[:64] or None
-        client = scope.get("client")
-        return str(client[0]) if client else None
+                    forwarded = value.decode("latin-1")
+                    break
+        return source_ip_of(forwarded, scope.get("client"), trust)
 
     async def _deny(
         self, scope: Scope, send: Send, state: dict[str, object], exc: AppError

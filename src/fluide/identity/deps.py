@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -16,11 +17,17 @@ SESSION_COOKIE = "fluide_session"
 
 
 def source_ip(request: Request, trust_forwarded_for: bool) -> str | None:
-    if trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for")
-        if forwarded:
-            return forwarded.split(",")[0].strip()[:64]
-    return request.client.host if request.client else None
+    forwarded = request.headers.get("x-forwarded-for") if trust_forwarded_for else None
+    return source_ip_of(forwarded, request.scope.get("client"), trust_forwarded_for)
+
+
+def source_ip_of(
+    forwarded_for: str | None, client: Sequence[Any] | None, trust_forwarded_for: bool
+) -> str | None:
+    """The caller's address: the first ``X-Forwarded-For`` entry when trusted, else the peer."""
+    if trust_forwarded_for and forwarded_for:
+        return forwarded_for.split(",")[0].strip()[:64]
+    return str(client[0]) if client else None
 
 
 def request_actor(request: Request) -> Actor:

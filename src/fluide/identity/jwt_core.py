@@ -14,6 +14,7 @@ import jwt
 import orjson
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
@@ -150,12 +151,28 @@ def _b64(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
+_ES256 = ec.ECDSA(hashes.SHA256())
+
+
+def _sign(signing_input: bytes, key: SigningKey) -> bytes:
+    private_key = key.private_key
+    if (
+        key.alg == "ES256"
+        and isinstance(private_key, ec.EllipticCurvePrivateKey)
+        and isinstance(private_key.curve, ec.SECP256R1)
+    ):
+        # RFC 7518 §3.4: R and S as two 32-byte big-endian integers (OpenSSL returns DER).
+        r, s = decode_dss_signature(private_key.sign(signing_input, _ES256))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    return _ALGORITHMS[key.alg].sign(signing_input, private_key)
+
+
 def mint(claims: dict[str, Any], key: SigningKey) -> str:
-    """A compact JWS: PyJWT's algorithm does the signing; the header of a key is encoded once
-    and the claims with orjson (``jwt.encode`` re-encodes both per call, twice the cost)."""
+    """A compact JWS: the header of a key is encoded once and the claims with orjson
+    (``jwt.encode`` re-encodes both per call, twice the cost); ES256 is signed here, the other
+    algorithms by PyJWT's."""
     signing_input = _encoded_header(key.kid, key.alg) + b"." + _b64(orjson.dumps(claims))
-    signature = _ALGORITHMS[key.alg].sign(signing_input, key.private_key)
-    return (signing_input + b"." + _b64(signature)).decode()
+    return (signing_input + b"." + _b64(_sign(signing_input, key))).decode()
 
 
 _decoder = jwt.PyJWT()

@@ -19,7 +19,7 @@ from fluide.identity.deps import (
     ActorDep,
     PrincipalDep,
     principal_actor,
-    request_actor,
+    source_ip_of,
 )
 from fluide.identity.schemas import (
     AccountOut,
@@ -138,22 +138,42 @@ async def exchange_token(request: Request) -> Response:
     # carry the values) is read here and the answer serialised directly. In the app this runs
     # from ExchangeFastPath, ahead of routing; the route documents it (and serves it if the
     # middleware is not installed).
+    return Response(await _exchange(request), media_type="application/json", headers=_NO_STORE)
+
+
+# The request headers the exchange reads, picked out of the raw list in one pass (the first of
+# each, as Starlette's ``Headers.get`` would; ASGI servers send names in lower case).
+_EXCHANGE_HEADERS = {
+    b"x-fluide-api-key": "key",
+    b"x-fluide-api-secret": "secret",
+    b"x-fluide-client-id": "client",
+    b"x-fluide-scope": "scope",
+    b"x-forwarded-for": "forwarded",
+}
+
+
+async def _exchange(request: Request) -> bytes:
+    """The exchange's JSON answer, or the AppError to answer with."""
+    scope = request.scope
     rt = get_runtime(request)
-    h = request.headers
+    h: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        field = _EXCHANGE_HEADERS.get(name)
+        if field is not None and field not in h:
+            h[field] = value.decode("latin-1")
     body = await _token_request(request)
+    ip = source_ip_of(h.get("forwarded"), scope.get("client"), rt.settings.trust_forwarded_for)
+    state = scope.get("state")
+    actor = Actor("anonymous", None, ip, state.get("request_id") if state else None)
     result = await tokens.exchange(
         rt,
-        request_actor(request),
-        api_key=h.get("x-fluide-api-key") or body.api_key,
-        api_secret=h.get("x-fluide-api-secret") or body.api_secret,
-        client_id=h.get("x-fluide-client-id") or body.client_id,
-        scope=h.get("x-fluide-scope") or body.scope,
+        actor,
+        api_key=h.get("key") or body.api_key,
+        api_secret=h.get("secret") or body.api_secret,
+        client_id=h.get("client") or body.client_id,
+        scope=h.get("scope") or body.scope,
     )
-    return Response(
-        orjson.dumps(tokens.exchange_body(result)),
-        media_type="application/json",
-        headers=_NO_STORE,
-    )
+    return orjson.dumps(tokens.exchange_body(result))
 
 
 # path → its route: the fast path records it in the scope, as routing would (metrics use it).
@@ -183,14 +203,29 @@ class ExchangeFastPath:
             return
         scope["route"] = _EXCHANGE_ROUTES[scope["path"]]
         request = Request(scope, receive)
-        response: Response
+        error: Response
         try:
-            response = await exchange_token(request)
+            body = await _exchange(request)
         except AppError as exc:
-            response = app_error_response(request, exc)
+            error = app_error_response(request, exc)
         except RequestValidationError as exc:
-            response = validation_error_response(request, exc)
-        await response(scope, receive, send)
+            error = validation_error_response(request, exc)
+        else:
+            # What exchange_token's Response would send, without building one.
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"cache-control", b"no-store"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await error(scope, receive, send)
 
 
 async def _token_request(request: Request) -> TokenRequest:
