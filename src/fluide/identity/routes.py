@@ -181,24 +181,30 @@ _EXCHANGE_ROUTES = {route.path: route for route in exchange.routes if isinstance
 
 
 class ExchangeFastPath:
-    """Serve ``POST /api/v1/authorize/token`` before FastAPI's routing and exception layers.
+    """Serve ``POST /api/v1/authorize/token`` without FastAPI's routing and exception layers.
 
-    A pure ASGI middleware (inside the request-id, input-limit and gateway middlewares, so ids,
-    limits and metrics still apply): the exchange is the hottest write path, and the router,
-    the route wrapper and the dependency machinery cost more than half of its CPU while doing
-    nothing for it. Errors get the same envelope as everywhere else (kit.errors).
+    A pure ASGI middleware; the app (``fluide.app.FluideApp``) runs it in a lane of its own,
+    behind the same request-id, input-limit and gateway middlewares as every other request (so
+    ids, limits and metrics still apply), and ahead of FastAPI's and Starlette's own layers:
+    the exchange is the hottest write path, and the router, the route wrapper, the dependency
+    machinery and those layers cost more than half of its CPU while doing nothing for it.
+    Errors get the same envelope as everywhere else (kit.errors).
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
+    @staticmethod
+    def serves(scope: Scope) -> bool:
+        return (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] in _EXCHANGE_ROUTES
+            and not scope.get("root_path")
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or scope["path"] not in _EXCHANGE_ROUTES
-            or scope.get("root_path")
-        ):
+        if not self.serves(scope):
             await self.app(scope, receive, send)
             return
         scope["route"] = _EXCHANGE_ROUTES[scope["path"]]
