@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from fluide.runtime import Runtime
-from tests.conftest import CLIENT_ID, REDIS_URL, Dev, create_dev, make_settings
+from tests.conftest import CLIENT_ID, REDIS_URL, Dev, create_dev, make_settings, truncate_pg
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -79,6 +79,9 @@ def serve(env: dict[str, str], data_dir: Path) -> Iterator[str]:
 
 def _prepare(tmp_path: Path, url: str) -> Dev:
     async def go() -> Dev:
+        # Start from empty tables: signing keys another module left (under another key
+        # encryption key) would not decrypt here.
+        await truncate_pg(url)
         rt = Runtime(make_settings(tmp_path / "setup", url))
         await rt.start()  # creates the signing keys once, before the servers start
         try:

@@ -503,3 +503,71 @@ def test_key_for_is_the_limits_library_key(limit: str) -> None:
     item = parse_limit(limit)
     for ids in (("xkey", "fl_dev_abc"), ("xfail", "fl_dev_abc", "127.0.0.1"), ("pkey",)):
         assert key_for(item, ids) == item.key_for(*ids)
+
+
+# ---- check_and_hit_shared: the exchange's hot path ----------------------------------------------
+
+
+async def test_check_and_hit_shared_follows_check_and_hit(limiter: RateLimiter) -> None:
+    # Small limits: the shared windows decide them on Redis, exactly.
+    assert await limiter.check_and_hit_shared(CHECKS, HITS) == (None, None)
+    assert await limiter.check_and_hit_shared(CHECKS, HITS) == (None, None)
+    locked, refused = await limiter.check_and_hit_shared(CHECKS, HITS)
+    assert locked is None and refused is not None
+    assert refused.limit == 2 and not refused.allowed  # the per-key one, third request
+    # A failure this process counts applies at once, cached "clear" or not.
+    for _ in range(3):
+        await limiter.count_failure(FAIL, "xfail", "k", "ip")
+    locked, refused = await limiter.check_and_hit_shared(CHECKS, HITS)
+    assert refused is None
+    assert locked is not None and locked.limit == 3
+
+
+@pytest.mark.redis
+async def test_check_and_hit_shared_looks_at_redis_once_per_sync_period(
+    redis_url: str, prefix: str
+) -> None:
+    limiter = RateLimiter(redis_url, prefix=prefix, sync_seconds=0.2)
+    try:
+        await limiter.hit("1/minute", "warm-up")  # connects
+        calls = _counted(limiter._client)
+        # 32 at once on a cold entry: one look for all of them.
+        results = await asyncio.gather(
+            *(limiter.check_and_hit_shared(CHECKS, []) for _ in range(32))
+        )
+        assert results == [(None, None)] * 32
+        assert len(calls) == 1
+        for _ in range(20):  # found clear: no look for the rest of the period
+            assert await limiter.check_and_hit_shared(CHECKS, []) == (None, None)
+        assert len(calls) == 1
+        await asyncio.sleep(0.25)
+        assert await limiter.check_and_hit_shared(CHECKS, []) == (None, None)
+        assert len(calls) == 2
+    finally:
+        await limiter.aclose()
+        await _drop_keys(redis_url, prefix)
+
+
+@pytest.mark.redis
+async def test_a_lock_out_engaged_elsewhere_applies_within_one_sync_period(
+    redis_url: str, prefix: str
+) -> None:
+    sync = 0.05
+    a = RateLimiter(redis_url, prefix=prefix, sync_seconds=sync)
+    b = RateLimiter(redis_url, prefix=prefix, sync_seconds=sync)
+    try:
+        assert await b.check_and_hit_shared(CHECKS, []) == (None, None)  # b caches "clear"
+        for _ in range(3):  # a counts the failures that lock the key out
+            await a.count_failure(FAIL, "xfail", "k", "ip")
+        locked_at = time.monotonic()
+        seen: list[tuple[float, bool]] = []
+        while time.monotonic() < locked_at + 4 * sync:
+            locked, _ = await b.check_and_hit_shared(CHECKS, [])
+            seen.append((time.monotonic(), locked is not None))
+            await asyncio.sleep(0.005)
+        late = [was_locked for at, was_locked in seen if at > locked_at + sync]
+        assert late and all(late), "b admitted a locked-out key a sync period after the lock-out"
+    finally:
+        await a.aclose()
+        await b.aclose()
+        await _drop_keys(redis_url, prefix)

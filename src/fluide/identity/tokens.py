@@ -108,12 +108,14 @@ async def _locked_out(rt: Runtime, actor: Actor, api_key: str, locked: Decision)
 
 
 async def _check_limits(rt: Runtime, actor: Actor, api_key: str) -> None:
-    """Lock-outs first (only looked at), then the per-address and per-key budgets (spent):
-    one Redis round trip with Redis configured, no await at all in memory."""
+    """Lock-outs first (only looked at), then the per-address and per-key budgets (spent).
+    In memory, no await at all; with Redis, decided in the process while that is safe
+    (``RateLimiter.check_and_hit_shared``: a lock-out engaged elsewhere applies here within
+    20 ms, and a secret that does not match is checked exactly in ``_verify_slow``)."""
     s = rt.settings
     ip = actor.source_ip or "-"
     key_id = api_key[:64]
-    locked, refused = await rt.limiter.check_and_hit(
+    locked, refused = await rt.limiter.check_and_hit_shared(
         _lockouts(rt, key_id, ip),
         (
             (s.exchange_limit_per_ip, ("xip", ip)),

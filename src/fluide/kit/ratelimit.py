@@ -239,6 +239,11 @@ class RateLimiter:
         self._down = False
         self._retry_at = 0.0
         self._windows: list[SharedWindow] = []
+        self._window_of: dict[tuple[str, tuple[str, ...]], SharedWindow] = {}
+        # check key → until when it was found clear (check_and_hit_shared)
+        self._clear_until: dict[str, float] = {}
+        self._checking: dict[tuple[str, ...], asyncio.Future[Decision | None]] = {}
+        self._failures = 0  # failures this process counted (a check in flight must not outlive one)
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._sleeping = False
@@ -345,9 +350,12 @@ class RateLimiter:
         item = parse_limit(limit)
         period = int(item.get_expiry())
         now = time.time()
+        key = key_for(item, ids)
+        self._clear_until.pop(key, None)  # this process sees its own failures at once
+        self._failures += 1
         done = await self._call(RECORD, [self._key(item, ids)], [repr(now), item.amount, period])
         if done is NO_ANSWER:
-            self._memory.record(key_for(item, ids), item.amount, period, now)
+            self._memory.record(key, item.amount, period, now)
 
     async def check_and_hit(
         self, checks: Sequence[LimitIds], hits: Sequence[LimitIds]
@@ -413,6 +421,64 @@ class RateLimiter:
                 return None, Decision(False, item.amount, item.amount - count, reset_at)
         return None, None
 
+    async def check_and_hit_shared(
+        self, checks: Sequence[LimitIds], hits: Sequence[LimitIds]
+    ) -> tuple[Decision | None, Decision | None]:
+        """``check_and_hit`` for a hot path, mostly without a Redis round trip.
+
+        In memory mode it is ``check_and_hit``. With Redis, a check (lock-out) found clear is
+        taken as clear for ``sync_seconds`` (a failure this process counts ends that at once),
+        and each hit goes through the ``SharedWindow`` of its limit and leading ids (the last
+        id is the window's key; the same Redis counters as ``check_and_hit``). So a lock-out
+        engaged through another process applies here within ``sync_seconds`` (20 ms), and the
+        budgets have ``SharedWindow``'s bounds; the order and the "nothing counted after a
+        refusal" rule are ``check_and_hit``'s.
+        """
+        if self._url is None:
+            return await self.check_and_hit(checks, hits)
+        now = time.time()
+        clear = self._clear_until
+        unknown = [
+            (limit, ids)
+            for limit, ids in checks
+            if clear.get(key_for(parse_limit(limit), ids), 0.0) <= now
+        ]
+        if unknown:
+            # One look at Redis at a time per set of checks: the requests that find it under way
+            # wait for its answer instead of each asking.
+            flight = tuple(key_for(parse_limit(limit), ids) for limit, ids in unknown)
+            pending = self._checking.get(flight)
+            if pending is None:
+                pending = asyncio.ensure_future(self._look(unknown, flight))
+                self._checking[flight] = pending
+            locked = await asyncio.shield(pending)
+            if locked is not None:
+                return locked, None
+        for limit, ids in hits:
+            window = self._window_of.get((limit, ids[:-1]))
+            if window is None:
+                window = self._window_of[limit, ids[:-1]] = self.shared_window(limit, *ids[:-1])
+            decision = await window.hit(ids[-1])
+            if not decision.allowed:
+                return None, decision
+        return None, None
+
+    async def _look(self, checks: list[LimitIds], keys: tuple[str, ...]) -> Decision | None:
+        failures = self._failures
+        try:
+            locked, _ = await self.check_and_hit(checks, ())
+        finally:
+            self._checking.pop(keys, None)
+        if locked is None and failures == self._failures:
+            clear = self._clear_until
+            if len(clear) >= _PRUNE_AT:
+                now = time.time()
+                self._clear_until = clear = {k: t for k, t in clear.items() if t > now}
+            until = time.time() + self.sync_seconds
+            for key in keys:
+                clear[key] = until
+        return locked
+
     def shared_window(self, limit: str, *ids: str) -> SharedWindow:
         """A fixed-window limit per key (``ids`` then the key) decided in this process and
         synchronised with Redis in the background (see ``SharedWindow``)."""
@@ -423,6 +489,8 @@ class RateLimiter:
     async def reset(self) -> None:
         """Forget every count (tests; an operator lifting limits): memory and this prefix's keys."""
         self._memory.clear()
+        self._clear_until = {}
+        self._failures += 1
         for window in self._windows:
             window.forget()
         client = self._redis()
