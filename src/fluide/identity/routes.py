@@ -46,6 +46,7 @@ from fluide.kit.errors import (
     AppError,
     RateLimited,
     app_error_response,
+    send_json,
     validation_error_response,
 )
 from fluide.kit.pagination import Page, PageDep
@@ -218,18 +219,7 @@ class ExchangeFastPath:
             error = validation_error_response(request, exc)
         else:
             # What exchange_token's Response would send, without building one.
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"cache-control", b"no-store"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await send_json(send, 200, body, _NO_STORE_RAW)
             return
         await error(scope, receive, send)
 
@@ -248,6 +238,7 @@ async def _token_request(request: Request) -> TokenRequest:
 
 _NO_BODY = TokenRequest()
 _NO_STORE = {"Cache-Control": "no-store"}
+_NO_STORE_RAW = ((b"cache-control", b"no-store"),)
 
 
 @developer.get("/authorize/current", response_model=CredentialOut)

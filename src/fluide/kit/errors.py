@@ -147,6 +147,13 @@ async def send_error(
     """The envelope straight onto an ASGI ``send``, for pure ASGI middlewares that answer
     before any route (input limits, the guard, the last-resort 500)."""
     body = orjson.dumps(error_body(status, code, message, request_id, errors))
+    await send_json(send, status, body, headers)
+
+
+async def send_json(
+    send: Send, status: int, body: bytes, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    """A serialised JSON body straight onto an ASGI ``send`` (no ``Response`` object)."""
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw.extend(headers)
     await send({"type": "http.response.start", "status": status, "headers": raw})

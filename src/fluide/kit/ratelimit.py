@@ -238,8 +238,7 @@ class RateLimiter:
         self._client: Redis | None = None
         self._down = False
         self._retry_at = 0.0
-        self._windows: list[SharedWindow] = []
-        self._window_of: dict[tuple[str, tuple[str, ...]], SharedWindow] = {}
+        self._windows: dict[tuple[str, tuple[str, ...]], SharedWindow] = {}
         # check key → until when it was found clear (check_and_hit_shared)
         self._clear_until: dict[str, float] = {}
         self._checking: dict[tuple[str, ...], asyncio.Future[Decision | None]] = {}
@@ -438,27 +437,21 @@ class RateLimiter:
             return await self.check_and_hit(checks, hits)
         now = time.time()
         clear = self._clear_until
-        unknown = [
-            (limit, ids)
-            for limit, ids in checks
-            if clear.get(key_for(parse_limit(limit), ids), 0.0) <= now
-        ]
+        keys = [key_for(parse_limit(limit), ids) for limit, ids in checks]
+        unknown = [i for i, key in enumerate(keys) if clear.get(key, 0.0) <= now]
         if unknown:
             # One look at Redis at a time per set of checks: the requests that find it under way
             # wait for its answer instead of each asking.
-            flight = tuple(key_for(parse_limit(limit), ids) for limit, ids in unknown)
+            flight = tuple(keys[i] for i in unknown)
             pending = self._checking.get(flight)
             if pending is None:
-                pending = asyncio.ensure_future(self._look(unknown, flight))
+                pending = asyncio.ensure_future(self._look([checks[i] for i in unknown], flight))
                 self._checking[flight] = pending
             locked = await asyncio.shield(pending)
             if locked is not None:
                 return locked, None
         for limit, ids in hits:
-            window = self._window_of.get((limit, ids[:-1]))
-            if window is None:
-                window = self._window_of[limit, ids[:-1]] = self.shared_window(limit, *ids[:-1])
-            decision = await window.hit(ids[-1])
+            decision = await self.shared_window(limit, *ids[:-1]).hit(ids[-1])
             if not decision.allowed:
                 return None, decision
         return None, None
@@ -480,10 +473,12 @@ class RateLimiter:
         return locked
 
     def shared_window(self, limit: str, *ids: str) -> SharedWindow:
-        """A fixed-window limit per key (``ids`` then the key) decided in this process and
-        synchronised with Redis in the background (see ``SharedWindow``)."""
-        window = SharedWindow(self, limit, ids)
-        self._windows.append(window)
+        """The fixed-window limit per key (``ids`` then the key) decided in this process and
+        synchronised with Redis in the background (see ``SharedWindow``): one per limit and
+        ids in a limiter, since they count into the same Redis keys."""
+        window = self._windows.get((limit, ids))
+        if window is None:
+            window = self._windows[limit, ids] = SharedWindow(self, limit, ids)
         return window
 
     async def reset(self) -> None:
@@ -491,7 +486,7 @@ class RateLimiter:
         self._memory.clear()
         self._clear_until = {}
         self._failures += 1
-        for window in self._windows:
+        for window in self._windows.values():
             window.forget()
         client = self._redis()
         if client is None:
@@ -553,7 +548,7 @@ class RateLimiter:
         """Add every shared window's unsynchronised hits to Redis, one pipelined round trip, and
         read back the global counts. Returns the number of keys written (0 if none or failed)."""
         batch: list[tuple[SharedWindow, str, _Slot, int, int]] = []
-        for window in self._windows:
+        for window in self._windows.values():
             if window.dirty:
                 batch.extend(window.take_dirty())
         if not batch:
