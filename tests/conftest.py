@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,28 @@ PG_URL = os.environ.get("FLUIDE_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("FLUIDE_TEST_REDIS_URL")
 CLIENT_ID = "fluide-developer"
 KEEP_TABLES = {"alembic_version", "clients"}
+
+
+def redis_or_skip(url: str | None = REDIS_URL) -> str:
+    """``url`` when that Redis answers; otherwise the test is skipped, with the reason."""
+    if not url:
+        pytest.skip("Redis tests need FLUIDE_TEST_REDIS_URL (CI sets it)")
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except Exception as exc:
+        pytest.skip(f"Redis at FLUIDE_TEST_REDIS_URL unreachable: {type(exc).__name__}")
+    finally:
+        client.close()
+    return url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis (``FLUIDE_TEST_REDIS_URL``), or a skip where there is none."""
+    return redis_or_skip()
 
 
 @pytest.fixture(scope="session")
@@ -242,3 +266,38 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             reporter.write_line(f"LEAK: {leak}", red=True)
     if found:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+async def wait_for_status(
+    client: httpx.AsyncClient,
+    path: str,
+    status: int,
+    deadline: float,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """GET ``path`` until it answers ``status`` or ``deadline`` seconds pass; the last answer."""
+    end = time.monotonic() + deadline
+    while True:
+        resp = await client.get(path, headers=headers)
+        if resp.status_code == status or time.monotonic() > end:
+            return resp
+        await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def database_unreachable(
+    runtime: Runtime, backend: str, tmp_path: Path
+) -> AsyncIterator[None]:
+    """The runtime's engine swapped for one whose database cannot be reached, then restored."""
+    dead_url = (
+        "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere"
+        if backend == "postgres"
+        else f"sqlite+aiosqlite:///{tmp_path}/no/such/dir/fluide.db"
+    )
+    live = runtime.engine
+    runtime.engine = create_async_engine(dead_url)
+    try:
+        yield
+    finally:
+        await runtime.engine.dispose()
+        runtime.engine = live

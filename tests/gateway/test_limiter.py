@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fluide.app import create_app
 from fluide.gateway.limiter import ProductLimiter
 from fluide.kit.clock import FrozenClock
-from tests.conftest import REDIS_URL, bearer, create_dev, exchange, make_settings
+from tests.conftest import bearer, create_dev, exchange, make_settings
 
 HEALTH = "/api/v1/hr/health"
 
@@ -77,22 +77,6 @@ async def _run_limit(app: FastAPI) -> None:
 
 async def test_limit_in_memory(tmp_path: Path, database_url: str) -> None:
     await _run_limit(await _app(tmp_path, database_url, product_rate_limit="3/hour"))
-
-
-@pytest.fixture
-async def redis_url() -> str:
-    if not REDIS_URL:
-        pytest.skip("Redis tests need FLUIDE_TEST_REDIS_URL (CI sets it)")
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except Exception as exc:
-        pytest.skip(f"Redis at FLUIDE_TEST_REDIS_URL unreachable: {type(exc).__name__}")
-    finally:
-        await client.aclose()
-    return REDIS_URL
 
 
 @pytest.mark.redis

@@ -19,7 +19,7 @@ from fluide.gateway.routes import (
     walk,
 )
 from fluide.settings import Settings
-from tests.conftest import bearer, create_dev, exchange, make_settings
+from tests.conftest import Dev, bearer, create_dev, exchange, make_settings
 
 
 def _concrete(path: str) -> str:
@@ -180,11 +180,10 @@ def test_a_guarded_route_declares_one_scope() -> None:
 
 
 async def test_require_scope_outside_a_guarded_router_is_a_dependency(
-    settings: Settings,
+    app: FastAPI, client: httpx.AsyncClient, dev: Dev
 ) -> None:
     # A route of the app's own (not under a product prefix, so the middleware does not guard
     # it) can still demand a scope: the dependency authenticates and checks 11-12 itself.
-    app = create_app(settings)
     router = APIRouter(prefix="/api/v1/extra")
 
     @router.get("/scoped", dependencies=[require_scope("hr:read")])
@@ -192,22 +191,16 @@ async def test_require_scope_outside_a_guarded_router_is_a_dependency(
         return {"credentialId": principal.credential_id}
 
     app.include_router(router)
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://t") as client,
-    ):
-        dev = await create_dev(app.state.runtime)
-        assert (await client.get("/api/v1/extra/scoped")).status_code == 401
-        token = (await exchange(client, dev))["accessToken"]
-        resp = await client.get("/api/v1/extra/scoped", headers=bearer(token, dev))
-        assert resp.status_code == 200, resp.text
-        assert resp.json() == {"credentialId": dev.credential_id}
-        narrow = await client.post(
-            "/api/v1/authorize/token",
-            headers={**dev.exchange_headers(), "X-Fluide-Scope": "pay:read"},
-        )
-        resp = await client.get(
-            "/api/v1/extra/scoped", headers=bearer(narrow.json()["accessToken"], dev)
-        )
-        assert resp.status_code == 403 and resp.json()["code"] == "INSUFFICIENT_SCOPE"
+    assert (await client.get("/api/v1/extra/scoped")).status_code == 401
+    token = (await exchange(client, dev))["accessToken"]
+    resp = await client.get("/api/v1/extra/scoped", headers=bearer(token, dev))
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"credentialId": dev.credential_id}
+    narrow = await client.post(
+        "/api/v1/authorize/token",
+        headers={**dev.exchange_headers(), "X-Fluide-Scope": "pay:read"},
+    )
+    resp = await client.get(
+        "/api/v1/extra/scoped", headers=bearer(narrow.json()["accessToken"], dev)
+    )
+    assert resp.status_code == 403 and resp.json()["code"] == "INSUFFICIENT_SCOPE"

@@ -4,27 +4,20 @@ background probe (``kit.probe``), the same one the product health routes read.""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from fluide.runtime import Runtime
+from tests.conftest import database_unreachable, wait_for_status
 
 HEALTH = "/api/v1/health"
 
 
 async def _wait_for(client: httpx.AsyncClient, status: int, deadline: float) -> httpx.Response:
-    end = time.monotonic() + deadline
-    while True:
-        resp = await client.get(HEALTH)
-        if resp.status_code == status or time.monotonic() > end:
-            return resp
-        await asyncio.sleep(0.05)
+    return await wait_for_status(client, HEALTH, status, deadline)
 
 
 async def test_health_is_public_and_up(client: httpx.AsyncClient) -> None:
@@ -40,14 +33,7 @@ async def test_health_is_public_and_up(client: httpx.AsyncClient) -> None:
 async def test_health_is_503_when_the_database_is_unreachable(
     client: httpx.AsyncClient, runtime: Runtime, backend: str, tmp_path: Path
 ) -> None:
-    dead_url = (
-        "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere"
-        if backend == "postgres"
-        else f"sqlite+aiosqlite:///{tmp_path}/no/such/dir/fluide.db"
-    )
-    live = runtime.engine
-    runtime.engine = create_async_engine(dead_url)
-    try:
+    async with database_unreachable(runtime, backend, tmp_path):
         # A connection refused fails the next probe at once: down within ~one interval.
         resp = await _wait_for(client, 503, runtime.probe.interval * 4)
         assert resp.status_code == 503, resp.text
@@ -56,9 +42,6 @@ async def test_health_is_503_when_the_database_is_unreachable(
             "service": "fluide-auth",
             "checks": {"database": "down", "signingKey": "up"},
         }
-    finally:
-        await runtime.engine.dispose()
-        runtime.engine = live
     assert (await _wait_for(client, 200, runtime.probe.interval * 4)).status_code == 200
 
 

@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 from fluide.kit.ratelimit import RateLimiter, SharedWindow, key_for, parse_limit
-from tests.conftest import REDIS_URL, Dev, bearer, exchange
+from tests.conftest import Dev, bearer, exchange
 from tests.proxy import TcpProxy
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
@@ -61,22 +61,6 @@ async def test_the_service_keeps_serving_when_redis_is_down(
 
 
 # ---- against memory and Redis ------------------------------------------------------------------
-
-
-@pytest.fixture
-def redis_url() -> str:
-    if not REDIS_URL:
-        pytest.skip("Redis tests need FLUIDE_TEST_REDIS_URL (CI sets it)")
-    from redis import Redis
-
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except Exception as exc:
-        pytest.skip(f"Redis at FLUIDE_TEST_REDIS_URL unreachable: {type(exc).__name__}")
-    finally:
-        client.close()
-    return REDIS_URL
 
 
 @pytest.fixture

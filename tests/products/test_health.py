@@ -3,17 +3,14 @@ and no database query per call (the status comes from the runtime's background p
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from fluide.runtime import Runtime
-from tests.conftest import Dev, bearer, exchange
+from tests.conftest import Dev, bearer, database_unreachable, exchange, wait_for_status
 
 PRODUCTS = ("hr", "payroll", "pay", "books", "utils")
 
@@ -53,12 +50,7 @@ async def test_health_needs_the_products_read_scope(client: httpx.AsyncClient, d
 async def _wait_for(
     client: httpx.AsyncClient, headers: dict[str, str], status: int, deadline: float = 5.0
 ) -> httpx.Response:
-    end = time.monotonic() + deadline
-    while True:
-        resp = await client.get("/api/v1/hr/health", headers=headers)
-        if resp.status_code == status or time.monotonic() > end:
-            return resp
-        await asyncio.sleep(0.05)
+    return await wait_for_status(client, "/api/v1/hr/health", status, deadline, headers)
 
 
 async def test_health_is_503_when_the_database_is_unreachable(
@@ -66,14 +58,7 @@ async def test_health_is_503_when_the_database_is_unreachable(
 ) -> None:
     headers = bearer((await exchange(client, dev))["accessToken"], dev)
     assert (await client.get("/api/v1/hr/health", headers=headers)).status_code == 200
-    dead_url = (
-        "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere"
-        if backend == "postgres"
-        else f"sqlite+aiosqlite:///{tmp_path}/no/such/dir/fluide.db"
-    )
-    live = runtime.engine
-    runtime.engine = create_async_engine(dead_url)
-    try:
+    async with database_unreachable(runtime, backend, tmp_path):
         resp = await _wait_for(client, headers, 503)
         assert resp.status_code == 503, resp.text
         assert resp.json() == {
@@ -81,9 +66,6 @@ async def test_health_is_503_when_the_database_is_unreachable(
             "service": "fluide-hr",
             "checks": {"database": "down"},
         }
-    finally:
-        await runtime.engine.dispose()
-        runtime.engine = live
     assert (await _wait_for(client, headers, 200)).status_code == 200
 
 

@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from fluide.identity import accounts
 from fluide.identity.audit import Actor
 from fluide.runtime import Runtime
 from fluide.settings import Settings
-from tests.conftest import CLIENT_ID, REDIS_URL, truncate_pg
+from tests.conftest import CLIENT_ID, redis_or_skip, truncate_pg
 
 SCALE_REDIS_DB = 12  # a Redis database of its own: other suites use FLUIDE_TEST_REDIS_URL's
 PASSWORD = "correct horse battery staple 42"
@@ -37,20 +38,15 @@ PROPAGATION_DEADLINE_S = 1.0
 
 
 def scale_redis_url() -> str:
-    if not REDIS_URL:
-        pytest.skip("Redis tests need FLUIDE_TEST_REDIS_URL (CI sets it)")
-    parts = urlsplit(REDIS_URL)
+    parts = urlsplit(redis_or_skip())
     url = urlunsplit((parts.scheme, parts.netloc, f"/{SCALE_REDIS_DB}", "", ""))
-    try:
-        import redis
+    import redis
 
-        client = redis.Redis.from_url(url, socket_connect_timeout=2)
-        try:
-            client.flushdb()  # shared limit counters from an earlier run would skew the counts
-        finally:
-            client.close()
-    except Exception as exc:
-        pytest.skip(f"Redis at FLUIDE_TEST_REDIS_URL unreachable: {type(exc).__name__}")
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.flushdb()  # shared limit counters from an earlier run would skew the counts
+    finally:
+        client.close()
     return url
 
 
@@ -91,6 +87,21 @@ class Cluster:
     @property
     def b(self) -> str:
         return self.servers[1].base_url
+
+    @contextmanager
+    def running(self, data_dir: Path) -> Iterator[Cluster]:
+        """Servers a and b started (one after the other: the first one migrates), stopped at
+        the end whatever happens."""
+        try:
+            for name in ("a", "b"):
+                server = FluideServer(self.env, 1, data_dir / f"server-{name}.log")
+                self.servers.append(server)
+                server.start(timeout=90)
+            yield self
+        finally:
+            for server in self.servers:
+                server.stop()
+            self.http.close()
 
     def settings(self) -> Settings:
         return Settings(
@@ -180,17 +191,8 @@ def cluster(
     # Earlier tests leave signing keys encrypted under their own key-encryption key.
     asyncio.run(truncate_pg(pg_database))
     data_dir = tmp_path_factory.mktemp(f"cluster-{mode}")
-    c = Cluster(mode, cluster_env(data_dir, pg_database, redis_url))
-    try:
-        for name in ("a", "b"):  # one after the other: the first one migrates
-            server = FluideServer(c.env, 1, data_dir / f"server-{name}.log")
-            c.servers.append(server)
-            server.start(timeout=90)
+    with Cluster(mode, cluster_env(data_dir, pg_database, redis_url)).running(data_dir) as c:
         yield c
-    finally:
-        for server in c.servers:
-            server.stop()
-        c.http.close()
 
 
 def eventually(check: Callable[[], bool], deadline_s: float = PROPAGATION_DEADLINE_S) -> float:

@@ -22,7 +22,7 @@ import pytest
 from bench.service import FluideServer
 
 from fluide.kit.ratelimit import parse_limit
-from tests.conftest import REDIS_URL, truncate_pg
+from tests.conftest import redis_or_skip, truncate_pg
 from tests.proxy import TcpProxy
 from tests.scale.conftest import Cluster, ScaleDev, cluster_env
 
@@ -32,24 +32,9 @@ LIMIT = "300/hour"  # an hour-long window: a test does not straddle two (checked
 SYNC = 0.05  # FLUIDE_RATE_LIMIT_SYNC_SECONDS for these servers
 
 
-def _redis_url() -> str:
-    if not REDIS_URL:
-        pytest.skip("Redis tests need FLUIDE_TEST_REDIS_URL (CI sets it)")
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except Exception as exc:
-        pytest.skip(f"Redis at FLUIDE_TEST_REDIS_URL unreachable: {type(exc).__name__}")
-    finally:
-        client.close()
-    return REDIS_URL
-
-
 @pytest.fixture(scope="module")
 def proxy() -> Iterator[TcpProxy]:
-    p = TcpProxy.for_url(_redis_url())
+    p = TcpProxy.for_url(redis_or_skip())
     p.start()
     try:
         yield p
@@ -63,21 +48,12 @@ def cluster(
 ) -> Iterator[Cluster]:
     asyncio.run(truncate_pg(pg_database))
     data_dir = tmp_path_factory.mktemp("shared-limits")
-    env = cluster_env(data_dir, pg_database, proxy.url(_redis_url()))
+    env = cluster_env(data_dir, pg_database, proxy.url(redis_or_skip()))
     env["FLUIDE_PRODUCT_RATE_LIMIT"] = LIMIT
     env["FLUIDE_RATE_LIMIT_SYNC_SECONDS"] = str(SYNC)
     env["FLUIDE_EXCHANGE_LIMIT_PER_KEY"] = "100000/minute"
-    c = Cluster("redis", env)
-    try:
-        for name in ("a", "b"):
-            server = FluideServer(c.env, 1, data_dir / f"server-{name}.log")
-            c.servers.append(server)
-            server.start(timeout=90)
+    with Cluster("redis", env).running(data_dir) as c:
         yield c
-    finally:
-        for server in c.servers:
-            server.stop()
-        c.http.close()
 
 
 def _shared_count(dev: ScaleDev, limit: str = LIMIT) -> int:
@@ -87,7 +63,7 @@ def _shared_count(dev: ScaleDev, limit: str = LIMIT) -> int:
     item = parse_limit(limit)
     period = int(item.get_expiry())
     start = int(time.time()) // period * period
-    client = redis.Redis.from_url(_redis_url())
+    client = redis.Redis.from_url(redis_or_skip())
     try:
         return int(client.get(f"fluide:{item.key_for('pkey', dev.api_key)}/{start}") or 0)
     finally:
