@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import pytest
@@ -39,8 +39,23 @@ CLIENT_ID = "fluide-developer"
 KEEP_TABLES = {"alembic_version", "clients"}
 
 
+def unreachable(what: str, exc: BaseException) -> NoReturn:
+    """A configured service that does not answer fails the test instead of skipping it.
+
+    Absent configuration means a newcomer's laptop: those tests skip with the reason. But once
+    ``FLUIDE_TEST_DATABASE_URL`` / ``FLUIDE_TEST_REDIS_URL`` is set (CI sets both), a service
+    that cannot be reached would otherwise turn hundreds of tests into silent skips and leave
+    the run green.
+    """
+    pytest.fail(
+        f"{what} is set but the service cannot be reached ({type(exc).__name__}); "
+        "start it or unset the variable",
+        pytrace=False,
+    )
+
+
 def redis_or_skip(url: str | None = REDIS_URL) -> str:
-    """``url`` when that Redis answers; otherwise the test is skipped, with the reason."""
+    """``url`` when set and answering; skipped when unset; a failure when set but down."""
     if not url:
         pytest.skip("Redis tests need FLUIDE_TEST_REDIS_URL (CI sets it)")
     import redis
@@ -49,10 +64,18 @@ def redis_or_skip(url: str | None = REDIS_URL) -> str:
     try:
         client.ping()
     except Exception as exc:
-        pytest.skip(f"Redis at FLUIDE_TEST_REDIS_URL unreachable: {type(exc).__name__}")
+        unreachable("FLUIDE_TEST_REDIS_URL", exc)
     finally:
         client.close()
     return url
+
+
+def pg_url_or_skip() -> str:
+    """``FLUIDE_TEST_DATABASE_URL`` when set; skipped when unset (a failure comes later, at
+    the first connection, when it is set but down)."""
+    if not PG_URL:
+        pytest.skip("PostgreSQL tests need FLUIDE_TEST_DATABASE_URL (CI sets it)")
+    return PG_URL
 
 
 @pytest.fixture
@@ -82,15 +105,14 @@ def _pg_admin(url: str, sql: str) -> None:
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A database of its own for this test session, migrated once."""
-    if not PG_URL:
-        pytest.skip("PostgreSQL tests need FLUIDE_TEST_DATABASE_URL (CI sets it)")
+    pg_url = pg_url_or_skip()
     name = f"fluide_test_{uuid.uuid4().hex[:10]}"
     try:
-        _pg_admin(PG_URL, f'CREATE DATABASE "{name}"')
-    except Exception as exc:  # the laptop case: configured but not running
-        pytest.skip(f"PostgreSQL at FLUIDE_TEST_DATABASE_URL unreachable: {type(exc).__name__}")
+        _pg_admin(pg_url, f'CREATE DATABASE "{name}"')
+    except Exception as exc:
+        unreachable("FLUIDE_TEST_DATABASE_URL", exc)
     url = (
-        make_url(async_database_url(PG_URL))
+        make_url(async_database_url(pg_url))
         .set(database=name)
         .render_as_string(hide_password=False)
     )

@@ -17,7 +17,15 @@ import httpx
 import pytest
 
 from fluide.runtime import Runtime
-from tests.conftest import CLIENT_ID, REDIS_URL, Dev, create_dev, make_settings, truncate_pg
+from tests.conftest import (
+    CLIENT_ID,
+    REDIS_URL,
+    Dev,
+    create_dev,
+    make_settings,
+    redis_or_skip,
+    truncate_pg,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -111,8 +119,8 @@ def _headers(token: str, dev: Dev) -> dict[str, str]:
 def test_rotation_on_one_process_is_seen_by_the_other_within_a_second(
     pg_database: str, tmp_path: Path, push: str
 ) -> None:
-    if push == "redis" and not REDIS_URL:
-        pytest.skip("the Redis variant needs FLUIDE_TEST_REDIS_URL (CI sets it)")
+    if push == "redis":
+        redis_or_skip()
     settings = make_settings(tmp_path, pg_database)
     env = {
         **os.environ,

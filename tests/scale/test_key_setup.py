@@ -15,7 +15,7 @@ from fluide.identity.models import SigningKeyRow
 from fluide.migrations import upgrade
 from fluide.runtime import Runtime
 from fluide.settings import async_database_url
-from tests.conftest import PG_URL, _pg_admin, make_settings
+from tests.conftest import _pg_admin, make_settings, pg_url_or_skip, unreachable
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -23,23 +23,22 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 @pytest.fixture
 def empty_pg_database() -> Iterator[str]:
     """A migrated database with no signing key yet (the shared test database already has some)."""
-    if not PG_URL:
-        pytest.skip("PostgreSQL tests need FLUIDE_TEST_DATABASE_URL (CI sets it)")
+    pg_url = pg_url_or_skip()
     name = f"fluide_keys_{uuid.uuid4().hex[:10]}"
     try:
-        _pg_admin(PG_URL, f'CREATE DATABASE "{name}"')
+        _pg_admin(pg_url, f'CREATE DATABASE "{name}"')
     except Exception as exc:
-        pytest.skip(f"PostgreSQL at FLUIDE_TEST_DATABASE_URL unreachable: {type(exc).__name__}")
+        unreachable("FLUIDE_TEST_DATABASE_URL", exc)
     try:
         url = (
-            make_url(async_database_url(PG_URL))
+            make_url(async_database_url(pg_url))
             .set(database=name)
             .render_as_string(hide_password=False)
         )
         upgrade(url)
         yield url
     finally:
-        _pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _pg_admin(pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def test_concurrent_first_starts_create_one_active_and_one_next_key(
