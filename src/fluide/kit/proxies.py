@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Any
 
@@ -76,6 +77,10 @@ def _unmapped_network(network: Network) -> Network:
     return network
 
 
+# ``ipaddress`` takes microseconds per entry; the same clients and proxies come back all the
+# time. Only the peer and the entries the walk reads pass here (those our proxies wrote, plus
+# at most one more), so a client cannot fill the cache with values of its choosing.
+@lru_cache(maxsize=4096)
 def parse_address(entry: str) -> IPAddress | None:
     """One address as proxies write it, or ``None`` for anything else.
 
