@@ -94,3 +94,18 @@ def test_serve_keeps_an_idle_connection_open_for_the_keep_alive(server_7s: Serve
         assert sock.recv(1) == b""  # blocks until the server closes it
         closed_after = time.monotonic() - answered
     assert 6.5 <= closed_after <= 10.0, closed_after
+
+
+def test_a_bad_proxy_setting_stops_serve_before_it_starts(
+    uvicorn_kwargs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLUIDE_TRUSTED_PROXIES", "10.0.0.0/8,not-an-address")
+    monkeypatch.setenv("COLUMNS", "200")
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 2
+    assert (
+        "Invalid setting FLUIDE_TRUSTED_PROXIES: 'not-an-address' is neither a hop count nor an "
+        "IP address or network (CIDR)" in result.output
+    )
+    assert "Traceback" not in result.output
+    assert uvicorn_kwargs == []  # the server never started
