@@ -79,8 +79,12 @@ def accounts_create(
     try:
         out = run(go())
     except Exception as exc:
+        # An operator's tool: an address already registered is said plainly
+        # (EMAIL_ALREADY_REGISTERED); enumeration is a concern of the public sign-up only.
         code = getattr(exc, "code", type(exc).__name__)
         console.print(f"[red]error[/red] {code}: {getattr(exc, 'message', 'failed')}")
+        for field, problems in (getattr(exc, "errors", None) or {}).items():
+            console.print(f"  {field}: {'; '.join(problems)}", markup=False)
         raise typer.Exit(1) from exc
     if as_json:
         print_json(out)
