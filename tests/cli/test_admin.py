@@ -68,4 +68,4 @@ def test_keys_list_and_rotate(env: Path) -> None:
 def test_db_upgrade_is_idempotent(env: Path) -> None:
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
-    assert (env / "fluide.db").exists()
+    assert (env / "fluide.db").stat().st_mode & 0o777 == 0o600
