@@ -155,10 +155,13 @@ async def _create(
 @dataclass(frozen=True)
 class SignUpRequested:
     """What a public sign-up did. ``code`` is None when the address was registered already:
-    its owner is told by mail instead, and the caller answers exactly as for a new address."""
+    its owner is told by mail instead, and the caller answers exactly as for a new address.
+    ``email`` is the address as asked for (the answer shows it); ``mail_to`` the one stored,
+    which may differ in case."""
 
     email: str
     code: str | None
+    mail_to: str
 
     def __repr__(self) -> str:
         return f"SignUpRequested(new={self.code is not None})"
@@ -184,7 +187,7 @@ async def request_sign_up(
         try:
             async with session.begin_nested():
                 _, code = await _create(rt, session, actor, email, password_hash, tenant_name)
-            return SignUpRequested(email, code)
+            return SignUpRequested(email, code, email)
         except IntegrityError:  # a concurrent sign-up of the same address committed first
             existing = await _registered(session, email)
     # Shown to the owner in their audit log: someone tried their address.
@@ -198,21 +201,21 @@ async def request_sign_up(
         tenant_id=existing.tenant_id if existing else None,
     )
     await session.flush()
-    return SignUpRequested(email, None)
+    return SignUpRequested(email, None, existing.email if existing else email)
 
 
 async def send_sign_up_mail(rt: Runtime, requested: SignUpRequested) -> None:
     """The code to a new address; to a registered one, a notice instead of a code. At most a
     few per address and hour, so nobody can flood a mailbox through the sign-up form."""
-    decision = await rt.limiter.hit("5/hour", "signup-mail", requested.email.lower())
+    decision = await rt.limiter.hit("5/hour", "signup-mail", requested.mail_to.lower())
     if not decision.allowed:
         log.info("sign-up mail skipped: hourly limit for this address")
         return
     if requested.code is not None:
-        await _send_code(rt, requested.email, requested.code)
+        await _send_code(rt, requested.mail_to, requested.code)
         return
     await rt.mailer.send(
-        requested.email,
+        requested.mail_to,
         "Someone tried to sign up to Fluide Connect with your address",
         "Someone (maybe you) tried to create a Fluide Connect account with this address, "
         "which already has one.\n\nNo new account was created and nothing changed. If it was "
