@@ -37,6 +37,17 @@ def test_accounts_create_prints_ids_key_and_secret_once(env: Path) -> None:
     assert "EMAIL_ALREADY_REGISTERED" in again.output
 
 
+@pytest.mark.parametrize(
+    "address", ["a@example.com,b@example.com", "Eve <a@example.com>", "a\x00@example.com"]
+)
+def test_accounts_create_refuses_anything_but_one_mailbox(env: Path, address: str) -> None:
+    result = runner.invoke(app, ["accounts", "create", "--email", address, "--json"])
+    assert result.exit_code == 1
+    assert "VALIDATION_FAILED" in result.output
+    assert "email:" in result.output  # what is wrong with it, from the validator
+    assert "apiSecret" not in result.output
+
+
 def test_keys_list_and_rotate(env: Path) -> None:
     listed = runner.invoke(app, ["keys", "list", "--json"])
     assert listed.exit_code == 0, listed.output
@@ -57,4 +68,4 @@ def test_keys_list_and_rotate(env: Path) -> None:
 def test_db_upgrade_is_idempotent(env: Path) -> None:
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
-    assert (env / "fluide.db").exists()
+    assert (env / "fluide.db").stat().st_mode & 0o777 == 0o600

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import jwt as pyjwt
@@ -150,6 +152,55 @@ async def test_resend_sends_a_fresh_code_and_reveals_nothing(
         "/connect/verify", data={"email": "cy@example.com", "code": code, "csrf_token": token}
     )
     assert resp.status_code == 200 and SECRET_RE.search(resp.text)
+
+
+async def test_signup_answers_alike_for_a_registered_address(
+    client: httpx.AsyncClient, settings: Settings, member: Member
+) -> None:
+    """The dashboard says no more than the API: a registered address is redirected to the
+    verify page like a new one, and its owner gets a notice by mail instead of a code."""
+    outbox = Path(settings.data_dir) / "outbox"
+    page = await client.get("/connect/signup")
+    token = csrf_of(page.text)
+    answers = [
+        await client.post(
+            "/connect/signup", data={"email": e, "password": PASSWORD, "csrf_token": token}
+        )
+        for e in (member.email, "newcomer@example.com")
+    ]
+    assert [a.status_code for a in answers] == [303, 303]
+    assert [a.headers["location"] for a in answers] == [
+        f"/connect/verify?email={quote(e)}&sent=1" for e in (member.email, "newcomer@example.com")
+    ]
+    assert sorted(answers[0].headers) == sorted(answers[1].headers)
+    assert codes_to(outbox, member.email) == []
+    assert len(codes_to(outbox, "newcomer@example.com")) == 1
+    (notice,) = [
+        m
+        for m in (
+            message_from_bytes(p.read_bytes(), policy=policy.default) for p in outbox.iterdir()
+        )
+        if m["To"] == member.email
+    ]
+    assert "tried to sign up" in str(notice["Subject"])
+    page = await client.get(answers[0].headers["location"])
+    assert "if the address already has an account, it says so" in page.text
+
+
+@pytest.mark.parametrize(
+    "address", ["victim@example.com,attacker@evil.example", "Eve <victim@example.com>"]
+)
+async def test_signup_refuses_more_than_one_mailbox(
+    client: httpx.AsyncClient, settings: Settings, address: str
+) -> None:
+    page = await client.get("/connect/signup")
+    resp = await client.post(
+        "/connect/signup",
+        data={"email": address, "password": PASSWORD, "csrf_token": csrf_of(page.text)},
+    )
+    assert resp.status_code == 400
+    assert 'class="field-error"' in resp.text
+    assert not (Path(settings.data_dir) / "outbox").exists()
 
 
 async def test_signup_validation_errors_rerender_the_form(client: httpx.AsyncClient) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import insert, text
 
+from fluide.kit import money
+from fluide.products.pay.models import Wallet
 from tests.conftest import Dev
 
 
@@ -53,3 +56,52 @@ async def test_a_crash_is_a_generic_500_with_the_request_id(app: FastAPI) -> Non
     assert resp.headers["x-request-id"] == "r-1"
     assert "SELECT" not in resp.text
     assert "fl_sk_leak" not in resp.text
+
+
+async def test_a_number_the_database_cannot_hold_is_a_400_not_a_500(
+    app: FastAPI, backend: str
+) -> None:
+    """The net under a forgotten amount check: a value refused by the money column type, or
+    PostgreSQL's "numeric field overflow", is VALIDATION_FAILED naming the limit. Any other
+    database error stays a generic 500."""
+    runtime = app.state.runtime
+
+    @app.post("/api/v1/_store")
+    async def store() -> None:
+        async with runtime.sessionmaker() as session, session.begin():
+            await session.execute(
+                insert(Wallet).values(
+                    id="wal_x",
+                    tenant_id="t",
+                    currency="NGN",
+                    balance=money.STORAGE_LIMIT,
+                    created_at=runtime.clock(),
+                    updated_at=runtime.clock(),
+                )
+            )
+
+    @app.post("/api/v1/_cast")
+    async def cast() -> None:
+        async with runtime.sessionmaker() as session:
+            await session.execute(text("SELECT CAST(100000000000000 AS NUMERIC(18, 4))"))
+
+    @app.post("/api/v1/_broken")
+    async def broken() -> None:
+        async with runtime.sessionmaker() as session:
+            await session.execute(text("SELECT * FROM no_such_table"))
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        # SQLite has no NUMERIC type to overflow: the column type's own refusal is its net.
+        paths = ["/api/v1/_store"] + (["/api/v1/_cast"] if backend == "postgres" else [])
+        for path in paths:
+            resp = await client.post(path)
+            assert resp.status_code == 400, (path, resp.text)
+            body = resp.json()
+            assert body["code"] == "VALIDATION_FAILED"
+            assert body["errors"] == {
+                "body": ["amounts and totals must stay below 100000000000000"]
+            }
+        resp = await client.post("/api/v1/_broken")
+        assert (resp.status_code, resp.json()["code"]) == (500, "INTERNAL_ERROR")
+        assert "no_such_table" not in resp.text

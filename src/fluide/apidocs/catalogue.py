@@ -117,7 +117,6 @@ SESSION_REQUIRED = E(ie.SessionRequired)
 
 # Codes specific to one identity route, beyond what its kind implies.
 ROUTE_EXTRAS: dict[tuple[str, str], list[ErrorCode]] = {
-    ("post", "/api/v1/auth/signup"): [E(ie.EmailTaken)],
     ("post", "/api/v1/auth/verify/resend"): [RATE_LIMITED],
     ("post", "/api/v1/auth/verify"): [
         E(ie.VerificationCodeInvalid),

@@ -14,6 +14,7 @@ from fluide.cli.common import console, print_json, run, settings_for
 from fluide.identity import accounts, credentials, keyring
 from fluide.identity.audit import Actor
 from fluide.identity.models import Account
+from fluide.kit import datadir
 from fluide.migrations import upgrade
 from fluide.runtime import Runtime
 from fluide.settings import Settings
@@ -30,7 +31,7 @@ keys_app = typer.Typer(help="JWT signing keys.", no_args_is_help=True)
 
 
 def migrate(settings: Settings) -> None:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    datadir.secure(settings.data_dir)
     upgrade(settings.resolved_database_url)
 
 
@@ -79,8 +80,12 @@ def accounts_create(
     try:
         out = run(go())
     except Exception as exc:
+        # An operator's tool: an address already registered is said plainly
+        # (EMAIL_ALREADY_REGISTERED); enumeration is a concern of the public sign-up only.
         code = getattr(exc, "code", type(exc).__name__)
         console.print(f"[red]error[/red] {code}: {getattr(exc, 'message', 'failed')}")
+        for field, problems in (getattr(exc, "errors", None) or {}).items():
+            console.print(f"  {field}: {'; '.join(problems)}", markup=False)
         raise typer.Exit(1) from exc
     if as_json:
         print_json(out)

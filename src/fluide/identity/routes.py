@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Body, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
@@ -310,29 +310,35 @@ async def auth_context(
 # ---- accounts ---------------------------------------------------------------------------------
 
 
-@auth.post("/signup", response_model=SignUpResponse, status_code=201)
+@auth.post("/signup", response_model=SignUpResponse, status_code=202)
 async def sign_up(
-    body: SignUpRequest, rt: RuntimeDep, session: DbSession, actor: ActorDep
+    body: SignUpRequest,
+    rt: RuntimeDep,
+    session: DbSession,
+    actor: ActorDep,
+    background: BackgroundTasks,
 ) -> SignUpResponse:
-    """Create a developer account; a 6-digit code is emailed to verify it."""
-    account, code = await accounts.sign_up(
+    """Ask for a developer account: a 6-digit code is emailed to verify it. The answer is the
+    same whether or not the address is registered (its owner is told by mail instead)."""
+    requested = await accounts.request_sign_up(
         rt, session, actor, email=body.email, password=body.password, tenant_name=body.tenant_name
     )
-    await session.commit()
-    await accounts.send_verification(rt, account.email, code)
-    return SignUpResponse(account_id=account.id, email=account.email)
+    # After the response: how long a mail server takes must not tell the two cases apart.
+    background.add_task(accounts.mail_quietly, accounts.send_sign_up_mail, rt, requested)
+    return SignUpResponse(email=requested.email)
 
 
 @auth.post("/verify/resend", status_code=202)
-async def resend_code(body: ResendRequest, rt: RuntimeDep, session: DbSession) -> Response:
+async def resend_code(
+    body: ResendRequest, rt: RuntimeDep, session: DbSession, background: BackgroundTasks
+) -> Response:
     """Email a fresh verification code (always 202: whether the email exists is not revealed)."""
-    decision = await rt.limiter.hit("5/hour", "resend", body.email.strip().lower()[:320])
+    decision = await rt.limiter.hit("5/hour", "resend", body.email.lower())
     if not decision.allowed:
         raise RateLimited(decision.retry_after)
     code = await accounts.resend_code(rt, session, body.email)
-    await session.commit()
     if code is not None:
-        await accounts.send_verification(rt, accounts.normalise_email(body.email), code)
+        background.add_task(accounts.mail_quietly, accounts.send_verification, rt, body.email, code)
     return Response(status_code=202)
 
 

@@ -9,10 +9,12 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import Send
 
+from fluide.kit import money
 from fluide.kit.clock import iso_z, system_clock
 
 log = logging.getLogger("fluide.errors")
@@ -50,6 +52,13 @@ class AppError(Exception):
 
 class ValidationFailed(AppError):
     status, code, message = 400, "VALIDATION_FAILED", "Request validation failed"
+
+
+def amount_limit_error() -> ValidationFailed:
+    """The 400 for an amount or total a money column cannot hold (``money.STORAGE_LIMIT``)."""
+    return ValidationFailed(
+        errors={"body": [f"amounts and totals must stay below {money.STORAGE_LIMIT:f}"]}
+    )
 
 
 class NotFound(AppError):
@@ -214,8 +223,17 @@ def install_error_handlers(app: FastAPI) -> None:
             dict(exc.headers) if exc.headers else None,
         )
 
+    async def database_error(request: Request, exc: Exception) -> Response:
+        # A number that does not fit its column is the request's fault (money.is_overflow):
+        # every write checks its amounts first, so this is the net under a forgotten check.
+        # Anything else is re-raised to the last-resort 500 of the request-id middleware.
+        if not money.is_overflow(exc):
+            raise exc
+        return app_error_response(request, amount_limit_error())
+
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(StatementError, database_error)
     # Unexpected exceptions are rendered by the request-id middleware (kit.middleware),
     # which sits outside this handler chain and so can stamp the request id on a 500 too.

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import make_url
+
+from fluide.kit import datadir
 
 HERE = Path(__file__).parent
 
@@ -23,6 +26,10 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Apply migrations. Safe to call from inside a running event loop (runs in a thread)."""
+    database = make_url(url).database
+    if url.startswith("sqlite") and database and database != ":memory:":
+        # Created owner-only before SQLite creates it (its journal files copy its mode).
+        datadir.private_file(Path(database))
     try:
         asyncio.get_running_loop()
     except RuntimeError:

@@ -336,8 +336,8 @@ async def trial_balance(
         select(
             JournalLine.account_code,
             JournalEntry.currency,
-            func.sum(JournalLine.debit),
-            func.sum(JournalLine.credit),
+            money.money_sum(JournalLine.debit),
+            money.money_sum(JournalLine.credit),
         )
         .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
         .where(JournalLine.tenant_id == tenant_id, *where)
