@@ -1,5 +1,7 @@
-"""Every operation of ``/openapi.json`` has an SDK method, on both clients, and the SDK names
-none the server does not have. A new route fails here until it gets a method or a reason."""
+"""Every operation of ``/openapi.json`` has an SDK method, on both clients, named by the
+operation's ``operationId`` (``hr.employees.list`` is ``client.hr.employees.list``), and the SDK
+names none the server does not have. A new route fails here until it gets a method or a
+reason."""
 
 from __future__ import annotations
 
@@ -78,6 +80,9 @@ def test_every_operation_has_an_sdk_method(document: dict[str, Any]) -> None:
     stale = sorted((set(BY_HAND) | set(EXCLUDED)) - set(in_doc))
     assert stale == [], f"reasons kept for operations that no longer exist: {stale}"
     assert not set(sdk) & (set(BY_HAND) | set(EXCLUDED))
+    # The document's operationId is the SDK's name for the operation.
+    assert {key: in_doc[key]["operationId"] for key in sdk} == sdk
+    assert in_doc[("POST", "/api/v1/authorize/token")]["operationId"] == "authorize.token"
     # The brief's list, by name: what the SDK's users will type.
     for name in (
         "hr.employees.list",
