@@ -6,10 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: serve test lint install bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	# The server depends on the SDK's own distribution (fluide-client), installed from here.
+	$(BIN)/pip install -q -e ./clients/python -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -154,7 +154,8 @@ async def test_every_operation_has_examples_samples_and_enveloped_errors(
         assert op.get("summary"), where
         assert "422" not in op["responses"], where
         samples = {s["lang"]: s["source"] for s in op["x-codeSamples"]}
-        assert set(samples) == {"Shell", "Python"}, where
+        assert set(samples) == {"Shell", "Python", "JavaScript"}, where
+        assert "fetch(" in samples["JavaScript"], where
         assert samples["Shell"].startswith("curl "), where
         if op["security"] == PRODUCT_SECURITY:
             assert "FluideClient(" in samples["Python"], where

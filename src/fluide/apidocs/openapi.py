@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute
 
 from fluide.apidocs import catalogue as cat
 from fluide.apidocs.catalogue import ErrorCode, Kind
-from fluide.apidocs.examples import example_of
+from fluide.apidocs.examples import example_of, node_sample
 from fluide.identity.schemas import TokenRequest
 from fluide.kit.errors import AppError
 
@@ -258,9 +258,8 @@ def _document(
 
     samples = code_samples(kind, method, path, op, request_example)
     op["x-codeSamples"] = samples
-    blocks = [
-        f"```{'shell' if s['lang'] == 'Shell' else 'python'}\n{s['source']}\n```" for s in samples
-    ]
+    fence = {"Shell": "shell", "Python": "python", "JavaScript": "javascript"}
+    blocks = [f"```{fence[s['lang']]}\n{s['source']}\n```" for s in samples]
     parts = [op.get("description", "").strip(), "\n\n".join(notes), *blocks]
     op["description"] = "\n\n".join(p for p in parts if p)
 
@@ -439,12 +438,35 @@ def _add_response_examples(responses: dict[str, Any], schemas: dict[str, Any], p
 def code_samples(
     kind: Kind, method: str, path: str, op: dict[str, Any], body: Any | None
 ) -> list[dict[str, str]]:
-    """curl and Python samples for one operation (``x-codeSamples``)."""
+    """curl, Python and Node.js samples for one operation (``x-codeSamples``)."""
     concrete = _concrete_path(path, op)
+    headers = {
+        p.get("name", "").lower() for p in op.get("parameters", []) if p.get("in") == "header"
+    }
+    node = node_sample(
+        kind.value,
+        method,
+        concrete,
+        body,
+        answer=_answer(op),
+        idempotent="idempotency-key" in headers,
+    )
     return [
         {"lang": "Shell", "label": "curl", "source": _curl(kind, method, concrete, body)},
         {"lang": "Python", "label": "Python", "source": _python(kind, method, concrete, body)},
+        {"lang": "JavaScript", "label": "Node.js", "source": node},
     ]
+
+
+def _answer(op: dict[str, Any]) -> str:
+    """What a success answers: json, binary (a file) or none (204)."""
+    for status, response in op.get("responses", {}).items():
+        if status.startswith("2"):
+            content = response.get("content") or {}
+            if not content:
+                return "none"
+            return "json" if any("json" in media for media in content) else "binary"
+    return "json"
 
 
 def _concrete_path(path: str, op: dict[str, Any]) -> str:

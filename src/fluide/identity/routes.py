@@ -21,12 +21,12 @@ from fluide.identity.deps import (
     principal_actor,
 )
 from fluide.identity.schemas import (
-    AccountOut,
     AuditEventOut,
     AuthContext,
     CredentialCreate,
     CredentialOut,
     Health,
+    IdentityAccount,
     IssuedCredentialOut,
     ResendRequest,
     RotateRequest,
@@ -62,7 +62,7 @@ auth = APIRouter(prefix="/api/v1/auth", tags=["Accounts"])
 # ---- public -----------------------------------------------------------------------------------
 
 
-@public.get("/api/v1", response_model=ServiceRoot, tags=["Service"])
+@public.get("/api/v1", operation_id="service.root", response_model=ServiceRoot, tags=["Service"])
 async def service_root() -> ServiceRoot:
     """Service root: what this is and where to start."""
     return ServiceRoot(
@@ -75,7 +75,11 @@ async def service_root() -> ServiceRoot:
 
 
 @public.get(
-    "/api/v1/health", response_model=Health, tags=["Service"], responses={503: {"model": Health}}
+    "/api/v1/health",
+    operation_id="service.health",
+    response_model=Health,
+    tags=["Service"],
+    responses={503: {"model": Health}},
 )
 async def health(rt: RuntimeDep) -> Response:
     """Liveness of the auth service with its database status."""
@@ -97,8 +101,8 @@ _HEALTH_BODIES = {
 }
 
 
-@public.get("/.well-known/jwks.json", tags=["Service"])
-@public.get("/api/v1/auth/.well-known/jwks.json", tags=["Service"])
+@public.get("/.well-known/jwks.json", operation_id="service.jwks", tags=["Service"])
+@public.get("/api/v1/auth/.well-known/jwks.json", operation_id="accounts.jwks", tags=["Service"])
 async def jwks(rt: RuntimeDep, response: Response) -> dict[str, Any]:
     """Public keys that verify Fluide access tokens (next, active and retired keys)."""
     response.headers["Cache-Control"] = "public, max-age=60"
@@ -113,19 +117,20 @@ async def jwks(rt: RuntimeDep, response: Response) -> dict[str, Any]:
 exchange = APIRouter(prefix="/api/v1", tags=["Authorize"])
 _EXCHANGE_BODY = {
     "requestBody": {
-        "content": {
-            "application/json": {
-                "schema": {
-                    "anyOf": [{"$ref": "#/components/schemas/TokenRequest"}, {"type": "null"}],
-                    "title": "Body",
-                }
-            }
-        }
+        # Optional (the headers usually carry the values): a plain optional object, which
+        # generators understand, rather than FastAPI's anyOf[TokenRequest, null].
+        "required": False,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenRequest"}}},
     }
 }
 
 
-@exchange.post("/authorize/token", response_model=TokenResponse, openapi_extra=_EXCHANGE_BODY)
+@exchange.post(
+    "/authorize/token",
+    operation_id="authorize.token",
+    response_model=TokenResponse,
+    openapi_extra=_EXCHANGE_BODY,
+)
 @exchange.post(
     "/developer-access/token",
     response_model=TokenResponse,
@@ -246,7 +251,7 @@ _NO_STORE = {"Cache-Control": "no-store"}
 _NO_STORE_RAW = ((b"cache-control", b"no-store"),)
 
 
-@developer.get("/authorize/current", response_model=CredentialOut)
+@developer.get("/authorize/current", operation_id="authorize.current", response_model=CredentialOut)
 @developer.get("/developer-access/current", response_model=CredentialOut, include_in_schema=False)
 async def current_credential(principal: PrincipalDep, session: DbSession) -> CredentialOut:
     """Metadata of the credential bound to the token (never the secret)."""
@@ -254,7 +259,11 @@ async def current_credential(principal: PrincipalDep, session: DbSession) -> Cre
     return CredentialOut.of(cred)
 
 
-@developer.post("/authorize/rotate-secret", response_model=RotateResponse)
+@developer.post(
+    "/authorize/rotate-secret",
+    operation_id="authorize.rotate_secret",
+    response_model=RotateResponse,
+)
 @developer.post(
     "/developer-access/rotate-secret", response_model=RotateResponse, include_in_schema=False
 )
@@ -288,7 +297,7 @@ async def rotate_secret(
     )
 
 
-@developer.post("/authorize/revoke", status_code=204)
+@developer.post("/authorize/revoke", operation_id="authorize.revoke", status_code=204)
 async def revoke_token(
     request: Request, principal: PrincipalDep, rt: RuntimeDep, session: DbSession
 ) -> Response:
@@ -299,7 +308,9 @@ async def revoke_token(
     return Response(status_code=204)
 
 
-@developer.get("/auth-context/{jti}", response_model=AuthContext)
+@developer.get(
+    "/auth-context/{jti}", operation_id="authorize.auth_context", response_model=AuthContext
+)
 async def auth_context(
     jti: str, principal: PrincipalDep, rt: RuntimeDep, session: DbSession
 ) -> dict[str, Any]:
@@ -310,7 +321,9 @@ async def auth_context(
 # ---- accounts ---------------------------------------------------------------------------------
 
 
-@auth.post("/signup", response_model=SignUpResponse, status_code=202)
+@auth.post(
+    "/signup", operation_id="accounts.signup", response_model=SignUpResponse, status_code=202
+)
 async def sign_up(
     body: SignUpRequest,
     rt: RuntimeDep,
@@ -328,7 +341,7 @@ async def sign_up(
     return SignUpResponse(email=requested.email)
 
 
-@auth.post("/verify/resend", status_code=202)
+@auth.post("/verify/resend", operation_id="accounts.resend_code", status_code=202)
 async def resend_code(
     body: ResendRequest, rt: RuntimeDep, session: DbSession, background: BackgroundTasks
 ) -> Response:
@@ -342,7 +355,7 @@ async def resend_code(
     return Response(status_code=202)
 
 
-@auth.post("/verify", response_model=VerifyResponse)
+@auth.post("/verify", operation_id="accounts.verify", response_model=VerifyResponse)
 async def verify(
     body: VerifyRequest, rt: RuntimeDep, session: DbSession, response: Response, actor: ActorDep
 ) -> VerifyResponse:
@@ -360,7 +373,7 @@ async def verify(
     )
 
 
-@auth.post("/signin", response_model=SessionOut)
+@auth.post("/signin", operation_id="accounts.signin", response_model=SessionOut)
 async def sign_in(
     body: SignInRequest, rt: RuntimeDep, session: DbSession, actor: ActorDep, response: Response
 ) -> SessionOut:
@@ -377,7 +390,7 @@ async def sign_in(
     )
 
 
-@auth.post("/signout", status_code=204)
+@auth.post("/signout", operation_id="accounts.signout", status_code=204)
 async def sign_out(
     current: AccountSessionDep, rt: RuntimeDep, session: DbSession, actor: ActorDep
 ) -> Response:
@@ -387,11 +400,11 @@ async def sign_out(
     return Response(status_code=204)
 
 
-@auth.get("/me", response_model=AccountOut)
-async def me(current: AccountSessionDep) -> AccountOut:
+@auth.get("/me", operation_id="accounts.me", response_model=IdentityAccount)
+async def me(current: AccountSessionDep) -> IdentityAccount:
     """The signed-in account."""
     account, _ = current
-    return AccountOut(
+    return IdentityAccount(
         account_id=account.id,
         email=account.email,
         tenant_id=account.tenant_id,
@@ -403,7 +416,9 @@ def _as_account(actor: Actor, account_id: str) -> Actor:
     return Actor("account", account_id, actor.source_ip, actor.request_id)
 
 
-@auth.get("/credentials", response_model=Page[CredentialOut])
+@auth.get(
+    "/credentials", operation_id="accounts.credentials.list", response_model=Page[CredentialOut]
+)
 async def list_credentials(
     current: AccountSessionDep, session: DbSession, params: PageDep
 ) -> Page[CredentialOut]:
@@ -413,7 +428,12 @@ async def list_credentials(
     return Page.of([CredentialOut.of(c) for c in rows], total, params)
 
 
-@auth.post("/credentials", response_model=IssuedCredentialOut, status_code=201)
+@auth.post(
+    "/credentials",
+    operation_id="accounts.credentials.create",
+    response_model=IssuedCredentialOut,
+    status_code=201,
+)
 async def create_credential(
     body: CredentialCreate,
     current: AccountSessionDep,
@@ -441,7 +461,11 @@ async def create_credential(
     )
 
 
-@auth.get("/credentials/{credential_id}", response_model=CredentialOut)
+@auth.get(
+    "/credentials/{credential_id}",
+    operation_id="accounts.credentials.get",
+    response_model=CredentialOut,
+)
 async def get_credential(
     credential_id: str, current: AccountSessionDep, session: DbSession
 ) -> CredentialOut:
@@ -452,7 +476,11 @@ async def get_credential(
     )
 
 
-@auth.post("/credentials/{credential_id}/revoke", response_model=CredentialOut)
+@auth.post(
+    "/credentials/{credential_id}/revoke",
+    operation_id="accounts.credentials.revoke",
+    response_model=CredentialOut,
+)
 async def revoke_credential(
     credential_id: str,
     current: AccountSessionDep,
@@ -471,7 +499,11 @@ async def revoke_credential(
     return CredentialOut.of(cred)
 
 
-@auth.post("/credentials/{credential_id}/rotate-secret", response_model=RotateResponse)
+@auth.post(
+    "/credentials/{credential_id}/rotate-secret",
+    operation_id="accounts.credentials.rotate_secret",
+    response_model=RotateResponse,
+)
 async def rotate_credential(
     credential_id: str,
     current: AccountSessionDep,
@@ -503,7 +535,7 @@ async def rotate_credential(
     )
 
 
-@auth.get("/audit", response_model=Page[AuditEventOut])
+@auth.get("/audit", operation_id="accounts.audit", response_model=Page[AuditEventOut])
 async def audit_log(
     current: AccountSessionDep,
     session: DbSession,

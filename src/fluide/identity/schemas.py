@@ -141,7 +141,7 @@ class SessionOut(CamelModel):
     tenant_id: str
 
 
-class AccountOut(CamelModel):
+class IdentityAccount(CamelModel):
     account_id: str
     email: str
     tenant_id: str

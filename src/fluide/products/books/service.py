@@ -21,7 +21,7 @@ from fluide.kit.queries import get_owned, paged
 from fluide.products.books.models import JournalEntry, JournalLine, LedgerAccount
 from fluide.products.books.schemas import (
     AccountCreate,
-    AccountOut,
+    BooksAccount,
     JournalEntryCreate,
     JournalEntryOut,
     LineOut,
@@ -105,8 +105,8 @@ async def ensure_chart(session: AsyncSession, tenant_id: str, now: datetime) -> 
         )
 
 
-def account_out(a: LedgerAccount) -> AccountOut:
-    return AccountOut(id=a.id, code=a.code, name=a.name, type=a.type, created_at=a.created_at)
+def account_out(a: LedgerAccount) -> BooksAccount:
+    return BooksAccount(id=a.id, code=a.code, name=a.name, type=a.type, created_at=a.created_at)
 
 
 async def list_accounts(

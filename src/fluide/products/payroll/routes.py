@@ -28,7 +28,9 @@ READ = [require_scope("payroll:read")]
 WRITE = [require_scope("payroll:write")]
 
 
-@router.get("/settings", response_model=SettingsOut, dependencies=READ)
+@router.get(
+    "/settings", operation_id="payroll.settings.get", response_model=SettingsOut, dependencies=READ
+)
 async def get_settings(principal: CurrentPrincipal, session: DbSession) -> SettingsOut:
     """The statutory tables in force for this tenant (shipped defaults or its own)."""
     return await service.get_settings(session, principal.tenant_id)
@@ -36,6 +38,7 @@ async def get_settings(principal: CurrentPrincipal, session: DbSession) -> Setti
 
 @router.put(
     "/settings",
+    operation_id="payroll.settings.update",
     response_model=SettingsOut,
     dependencies=WRITE,
     responses=error_responses(ValidationFailed),
@@ -50,6 +53,7 @@ async def put_settings(
 
 @router.post(
     "/runs",
+    operation_id="payroll.runs.create",
     status_code=201,
     response_model=RunOut,
     dependencies=WRITE,
@@ -70,7 +74,9 @@ async def create_run(
     return service.run_out(run, await service.run_payslips(session, principal.tenant_id, run.id))
 
 
-@router.get("/runs", response_model=Page[RunOut], dependencies=READ)
+@router.get(
+    "/runs", operation_id="payroll.runs.list", response_model=Page[RunOut], dependencies=READ
+)
 async def list_runs(
     principal: CurrentPrincipal,
     session: DbSession,
@@ -84,6 +90,7 @@ async def list_runs(
 
 @router.get(
     "/runs/{run_id}",
+    operation_id="payroll.runs.get",
     response_model=RunOut,
     dependencies=READ,
     responses=error_responses(PayrollRunNotFound),
@@ -96,6 +103,7 @@ async def get_run(run_id: str, principal: CurrentPrincipal, session: DbSession) 
 
 @router.post(
     "/runs/{run_id}/approve",
+    operation_id="payroll.runs.approve",
     response_model=RunOut,
     dependencies=WRITE,
     responses=error_responses(PayrollRunNotFound, PayrollRunLocked),
@@ -111,6 +119,7 @@ async def approve_run(
 
 @router.delete(
     "/runs/{run_id}",
+    operation_id="payroll.runs.delete",
     status_code=204,
     dependencies=WRITE,
     responses=error_responses(PayrollRunNotFound, PayrollRunLocked),
@@ -121,7 +130,12 @@ async def delete_run(run_id: str, principal: CurrentPrincipal, session: DbSessio
     return Response(status_code=204)
 
 
-@router.get("/payslips", response_model=Page[PayslipOut], dependencies=READ)
+@router.get(
+    "/payslips",
+    operation_id="payroll.payslips.list",
+    response_model=Page[PayslipOut],
+    dependencies=READ,
+)
 async def list_payslips(
     principal: CurrentPrincipal,
     session: DbSession,
@@ -135,6 +149,7 @@ async def list_payslips(
 
 @router.get(
     "/payslips/{payslip_id}",
+    operation_id="payroll.payslips.get",
     response_model=PayslipOut,
     dependencies=READ,
     responses=error_responses(PayslipNotFound),
