@@ -138,12 +138,15 @@ ROUTE_EXTRAS: dict[tuple[str, str], list[ErrorCode]] = {
 }
 
 
-def insufficient_scope(scope: str | None) -> ErrorCode:
-    return ErrorCode(
-        403,
-        "INSUFFICIENT_SCOPE",
-        f"This operation requires the '{scope}' scope" if scope else "The token lacks a scope",
-    )
+def insufficient_scope(scopes: tuple[str, ...]) -> ErrorCode:
+    if not scopes:
+        message = "The token lacks a scope"
+    elif len(scopes) == 1:
+        message = f"This operation requires the '{scopes[0]}' scope"
+    else:
+        names = " and ".join(f"'{s}'" for s in scopes)
+        message = f"This operation requires the {names} scopes (the error names the first missing)"
+    return ErrorCode(403, "INSUFFICIENT_SCOPE", message)
 
 
 def error_codes(
@@ -152,7 +155,7 @@ def error_codes(
     path: str,
     *,
     has_input: bool,
-    scope: str | None,
+    scopes: tuple[str, ...] = (),
 ) -> list[ErrorCode]:
     """Every error this operation can answer, in guard order then route order."""
     codes: list[ErrorCode] = []
@@ -160,7 +163,7 @@ def error_codes(
         codes += GUARD
         if has_input:
             codes.append(VALIDATION)
-        codes.append(insufficient_scope(scope))
+        codes.append(insufficient_scope(scopes))
         if "{" in path:
             codes.append(NOT_FOUND)
         codes.append(RATE_LIMITED)

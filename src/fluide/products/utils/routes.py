@@ -17,6 +17,8 @@ from fluide.runtime import DbSession
 
 router = guarded_router("utils")
 READ = [require_scope("utils:read")]
+# A payslip PDF shows payroll figures: reading it also needs Payroll's read scope (DESIGN §4).
+READ_PAYSLIPS = [require_scope("utils:read", "payroll:read")]
 
 COUNTRIES: tuple[tuple[str, str, str], ...] = (
     ("GB", "United Kingdom", "GBP"),
@@ -63,7 +65,7 @@ async def currencies(params: PageDep) -> Page[CurrencyOut]:
     "/documents/payslips/{payslip_id}.pdf",
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}}}, **error_responses(PayslipNotFound)},
-    dependencies=READ,
+    dependencies=READ_PAYSLIPS,
 )
 async def payslip_document(
     payslip_id: str, principal: CurrentPrincipal, session: DbSession
