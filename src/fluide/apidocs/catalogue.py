@@ -102,8 +102,10 @@ GUARD = [
     E(ie.ApiKeyMismatch),
     E(ie.CredentialRevoked),
 ]
-# The developer session: the same checks without the secret ban and with the API key optional.
-DEVELOPER_CHECKS = [e for e in GUARD if e.code not in ("API_SECRET_NOT_ALLOWED", "MISSING_API_KEY")]
+# The developer session: the same checks with the API key optional.
+DEVELOPER_CHECKS = [e for e in GUARD if e.code != "MISSING_API_KEY"]
+# Check 1 holds on every route but the exchange (the gateway middleware refuses the header).
+SECRET_NOT_ALLOWED = E(ie.ApiSecretNotAllowed)
 EXCHANGE = [
     E(ke.ValidationFailed, "Missing required header(s)"),
     E(ie.DeveloperKeysInvalid),
@@ -130,7 +132,16 @@ ROUTE_EXTRAS: dict[tuple[str, str], list[ErrorCode]] = {
         RATE_LIMITED,
     ],
     ("get", "/api/v1/authorize/current"): [E(ke.NotFound, "Credential not found")],
-    ("post", "/api/v1/authorize/rotate-secret"): [E(ke.NotFound, "Credential not found")],
+    ("post", "/api/v1/authorize/rotate-secret"): [
+        # A narrowed or dashboard ("Try it") token: rotation needs every scope (DESIGN §3.3).
+        ErrorCode(
+            403,
+            "INSUFFICIENT_SCOPE",
+            "This operation requires the '<first scope of the credential the token lacks>' "
+            "scope",
+        ),
+        E(ke.NotFound, "Credential not found"),
+    ],
     ("get", "/api/v1/auth-context/{jti}"): [E(ke.NotFound, "Token not found")],
     ("post", "/api/v1/auth/credentials/{credential_id}/rotate-secret"): [
         E(ie.CredentialRevoked),
@@ -174,13 +185,15 @@ def error_codes(
         if has_input:
             codes.append(VALIDATION)
     elif kind is Kind.ACCOUNT:
-        codes.append(SESSION_REQUIRED)
+        codes += [SECRET_NOT_ALLOWED, SESSION_REQUIRED]
         if has_input:
             codes.append(VALIDATION)
         if "{" in path:
             codes.append(E(ke.NotFound, "Credential not found"))
-    elif has_input:
-        codes.append(VALIDATION)
+    else:
+        codes.append(SECRET_NOT_ALLOWED)
+        if has_input:
+            codes.append(VALIDATION)
     for extra in ROUTE_EXTRAS.get((method, path), []):
         if extra.code not in {c.code for c in codes}:
             codes.append(extra)

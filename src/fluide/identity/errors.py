@@ -75,6 +75,19 @@ class InsufficientScope(Forbidden):
         self.scope = scope
 
 
+class RotationNeedsTheSecret(Forbidden):
+    """A token minted without the secret (the dashboard's "Try it") asked to rotate it."""
+
+    code = "INSUFFICIENT_SCOPE"
+    message = (
+        "Rotating the secret needs a token exchanged with the API secret; "
+        "rotate it from the dashboard instead"
+    )
+
+    def __init__(self) -> None:
+        super().__init__(headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"'})
+
+
 class SessionRequired(Unauthorized):
     code, message = "SESSION_REQUIRED", "Sign in first"
 
