@@ -145,6 +145,20 @@ async def test_operations_that_read_another_product_name_every_scope(
             assert op["x-required-scopes"] == [op["x-required-scope"]], (method, path)
 
 
+async def test_every_documented_401_names_its_challenge(client: httpx.AsyncClient) -> None:
+    doc = await _doc(client)
+    seen = 0
+    for method, path, op in _ops(doc):
+        response = op["responses"].get("401")
+        if response is None:
+            continue
+        seen += 1
+        described = response["headers"]["WWW-Authenticate"]["description"]
+        scheme = "FluideApiKey" if path == "/api/v1/authorize/token" else "Bearer"
+        assert scheme in described, (method, path, described)
+    assert seen >= 40
+
+
 async def test_exchange_lists_the_codes_of_design_3_2(client: httpx.AsyncClient) -> None:
     op = (await _doc(client))["paths"]["/api/v1/authorize/token"]["post"]
     assert _codes(op, 400) == ["VALIDATION_FAILED"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
+from fluide.kit.errors import DEFAULT_CHALLENGE, AppError, Forbidden, Unauthorized
 from tests.conftest import Dev
 
 
@@ -53,3 +54,22 @@ async def test_a_crash_is_a_generic_500_with_the_request_id(app: FastAPI) -> Non
     assert resp.headers["x-request-id"] == "r-1"
     assert "SELECT" not in resp.text
     assert "fl_sk_leak" not in resp.text
+
+
+def test_a_401_always_carries_a_challenge() -> None:
+    class Plain(Unauthorized):
+        code = "PLAIN"
+
+    class Precise(Unauthorized):
+        code, challenge = "PRECISE", 'Bearer error="invalid_token"'
+
+    assert Plain().headers == {"WWW-Authenticate": DEFAULT_CHALLENGE}
+    assert Precise().headers == {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    assert AppError(status=401).headers == {"WWW-Authenticate": DEFAULT_CHALLENGE}
+    shared = {"X-Other": "1"}
+    assert Plain(headers=shared).headers == {"X-Other": "1", "WWW-Authenticate": "Bearer"}
+    assert shared == {"X-Other": "1"}  # the caller's dict is left alone
+    given = {"WWW-Authenticate": 'Basic realm="x"'}
+    assert Precise(headers=given).headers == given
+    # Not a 401: nothing added.
+    assert AppError().headers == {} and Forbidden().headers == {}

@@ -137,8 +137,7 @@ ROUTE_EXTRAS: dict[tuple[str, str], list[ErrorCode]] = {
         ErrorCode(
             403,
             "INSUFFICIENT_SCOPE",
-            "This operation requires the '<first scope of the credential the token lacks>' "
-            "scope",
+            "This operation requires the '<first scope of the credential the token lacks>' scope",
         ),
         E(ke.NotFound, "Credential not found"),
     ],

@@ -370,11 +370,15 @@ def _has_schema(response: dict[str, Any]) -> bool:
 
 def _error_headers(status: int, errs: list[ErrorCode]) -> dict[str, Any]:
     headers: dict[str, Any] = {}
-    if status == 401 and any(e.code.startswith(("AUTHORIZATION_", "TOKEN_")) for e in errs):
-        headers["WWW-Authenticate"] = {
-            "description": "`Bearer` challenge on token errors.",
-            "schema": {"type": "string"},
-        }
+    if status == 401:  # every 401 carries a challenge (DESIGN §3.1)
+        codes = {e.code for e in errs}
+        if "DEVELOPER_KEYS_INVALID" in codes:
+            what = "`FluideApiKey` challenge naming the key, secret and client-id headers."
+        elif "SESSION_REQUIRED" in codes or "INVALID_CREDENTIALS" in codes:
+            what = '`Bearer realm="fluide-account"` (a session token), `FluidePassword` on sign-in.'
+        else:
+            what = '`Bearer` challenge (RFC 6750; `error="invalid_request"` or `"invalid_token"`).'
+        headers["WWW-Authenticate"] = {"description": what, "schema": {"type": "string"}}
     if status == 429:
         headers["Retry-After"] = {
             "description": "Seconds to wait before retrying.",

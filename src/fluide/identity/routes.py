@@ -21,7 +21,7 @@ from fluide.identity.deps import (
     principal_actor,
     source_ip_of,
 )
-from fluide.identity.errors import InsufficientScope, RotationNeedsTheSecret
+from fluide.identity.errors import EXCHANGE_CHALLENGE, InsufficientScope, RotationNeedsTheSecret
 from fluide.identity.schemas import (
     AccountOut,
     AuditEventOut,
@@ -46,6 +46,7 @@ from fluide.identity.schemas import (
 from fluide.kit.errors import (
     AppError,
     RateLimited,
+    Unauthorized,
     app_error_response,
     send_json,
     validation_error_response,
@@ -167,14 +168,20 @@ async def _exchange(request: Request) -> bytes:
     ip = source_ip_of(h.get("forwarded"), scope.get("client"), rt.settings.trust_forwarded_for)
     state = scope.get("state")
     actor = Actor("anonymous", None, ip, state.get("request_id") if state else None)
-    result = await tokens.exchange(
-        rt,
-        actor,
-        api_key=h.get("key") or body.api_key,
-        api_secret=h.get("secret") or body.api_secret,
-        client_id=h.get("client") or body.client_id,
-        scope=h.get("scope") or body.scope,
-    )
+    try:
+        result = await tokens.exchange(
+            rt,
+            actor,
+            api_key=h.get("key") or body.api_key,
+            api_secret=h.get("secret") or body.api_secret,
+            client_id=h.get("client") or body.client_id,
+            scope=h.get("scope") or body.scope,
+        )
+    except Unauthorized as exc:
+        # Whatever the class (CREDENTIAL_REVOKED is a Bearer error on other routes), a 401 of
+        # the exchange challenges for what it takes: the key, the secret and the client id.
+        exc.headers = {**exc.headers, "WWW-Authenticate": EXCHANGE_CHALLENGE}
+        raise
     return orjson.dumps(tokens.exchange_body(result))
 
 
