@@ -261,8 +261,8 @@ _NO_STORE_RAW = ((b"cache-control", b"no-store"),)
 async def current_credential(principal: PrincipalDep, session: DbSession) -> CredentialOut:
     """Metadata of the credential bound to the token (never the secret).
 
-    Any valid token of the credential, narrowed or not: the metadata names the key and the
-    scopes the token's holder already has, and no secret or hash.
+    Any valid token of the credential, narrowed or not: metadata only (the key, its scopes,
+    times, status), never a secret or a hash, and nothing changes.
     """
     cred = await credentials.get_for_tenant(session, principal.tenant_id, principal.credential_id)
     return CredentialOut.of(cred)
