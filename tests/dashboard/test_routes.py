@@ -19,6 +19,7 @@ from fluide.gateway.models import UsageDaily
 from fluide.identity import audit
 from fluide.identity.audit import Actor
 from fluide.identity.models import AuditEvent, Credential
+from fluide.identity.principal import ALL_SCOPES
 from fluide.kit.clock import FrozenClock
 from fluide.runtime import Runtime
 from fluide.settings import Settings
@@ -539,6 +540,64 @@ async def test_try_it_hands_a_short_token_to_the_playground(
         },
     )
     assert health.status_code == 200
+
+
+async def test_the_try_it_token_cannot_rotate_the_secret(
+    client: httpx.AsyncClient, runtime: Runtime, signed_in: Member
+) -> None:
+    # It carries every scope of its credential, but it was minted without the secret and
+    # lives in the browser's playground: a new secret must not come out of it.
+    resp = await client.post(
+        f"/connect/keys/{signed_in.credential_id}/try",
+        data={"csrf_token": await form_token(client)},
+    )
+    start = resp.text.index('id="playground-auth">') + len('id="playground-auth">')
+    data = json.loads(resp.text[start : resp.text.index("</script>", start)])
+    claims = pyjwt.decode(data["bearer"], options={"verify_signature": False})
+    assert claims["via"] == "dashboard" and claims["scope"].split() == list(ALL_SCOPES)
+    headers = {
+        "Authorization": f"Bearer {data['bearer']}",
+        "X-Fluide-Api-Key": data["apiKey"],
+        "X-Fluide-Client-Id": data["clientId"],
+    }
+    for path in ("/api/v1/authorize/rotate-secret", "/api/v1/developer-access/rotate-secret"):
+        for grace in (0, 604800):
+            refused = await client.post(path, headers=headers, json={"graceSeconds": grace})
+            assert refused.status_code == 403, refused.text
+            assert refused.json()["code"] == "INSUFFICIENT_SCOPE"
+            assert "apiSecret" not in refused.text
+    async with runtime.sessionmaker() as session:
+        cred = await credential(runtime, signed_in.credential_id)
+        assert (cred.generation, cred.previous_secret_hash) == (1, None)
+        denied = (
+            await session.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.action == "credential.rotate_secret",
+                    AuditEvent.outcome == "denied",
+                )
+            )
+        ).all()
+    assert len(denied) == 4 and denied[0].details["via"] == "dashboard"
+    exchanged = await client.post(
+        "/api/v1/authorize/token",
+        headers={
+            "X-Fluide-Api-Key": signed_in.api_key,
+            "X-Fluide-Api-Secret": signed_in.api_secret,
+            "X-Fluide-Client-Id": CLIENT_ID,
+        },
+    )
+    assert exchanged.status_code == 200
+    # What it may do: read its credential, revoke itself (and nothing else).
+    assert (await client.get("/api/v1/authorize/current", headers=headers)).status_code == 200
+    assert (await client.post("/api/v1/authorize/revoke", headers=headers)).status_code == 204
+    after = await client.get("/api/v1/authorize/current", headers=headers)
+    assert after.json()["code"] == "TOKEN_REVOKED"
+    token = exchanged.json()["accessToken"]
+    current = await client.get(
+        "/api/v1/authorize/current",
+        headers={"Authorization": f"Bearer {token}", "X-Fluide-Client-Id": CLIENT_ID},
+    )
+    assert current.status_code == 200
 
 
 # ---- usage and audit ----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from sqlalchemy import insert, text
 
 from fluide.kit import money
 from fluide.products.pay.models import Wallet
+from fluide.kit.errors import DEFAULT_CHALLENGE, AppError, Forbidden, Unauthorized
 from tests.conftest import Dev
 
 
@@ -105,3 +106,22 @@ async def test_a_number_the_database_cannot_hold_is_a_400_not_a_500(
         resp = await client.post("/api/v1/_broken")
         assert (resp.status_code, resp.json()["code"]) == (500, "INTERNAL_ERROR")
         assert "no_such_table" not in resp.text
+
+
+def test_a_401_always_carries_a_challenge() -> None:
+    class Plain(Unauthorized):
+        code = "PLAIN"
+
+    class Precise(Unauthorized):
+        code, challenge = "PRECISE", 'Bearer error="invalid_token"'
+
+    assert Plain().headers == {"WWW-Authenticate": DEFAULT_CHALLENGE}
+    assert Precise().headers == {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    assert AppError(status=401).headers == {"WWW-Authenticate": DEFAULT_CHALLENGE}
+    shared = {"X-Other": "1"}
+    assert Plain(headers=shared).headers == {"X-Other": "1", "WWW-Authenticate": "Bearer"}
+    assert shared == {"X-Other": "1"}  # the caller's dict is left alone
+    given = {"WWW-Authenticate": 'Basic realm="x"'}
+    assert Precise(headers=given).headers == given
+    # Not a 401: nothing added.
+    assert AppError().headers == {} and Forbidden().headers == {}

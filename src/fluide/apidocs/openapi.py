@@ -198,21 +198,21 @@ def _routes(app: FastAPI) -> dict[tuple[str, str], _RouteInfo]:
     return out
 
 
-def _required_scope(info: _RouteInfo | None) -> str | None:
-    """The scope a product route demands (set by ``gateway.require_scope``)."""
+def _required_scopes(info: _RouteInfo | None) -> tuple[str, ...]:
+    """The scopes a product route demands, all of them (set by ``gateway.require_scope``)."""
     if info is None:
-        return None
-    own = getattr(info.route, "required_scope", None)  # gateway.GuardedRoute
-    if isinstance(own, str):
+        return ()
+    own = getattr(info.route, "required_scopes", None)  # gateway.GuardedRoute
+    if isinstance(own, tuple) and own:
         return own
     stack = list(info.route.dependant.dependencies)
     while stack:
         dep = stack.pop()
-        scope = getattr(dep.call, "required_scope", None)
-        if isinstance(scope, str):
-            return scope
+        scopes = getattr(dep.call, "required_scopes", None)
+        if isinstance(scopes, tuple) and scopes:
+            return scopes
         stack.extend(dep.dependencies)
-    return None
+    return ()
 
 
 def _document(
@@ -226,13 +226,17 @@ def _document(
     product = cat.product_of(path)
     if product and not op.get("tags"):
         op["tags"] = [cat.PRODUCTS[product]]
-    scope = _required_scope(route) if kind is Kind.PRODUCT else None
+    scopes = _required_scopes(route) if kind is Kind.PRODUCT else ()
 
     _summary_from_docstring(op, route)
     notes = [_AUTH_NOTE[kind]]
-    if scope:
-        notes.append(f"**Scope:** `{scope}`.")
-        op["x-required-scope"] = scope
+    if scopes:
+        names = " and ".join(f"`{s}`" for s in scopes)
+        notes.append(f"**Scope{'s' if len(scopes) > 1 else ''}:** {names}.")
+        # The OAuth scope syntax (space-separated), so a single-scope route reads as before;
+        # the list form names each scope of a route that needs several (all of them).
+        op["x-required-scope"] = " ".join(scopes)
+        op["x-required-scopes"] = list(scopes)
     op["security"] = cat.SECURITY[kind]
 
     if kind is Kind.EXCHANGE:
@@ -240,7 +244,7 @@ def _document(
     responses: dict[str, Any] = op.setdefault("responses", {})
     responses.pop("422", None)
     has_input = bool(op.get("parameters") or op.get("requestBody"))
-    codes = cat.error_codes(kind, method, path, has_input=has_input, scope=scope)
+    codes = cat.error_codes(kind, method, path, has_input=has_input, scopes=scopes)
     declared_codes = _declared_codes(responses)
     if declared_codes and "404" not in responses:
         # A route that declares its errors names its own 404s (or has none, like a wallet
@@ -365,11 +369,15 @@ def _has_schema(response: dict[str, Any]) -> bool:
 
 def _error_headers(status: int, errs: list[ErrorCode]) -> dict[str, Any]:
     headers: dict[str, Any] = {}
-    if status == 401 and any(e.code.startswith(("AUTHORIZATION_", "TOKEN_")) for e in errs):
-        headers["WWW-Authenticate"] = {
-            "description": "`Bearer` challenge on token errors.",
-            "schema": {"type": "string"},
-        }
+    if status == 401:  # every 401 carries a challenge (DESIGN §3.1)
+        codes = {e.code for e in errs}
+        if "DEVELOPER_KEYS_INVALID" in codes:
+            what = "`FluideApiKey` challenge naming the key, secret and client-id headers."
+        elif "SESSION_REQUIRED" in codes or "INVALID_CREDENTIALS" in codes:
+            what = '`Bearer realm="fluide-account"` (a session token), `FluidePassword` on sign-in.'
+        else:
+            what = '`Bearer` challenge (RFC 6750; `error="invalid_request"` or `"invalid_token"`).'
+        headers["WWW-Authenticate"] = {"description": what, "schema": {"type": "string"}}
     if status == 429:
         headers["Retry-After"] = {
             "description": "Seconds to wait before retrying.",

@@ -33,6 +33,11 @@ from fluide.runtime import DbSession, Runtime, get_runtime
 PREFIX = "/connect"
 CSRF_COOKIE = "fluide_csrf"
 CSRF_FIELD = "csrf_token"
+# A 401 page's WWW-Authenticate (RFC 9110 §15.5.2): the session is a cookie that the sign-in
+# form sets, in the form of the (expired) draft-broyer-http-cookie-auth "Cookie" scheme.
+COOKIE_CHALLENGE = (
+    f'Cookie realm="fluide-connect", form-action="{PREFIX}/signin", cookie-name="{SESSION_COOKIE}"'
+)
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 
@@ -176,7 +181,11 @@ class HtmlRoute(APIRoute):
                 if request.method == "GET":
                     return redirect(f"{PREFIX}/signin?next={quote(request.url.path)}")
                 return error_page(
-                    request, 401, "Signed out", "Your session has ended. Sign in again."
+                    request,
+                    401,
+                    "Signed out",
+                    "Your session has ended. Sign in again.",
+                    headers={"WWW-Authenticate": COOKIE_CHALLENGE},
                 )
             except RequestValidationError:
                 return error_page(

@@ -1,4 +1,5 @@
-"""Check 1's second half: a live API secret seen on a product route flags its credential.
+"""Check 1's second half: a live API secret seen on any route but the exchange flags its
+credential (product routes, and the others through ``GatewayMiddleware._refuse_secret``).
 
 The request is refused (400 ``API_SECRET_NOT_ALLOWED``) whatever happens here. When the value
 is a well-formed secret and verifies against the current (or in-grace previous) secret of the
@@ -101,5 +102,5 @@ async def flag_exposure(
             )
             flagged.append(cred.id)
     if flagged:
-        log.warning("api secret exposed on a product route", extra={"credentials": flagged})
+        log.warning("api secret sent outside the exchange", extra={"credentials": flagged})
     return flagged

@@ -20,6 +20,7 @@ from fluide.identity.deps import (
     PrincipalDep,
     principal_actor,
 )
+from fluide.identity.errors import EXCHANGE_CHALLENGE, InsufficientScope, RotationNeedsTheSecret
 from fluide.identity.schemas import (
     AuditEventOut,
     AuthContext,
@@ -44,6 +45,7 @@ from fluide.identity.schemas import (
 from fluide.kit.errors import (
     AppError,
     RateLimited,
+    Unauthorized,
     app_error_response,
     send_json,
     validation_error_response,
@@ -176,14 +178,20 @@ async def _exchange(request: Request) -> bytes:
     ip = client_address(str(peer[0]) if peer else None, h.get("forwarded"), rt.proxies)
     state = scope.get("state")
     actor = Actor("anonymous", None, ip, state.get("request_id") if state else None)
-    result = await tokens.exchange(
-        rt,
-        actor,
-        api_key=h.get("key") or body.api_key,
-        api_secret=h.get("secret") or body.api_secret,
-        client_id=h.get("client") or body.client_id,
-        scope=h.get("scope") or body.scope,
-    )
+    try:
+        result = await tokens.exchange(
+            rt,
+            actor,
+            api_key=h.get("key") or body.api_key,
+            api_secret=h.get("secret") or body.api_secret,
+            client_id=h.get("client") or body.client_id,
+            scope=h.get("scope") or body.scope,
+        )
+    except Unauthorized as exc:
+        # Whatever the class (CREDENTIAL_REVOKED is a Bearer error on other routes), a 401 of
+        # the exchange challenges for what it takes: the key, the secret and the client id.
+        exc.headers = {**exc.headers, "WWW-Authenticate": EXCHANGE_CHALLENGE}
+        raise
     return orjson.dumps(tokens.exchange_body(result))
 
 
@@ -251,10 +259,21 @@ _NO_STORE = {"Cache-Control": "no-store"}
 _NO_STORE_RAW = ((b"cache-control", b"no-store"),)
 
 
+# The developer session (DESIGN §3.3). Every route takes a valid token of the credential
+# (Bearer + X-Fluide-Client-Id, + X-Fluide-Api-Key if sent, and then it must match), refuses
+# X-Fluide-Api-Secret (check 1, in the gateway middleware), and acts on that credential
+# only. What each needs beyond that is in its docstring; the legacy /developer-access/*
+# aliases are the same handlers.
+
+
 @developer.get("/authorize/current", operation_id="authorize.current", response_model=CredentialOut)
 @developer.get("/developer-access/current", response_model=CredentialOut, include_in_schema=False)
 async def current_credential(principal: PrincipalDep, session: DbSession) -> CredentialOut:
-    """Metadata of the credential bound to the token (never the secret)."""
+    """Metadata of the credential bound to the token (never the secret).
+
+    Any valid token of the credential, narrowed or not: metadata only (the key, its scopes,
+    times, status), never a secret or a hash, and nothing changes.
+    """
     cred = await credentials.get_for_tenant(session, principal.tenant_id, principal.credential_id)
     return CredentialOut.of(cred)
 
@@ -275,17 +294,39 @@ async def rotate_secret(
     session: DbSession,
     body: RotateRequest | None = Body(None),
 ) -> RotateResponse:
-    """Issue a new secret (shown once); choose how long the old one keeps working."""
-    rotation = await credentials.rotate_secret(
-        session,
-        rt.hasher,
-        rt.clock,
-        principal_actor(request, principal),
-        tenant_id=principal.tenant_id,
-        credential_id=principal.credential_id,
-        grace_seconds=(body or RotateRequest()).grace_seconds,
-        caller_generation=principal.generation,
-    )
+    """Issue a new secret (shown once); choose how long the old one keeps working.
+
+    Needs a token exchanged with the secret that carries every scope of its credential: a
+    new secret exchanges for every scope, so a narrowed token, or the dashboard's five-minute
+    "Try it" token, gets 403 `INSUFFICIENT_SCOPE` (audited) and nothing changes.
+    """
+    actor = principal_actor(request, principal)
+    try:
+        if principal.via is not None:  # minted without the secret (session_tokens)
+            raise RotationNeedsTheSecret
+        rotation = await credentials.rotate_secret(
+            session,
+            rt.hasher,
+            rt.clock,
+            actor,
+            tenant_id=principal.tenant_id,
+            credential_id=principal.credential_id,
+            grace_seconds=(body or RotateRequest()).grace_seconds,
+            caller_generation=principal.generation,
+            caller_scopes=principal.scopes,
+        )
+    except (InsufficientScope, RotationNeedsTheSecret) as exc:
+        await audit.record_denial(
+            session,
+            rt.clock,
+            actor,
+            "credential.rotate_secret",
+            exc.code,
+            tenant_id=principal.tenant_id,
+            credential_id=principal.credential_id,
+            details={"jti": principal.jti, "via": principal.via},
+        )
+        raise
     await session.commit()
     await rt.changed()
     response.headers["Cache-Control"] = "no-store"
@@ -301,7 +342,10 @@ async def rotate_secret(
 async def revoke_token(
     request: Request, principal: PrincipalDep, rt: RuntimeDep, session: DbSession
 ) -> Response:
-    """Revoke the presented access token (sign-out)."""
+    """Revoke the presented access token (sign-out).
+
+    Any valid token, narrowed or from the dashboard: it revokes itself and nothing else.
+    """
     await tokens.revoke_token(rt, session, principal_actor(request, principal), principal)
     await session.commit()
     await rt.changed()
@@ -314,7 +358,11 @@ async def revoke_token(
 async def auth_context(
     jti: str, principal: PrincipalDep, rt: RuntimeDep, session: DbSession
 ) -> dict[str, Any]:
-    """Context of one of your credential's tokens: scopes, times and status."""
+    """Context of one of your credential's tokens: scopes, times and status.
+
+    Any valid token of the credential; another credential's jti is a 404. Read-only, and
+    shows no token, key material or secret, so a narrowed token may read its siblings'.
+    """
     return await tokens.auth_context(rt, session, principal, jti)
 
 

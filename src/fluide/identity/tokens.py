@@ -183,9 +183,19 @@ async def _verify_slow(rt: Runtime, actor: Actor, api_key: str, digest: str) -> 
 
 
 def mint_access_token(
-    rt: Runtime, cred: Any, *, client_id: str, scope: str, generation: int, ttl: int
+    rt: Runtime,
+    cred: Any,
+    *,
+    client_id: str,
+    scope: str,
+    generation: int,
+    ttl: int,
+    via: str | None = None,
 ) -> tuple[ExchangeResult, datetime]:
-    """Sign an access token (DESIGN §4 claims) for a credential; return it with its ``iat``."""
+    """Sign an access token (DESIGN §4 claims) for a credential; return it with its ``iat``.
+
+    ``via`` marks a token minted without the secret (``Principal.via``): it cannot rotate.
+    """
     signing_key = rt.keyset.signing_key
     if signing_key is None:
         raise ServiceUnavailable("No signing key is loaded")
@@ -204,6 +214,8 @@ def mint_access_token(
         "scope": scope,
         "gen": generation,
     }
+    if via is not None:
+        claims["via"] = via
     return ExchangeResult(jwt_core.mint(claims, signing_key), claims), now
 
 

@@ -19,13 +19,22 @@ from fluide.kit.clock import iso_z, system_clock
 
 log = logging.getLogger("fluide.errors")
 
+# Every 401 carries a WWW-Authenticate challenge (RFC 9110 §15.5.2, DESIGN §3.1). This one
+# stands in where nothing more precise was said; the error classes say more (identity.errors).
+DEFAULT_CHALLENGE = "Bearer"
+
 
 class AppError(Exception):
-    """An expected failure with a machine code. Messages are for people and never hold secrets."""
+    """An expected failure with a machine code. Messages are for people and never hold secrets.
+
+    A 401 always has a ``WWW-Authenticate`` header: the one passed in ``headers``, else the
+    class's ``challenge``, else ``DEFAULT_CHALLENGE``.
+    """
 
     status = 400
     code = "BAD_REQUEST"
     message = "Bad request"
+    challenge: str | None = None
 
     def __init__(
         self,
@@ -44,6 +53,12 @@ class AppError(Exception):
             self.code = code
         self.errors = errors
         self.headers = headers or {}
+        if self.status == 401 and "WWW-Authenticate" not in self.headers:
+            # A new dict: ``headers`` may be a caller's shared constant.
+            self.headers = {
+                **self.headers,
+                "WWW-Authenticate": self.challenge or DEFAULT_CHALLENGE,
+            }
         super().__init__(self.message)
 
     def __repr__(self) -> str:

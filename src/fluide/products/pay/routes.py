@@ -28,6 +28,9 @@ from fluide.runtime import DbSession, get_runtime
 router = guarded_router("pay")
 READ = [require_scope("pay:read")]
 WRITE = [require_scope("pay:write")]
+# Disbursing answers with a payroll run's net pay per employee and bank account (and its errors
+# tell whether a run exists and is approved): it also needs Payroll's read scope (DESIGN §4).
+DISBURSE = [require_scope("pay:write", "payroll:read")]
 
 
 @router.get(
@@ -126,7 +129,7 @@ async def get_payout(payout_id: str, principal: CurrentPrincipal, session: DbSes
     operation_id="pay.payroll_runs.disburse",
     status_code=201,
     response_model=DisburseOut,
-    dependencies=WRITE,
+    dependencies=DISBURSE,
     responses=error_responses(
         ValidationFailed,
         BankAccountMissing,

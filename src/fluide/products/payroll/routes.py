@@ -26,6 +26,11 @@ from fluide.runtime import DbSession, get_runtime
 router = guarded_router("payroll")
 READ = [require_scope("payroll:read")]
 WRITE = [require_scope("payroll:write")]
+# Calculating a run reads HR's current employees and answers with their names, codes, bank
+# accounts and salary-derived pay (an unknown employee id is a 404): it also needs HR's read
+# scope (DESIGN §4). Reading runs and payslips later needs payroll:read only: a payslip is
+# Payroll's own record, taken when the run was calculated by a token that could read HR.
+CREATE_RUN = [require_scope("payroll:write", "hr:read")]
 
 
 @router.get(
@@ -56,7 +61,7 @@ async def put_settings(
     operation_id="payroll.runs.create",
     status_code=201,
     response_model=RunOut,
-    dependencies=WRITE,
+    dependencies=CREATE_RUN,
     responses=error_responses(
         ValidationFailed,
         PayrollNoEmployees,

@@ -17,6 +17,8 @@ from fluide.runtime import DbSession
 
 router = guarded_router("utils")
 READ = [require_scope("utils:read")]
+# A payslip PDF shows payroll figures: reading it also needs Payroll's read scope (DESIGN §4).
+READ_PAYSLIPS = [require_scope("utils:read", "payroll:read")]
 
 COUNTRIES: tuple[tuple[str, str, str], ...] = (
     ("GB", "United Kingdom", "GBP"),
@@ -80,7 +82,7 @@ PDF_CONTENT = {
     operation_id="utils.payslip_pdf",
     response_class=Response,
     responses={200: {"content": PDF_CONTENT}, **error_responses(PayslipNotFound)},
-    dependencies=READ,
+    dependencies=READ_PAYSLIPS,
 )
 async def payslip_document(
     payslip_id: str,
