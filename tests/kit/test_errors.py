@@ -7,8 +7,8 @@ from fastapi import FastAPI
 from sqlalchemy import insert, text
 
 from fluide.kit import money
-from fluide.products.pay.models import Wallet
 from fluide.kit.errors import DEFAULT_CHALLENGE, AppError, Forbidden, Unauthorized
+from fluide.products.pay.models import Wallet
 from tests.conftest import Dev
 
 
