@@ -8,26 +8,34 @@ import hmac
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+# Compared against where nothing is stored, so that case costs one comparison too. No digest
+# equals it (digests are hex), and the result is discarded anyway: nothing stored never matches.
+_NOTHING_STORED = "-" * 64
+
 
 class SecretHasher:
-    """High-entropy secrets need no slow hash; the pepper makes a stolen table useless."""
+    """High-entropy secrets need no slow hash; the pepper makes a stolen table useless.
+
+    Fail closed: where nothing is stored (an unknown key, no previous secret in grace, an empty
+    column), no value matches, whatever it is. (Comparing against the digest of a fixed decoy
+    instead, as an earlier version did, made that decoy's plaintext a secret of every such
+    credential: issue 14.)"""
 
     def __init__(self, pepper: bytes) -> None:
         if len(pepper) < 16:
             raise ValueError("pepper too short")
         self._pepper = pepper
-        # Compared against when the key is unknown, so both paths do the same work.
-        self.decoy = self.digest("fl_sk_decoy")
 
     def digest(self, secret: str) -> str:
         return hmac.new(self._pepper, secret.encode(), hashlib.sha256).hexdigest()
 
     def matches(self, secret: str, stored: str | None) -> bool:
-        return hmac.compare_digest(self.digest(secret), stored or self.decoy)
+        return self.digest_matches(self.digest(secret), stored)
 
     def digest_matches(self, digest: str, stored: str | None) -> bool:
         """``matches`` for a secret already digested (one HMAC for several comparisons)."""
-        return hmac.compare_digest(digest, stored or self.decoy)
+        same = hmac.compare_digest(digest.encode(), (stored or _NOTHING_STORED).encode())
+        return same and bool(stored)
 
     def __repr__(self) -> str:
         return "SecretHasher(pepper=***)"
@@ -42,9 +50,10 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password: str, stored: str | None) -> bool:
-    """Constant work whether or not the account exists."""
+    """Constant work whether or not the account (or its password) exists; where nothing is
+    stored, nothing matches (not even the dummy hash's own password)."""
     try:
-        return _passwords.verify(stored or _DUMMY_PASSWORD_HASH, password) and stored is not None
+        return _passwords.verify(stored or _DUMMY_PASSWORD_HASH, password) and bool(stored)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
