@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import datetime
+from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -27,7 +29,10 @@ class SecretHasher:
         self._pepper = pepper
 
     def digest(self, secret: str) -> str:
-        return hmac.new(self._pepper, secret.encode(), hashlib.sha256).hexdigest()
+        # "surrogatepass": a lone surrogate (a JSON body may carry one) is just another wrong
+        # value, not an encoding error; every other string encodes exactly as UTF-8.
+        data = secret.encode("utf-8", "surrogatepass")
+        return hmac.new(self._pepper, data, hashlib.sha256).hexdigest()
 
     def matches(self, secret: str, stored: str | None) -> bool:
         return self.digest_matches(self.digest(secret), stored)
@@ -36,6 +41,28 @@ class SecretHasher:
         """``matches`` for a secret already digested (one HMAC for several comparisons)."""
         same = hmac.compare_digest(digest.encode(), (stored or _NOTHING_STORED).encode())
         return same and bool(stored)
+
+    def live_secret(
+        self, digest: str, cred: Any, now: datetime
+    ) -> Literal["current", "previous"] | None:
+        """Which live secret of ``cred`` a digested secret is: "current", "previous" (only while
+        the rotation's grace lasts), or None (also when ``cred`` is None).
+
+        ``cred`` is anything with a credential's ``secret_hash``, ``previous_secret_hash`` and
+        ``previous_secret_expires_at``: a database row, the exchange's snapshot, an ORM object.
+        The one decision for every path that asks (the exchange's snapshot and database paths,
+        the exposure check), so they cannot disagree. Both comparisons always run."""
+        current = previous = None
+        if cred is not None:
+            current = cred.secret_hash
+            until = cred.previous_secret_expires_at
+            if until is not None and until > now:
+                previous = cred.previous_secret_hash
+        current_ok = self.digest_matches(digest, current)
+        previous_ok = self.digest_matches(digest, previous)
+        if cred is None:
+            return None
+        return "current" if current_ok else "previous" if previous_ok else None
 
     def __repr__(self) -> str:
         return "SecretHasher(pepper=***)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -135,31 +135,12 @@ async def _read_credential(rt: Runtime, api_key: str) -> Any:
         return (await conn.execute(_SELECT_CREDENTIAL, {"api_key": api_key})).first()
 
 
-def live_secret(rt: Runtime, digest: str, cred: Any) -> str | None:
-    """Which live secret of ``cred`` (a database row, a snapshot, or None) the digest is:
-    "current", "previous" (while its grace lasts) or None.
-
-    The one decision both the snapshot path and the database path take, so they cannot
-    disagree. Both comparisons always run (the same work for every input), and where nothing
-    is stored nothing matches (``SecretHasher.digest_matches``)."""
-    hasher = rt.hasher
-    current = previous = None
-    if cred is not None:
-        current = cred.secret_hash
-        until = cred.previous_secret_expires_at
-        if until is not None and until > rt.clock():
-            previous = cred.previous_secret_hash
-    current_ok = hasher.digest_matches(digest, current)
-    previous_ok = hasher.digest_matches(digest, previous)
-    if cred is None:
-        return None
-    return "current" if current_ok else "previous" if previous_ok else None
-
-
-async def _verify_slow(rt: Runtime, actor: Actor, api_key: str, digest: str) -> tuple[Any, str]:
+async def _verify_slow(
+    rt: Runtime, actor: Actor, api_key: str, digest: str
+) -> tuple[Any, Literal["current", "previous"]]:
     """Check the secret against the database; return the credential and which secret matched."""
     cred = await _read_credential(rt, api_key[:64])
-    which = live_secret(rt, digest, cred)
+    which = rt.hasher.live_secret(digest, cred, rt.clock())
     if which is None:
         raise await _failed(rt, actor, api_key, DeveloperKeysInvalid(), cred)
     # The secret verified: what follows is no failure (nothing counted, no lock-out).
@@ -245,8 +226,9 @@ async def exchange(
     # The snapshot of this credential from the last second (identity.credential_cache), if any:
     # a match there is a success; anything else goes to the database, which decides (a secret
     # rotated elsewhere works at once, and a failure is only ever answered from the database).
+    # Both take their decision in SecretHasher.live_secret, so they cannot disagree.
     cred: Any = rt.credential_cache.get(key)
-    which = live_secret(rt, digest, cred)
+    which = rt.hasher.live_secret(digest, cred, rt.clock())
     if which is None:
         cred, which = await _verify_slow(rt, actor, api_key, digest)
     await _spend(rt, actor, api_key, (s.exchange_limit_per_key, ("xkey", key)))
