@@ -9,7 +9,7 @@ from typing import Any, Literal
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fluide.identity import audit, jwt_core
+from fluide.identity import audit, formats, jwt_core
 from fluide.identity.audit import Actor
 from fluide.identity.credential_cache import CachedCredential
 from fluide.identity.errors import (
@@ -130,6 +130,10 @@ async def _failed(
 
 
 async def _read_credential(rt: Runtime, api_key: str) -> Any:
+    if not formats.is_api_key(api_key):
+        # Mistyped or malformed (its checksum says so offline): no such credential, no read.
+        # Such values never reach the database (a NUL in a JSON body was a 500 on PostgreSQL).
+        return None
     # A read: on SQLite it neither takes nor waits for the write lock (kit.db.read_only).
     async with rt.read_engine.connect() as conn:
         return (await conn.execute(_SELECT_CREDENTIAL, {"api_key": api_key})).first()
