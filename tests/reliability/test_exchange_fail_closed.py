@@ -150,3 +150,18 @@ async def test_an_empty_secret_is_a_missing_header(
 ) -> None:
     key = await owner.create_key()
     assert await try_exchange(attacker, key.api_key, "") == (400, "VALIDATION_FAILED")
+
+
+async def test_a_key_with_a_nul_or_a_bad_checksum_never_reaches_the_database(
+    attacker: httpx.AsyncClient, owner: Owner
+) -> None:
+    """On main a NUL in a JSON body's key went to PostgreSQL's query and came back a 500. A key
+    whose format or checksum is wrong is now unknown without a read (a NUL may also be refused
+    as a validation error before that: issue 14, finding 9)."""
+    key = await owner.create_key()
+    for api_key in (key.api_key + "\x00", "fl_dev_\x00", "\x00" * 10, key.api_key[:-1] + "é"):
+        resp = await attacker.post(
+            "/api/v1/authorize/token",
+            json={"apiKey": api_key, "apiSecret": key.secret, "clientId": "fluide-developer"},
+        )
+        assert (resp.status_code, resp.json()["code"]) in (DENIED, (400, "VALIDATION_FAILED"))
