@@ -61,19 +61,19 @@ def test_live_secret_is_only_the_current_and_the_graced_previous(value: str) -> 
     in_grace, grace_over = NOW + timedelta(seconds=1), NOW
     for until in (None, in_grace, grace_over):
         cred = _cred(h, until)
-        assert h.live_secret(h.digest("current"), cred, NOW) == "current"
+        assert h.live_secret(h.digest("current"), cred, lambda: NOW) == "current"
         expected_previous = "previous" if until == in_grace else None
-        assert h.live_secret(h.digest("previous"), cred, NOW) == expected_previous
+        assert h.live_secret(h.digest("previous"), cred, lambda: NOW) == expected_previous
         if value not in ("current", "previous"):
-            assert h.live_secret(h.digest(value), cred, NOW) is None
-        assert h.live_secret(h.digest("current"), None, NOW) is None  # no credential
+            assert h.live_secret(h.digest(value), cred, lambda: NOW) is None
+        assert h.live_secret(h.digest("current"), None, lambda: NOW) is None  # no credential
     # A previous secret column left behind without an expiry never exchanges.
     stale = SimpleNamespace(
         secret_hash=h.digest("current"),
         previous_secret_hash=h.digest("previous"),
         previous_secret_expires_at=None,
     )
-    assert h.live_secret(h.digest("previous"), stale, NOW) is None
+    assert h.live_secret(h.digest("previous"), stale, lambda: NOW) is None
 
 
 def test_lone_surrogates_are_wrong_values_not_errors() -> None:

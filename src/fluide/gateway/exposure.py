@@ -49,7 +49,7 @@ def matches_live_secret(
 ) -> str | None:
     """Which live secret ``secret`` is ("current" / "previous"), or None: the exchange's own
     decision (``SecretHasher.live_secret``), so what flags is exactly what exchanges."""
-    return hasher.live_secret(hasher.digest(secret), cred, now)
+    return hasher.live_secret(hasher.digest(secret), cred, lambda: now)
 
 
 def already_flagged(cred: Credential) -> bool:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime
 from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from fluide.kit.clock import Clock
 
 # Compared against where nothing is stored, so that case costs one comparison too. No digest
 # equals it (digests are hex), and the result is discarded anyway: nothing stored never matches.
@@ -43,7 +44,7 @@ class SecretHasher:
         return same and bool(stored)
 
     def live_secret(
-        self, digest: str, cred: Any, now: datetime
+        self, digest: str, cred: Any, clock: Clock
     ) -> Literal["current", "previous"] | None:
         """Which live secret of ``cred`` a digested secret is: "current", "previous" (only while
         the rotation's grace lasts), or None (also when ``cred`` is None).
@@ -51,12 +52,13 @@ class SecretHasher:
         ``cred`` is anything with a credential's ``secret_hash``, ``previous_secret_hash`` and
         ``previous_secret_expires_at``: a database row, the exchange's snapshot, an ORM object.
         The one decision for every path that asks (the exchange's snapshot and database paths,
-        the exposure check), so they cannot disagree. Both comparisons always run."""
+        the exposure check), so they cannot disagree. Both comparisons always run; ``clock`` is
+        read only when there is a grace to check (it is on the exchange's hot path)."""
         current = previous = None
         if cred is not None:
             current = cred.secret_hash
             until = cred.previous_secret_expires_at
-            if until is not None and until > now:
+            if until is not None and until > clock():  # the clock only when there is a grace
                 previous = cred.previous_secret_hash
         current_ok = self.digest_matches(digest, current)
         previous_ok = self.digest_matches(digest, previous)

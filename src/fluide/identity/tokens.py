@@ -144,7 +144,7 @@ async def _verify_slow(
 ) -> tuple[Any, Literal["current", "previous"]]:
     """Check the secret against the database; return the credential and which secret matched."""
     cred = await _read_credential(rt, api_key[:64])
-    which = rt.hasher.live_secret(digest, cred, rt.clock())
+    which = rt.hasher.live_secret(digest, cred, rt.clock)
     if which is None:
         raise await _failed(rt, actor, api_key, DeveloperKeysInvalid(), cred)
     # The secret verified: what follows is no failure (nothing counted, no lock-out).
@@ -232,7 +232,7 @@ async def exchange(
     # rotated elsewhere works at once, and a failure is only ever answered from the database).
     # Both take their decision in SecretHasher.live_secret, so they cannot disagree.
     cred: Any = rt.credential_cache.get(key)
-    which = rt.hasher.live_secret(digest, cred, rt.clock())
+    which = rt.hasher.live_secret(digest, cred, rt.clock)
     if which is None:
         cred, which = await _verify_slow(rt, actor, api_key, digest)
     await _spend(rt, actor, api_key, (s.exchange_limit_per_key, ("xkey", key)))
