@@ -113,9 +113,9 @@ async def _failed(
     address) or its address is locked out, otherwise counted in both windows and ``exc``.
 
     Only failures come here, so a lock-out never refuses a correct secret (DESIGN §3.2): whoever
-    lacks the secret can lock out only their own attempts. Attempts for one key from one address
-    take turns between the look and the count, so a burst of parallel failures is counted up to
-    the limit and the rest see the lock-out (look, await, count would let them all through)."""
+    lacks the secret can lock out only their own attempts. Failures for one key from one address
+    take turns for the look and the count (with Redis, separate round trips), so a burst of
+    parallel failures is counted exactly up to the limit and the rest see the lock-out."""
     key, ip = api_key[:64], actor.source_ip or "-"
     lockouts = _lockouts(rt, key, ip)
     async with rt.exchange_turns.turn((key, ip)):
@@ -217,11 +217,12 @@ async def exchange(
     if missing:
         raise ValidationFailed("Missing required header(s)", errors=missing)
     assert api_key and api_secret and client_id
-    s = rt.settings
+    conf = rt.settings
     # Every attempt spends its address's budget first: it sheds a flood from one address before
     # any work. The key's budget is spent below, only once the secret verified, so nobody who
     # lacks the secret can spend it (DESIGN §3.2).
-    await _spend(rt, actor, api_key, (s.exchange_limit_per_ip, ("xip", actor.source_ip or "-")))
+    ip_budget = (conf.exchange_limit_per_ip, ("xip", actor.source_ip or "-"))
+    await _spend(rt, actor, api_key, ip_budget)
     if rt.clients.get(client_id) != "active":
         raise await _failed(rt, actor, api_key, ClientIdInvalid())
 
@@ -235,7 +236,7 @@ async def exchange(
     which = rt.hasher.live_secret(digest, cred, rt.clock)
     if which is None:
         cred, which = await _verify_slow(rt, actor, api_key, digest)
-    await _spend(rt, actor, api_key, (s.exchange_limit_per_key, ("xkey", key)))
+    await _spend(rt, actor, api_key, (conf.exchange_limit_per_key, ("xkey", key)))
     current_ok = which == "current"
 
     granted = cred.scopes.split()
