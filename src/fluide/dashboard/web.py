@@ -205,7 +205,8 @@ async def require_csrf(request: Request, csrf_token: Annotated[str, Form()] = ""
     if not cookie or not csrf_token:
         raise CsrfRejected
     expected = csrf_token_for(rt, cookie, request.cookies.get(SESSION_COOKIE))
-    if not hmac.compare_digest(expected, csrf_token):
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+    if not hmac.compare_digest(expected.encode(), csrf_token.encode("utf-8", "surrogatepass")):
         raise CsrfRejected
 
 

@@ -48,17 +48,9 @@ def candidate_keys(rt: Runtime, api_key: str | None, authorization: str | None) 
 def matches_live_secret(
     hasher: SecretHasher, cred: Credential, secret: str, now: datetime
 ) -> str | None:
-    """Which live secret ``secret`` is ("current" / "previous"), or None."""
-    if hasher.matches(secret, cred.secret_hash):
-        return "current"
-    if (
-        cred.previous_secret_hash is not None
-        and cred.previous_secret_expires_at is not None
-        and as_utc(cred.previous_secret_expires_at) > now
-        and hasher.matches(secret, cred.previous_secret_hash)
-    ):
-        return "previous"
-    return None
+    """Which live secret ``secret`` is ("current" / "previous"), or None: the exchange's own
+    decision (``SecretHasher.live_secret``), so what flags is exactly what exchanges."""
+    return hasher.live_secret(hasher.digest(secret), cred, lambda: now)
 
 
 def already_flagged(cred: Credential) -> bool:
