@@ -235,6 +235,7 @@ async def _exchange_401s(client: httpx.AsyncClient, runtime: Runtime, dev: Dev, 
     await runtime.changed()
     cases = [
         dev.exchange_headers(secret=formats.new_api_secret()),
+        dev.exchange_headers(secret="fl_sk_decoy"),  # the old decoy (issue 14, finding 1)
         {**dev.exchange_headers(), "X-Fluide-Api-Key": formats.new_api_key()},
         {**dev.exchange_headers(), "X-Fluide-Api-Key": "fl_dev_short"},
         {**dev.exchange_headers(), "X-Fluide-Client-Id": "fluide-admin"},
