@@ -11,12 +11,14 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fluide.cli.common import console, print_json, run, settings_for
-from fluide.identity import accounts, credentials, keyring
+from fluide.identity import credentials, keyring
 from fluide.identity.audit import Actor
+from fluide.identity.jwt_core import KeyEncryptor
 from fluide.identity.models import Account
+from fluide.identity.part import Identity
 from fluide.kit import datadir
+from fluide.kit.infra import Infrastructure
 from fluide.migrations import upgrade
-from fluide.runtime import Runtime
 from fluide.settings import Settings
 
 DataDir = Annotated[
@@ -57,16 +59,17 @@ def accounts_create(
     migrate(settings)
 
     async def go() -> dict[str, str]:
-        rt = Runtime(settings)
+        infra = Infrastructure(settings)
+        identity = Identity(infra)
         try:
-            async with rt.sessionmaker() as session, session.begin():
-                account, _code = await accounts.sign_up(
-                    rt, session, CLI_ACTOR, email=email, password=password, tenant_name=tenant_name
+            async with infra.sessionmaker() as session, session.begin():
+                account, _code = await identity.accounts.sign_up(
+                    session, CLI_ACTOR, email=email, password=password, tenant_name=tenant_name
                 )
                 if verified:
-                    issued = await accounts.mark_verified(rt, session, CLI_ACTOR, account)
+                    issued = await identity.accounts.mark_verified(session, CLI_ACTOR, account)
                 else:
-                    issued = await _credential_unverified(rt, session, account)
+                    issued = await _credential_unverified(identity, session, account)
                 assert issued is not None
                 return {
                     "accountId": account.id,
@@ -75,7 +78,7 @@ def accounts_create(
                     "apiSecret": issued.api_secret,
                 }
         finally:
-            await rt.engine.dispose()
+            await infra.engine.dispose()
 
     try:
         out = run(go())
@@ -96,12 +99,10 @@ def accounts_create(
 
 
 async def _credential_unverified(
-    rt: Runtime, session: AsyncSession, account: Account
+    identity: Identity, session: AsyncSession, account: Account
 ) -> credentials.IssuedCredential:
-    return await credentials.create(
+    return await identity.credentials.create(
         session,
-        rt.hasher,
-        rt.clock,
         CLI_ACTOR,
         tenant_id=account.tenant_id,
         account_id=account.id,
@@ -116,22 +117,23 @@ def keys_rotate(data_dir: DataDir = None) -> None:
     migrate(settings)
 
     async def go() -> str:
-        rt = Runtime(settings)
+        infra = Infrastructure(settings)
+        encryptor = KeyEncryptor(settings.kek_bytes())
         try:
-            async with rt.sessionmaker() as session, session.begin():
-                await keyring.ensure_keys(session, settings.signing_alg, rt.encryptor, rt.clock())
-            async with rt.sessionmaker() as session, session.begin():
+            async with infra.sessionmaker() as session, session.begin():
+                await keyring.ensure_keys(session, settings.signing_alg, encryptor, infra.clock())
+            async with infra.sessionmaker() as session, session.begin():
                 row = await keyring.rotate(
                     session,
                     settings.signing_alg,
-                    rt.encryptor,
-                    rt.clock(),
-                    rt.max_token_age,
+                    encryptor,
+                    infra.clock(),
+                    keyring.max_token_age(settings),
                     timedelta(seconds=settings.signing_key_publish_seconds),
                 )
                 return row.kid
         finally:
-            await rt.engine.dispose()
+            await infra.engine.dispose()
 
     try:
         kid = run(go())
@@ -150,12 +152,13 @@ def keys_list(
     migrate(settings)
 
     async def go() -> list[dict[str, str | None]]:
-        rt = Runtime(settings)
+        infra = Infrastructure(settings)
+        encryptor = KeyEncryptor(settings.kek_bytes())
         try:
-            async with rt.sessionmaker() as session, session.begin():
-                await keyring.ensure_keys(session, settings.signing_alg, rt.encryptor, rt.clock())
-                await keyring.prune(session, rt.clock(), rt.max_token_age)
-            async with rt.sessionmaker() as session:
+            async with infra.sessionmaker() as session, session.begin():
+                await keyring.ensure_keys(session, settings.signing_alg, encryptor, infra.clock())
+                await keyring.prune(session, infra.clock(), keyring.max_token_age(settings))
+            async with infra.sessionmaker() as session:
                 return [
                     {
                         "kid": r.kid,
@@ -168,7 +171,7 @@ def keys_list(
                     for r in await keyring.list_keys(session)
                 ]
         finally:
-            await rt.engine.dispose()
+            await infra.engine.dispose()
 
     rows = run(go())
     if as_json:

@@ -44,7 +44,9 @@ def serve(
     """Apply migrations and serve the API, dashboard and docs."""
     import uvicorn
 
-    from fluide.runtime import Runtime
+    from fluide.identity.jwt_core import KeyEncryptor
+    from fluide.identity.keyring import ensure_signing_keys
+    from fluide.kit.infra import Infrastructure
 
     settings = settings_for(data_dir)
     keep_alive_seconds = settings.keep_alive_seconds if keep_alive is None else keep_alive
@@ -52,11 +54,14 @@ def serve(
 
     async def prepare() -> None:
         # Create the first signing keys once, before workers start, so they agree.
-        rt = Runtime(settings)
+        infra = Infrastructure(settings)
+        encryptor = KeyEncryptor(settings.kek_bytes())
         try:
-            await rt.ensure_signing_keys()
+            await ensure_signing_keys(
+                infra.sessionmaker, settings.signing_alg, encryptor, infra.clock
+            )
         finally:
-            await rt.engine.dispose()
+            await infra.engine.dispose()
 
     run(prepare())
     os.environ.setdefault("FLUIDE_DATA_DIR", str(settings.data_dir))
