@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import Request, Response
 
 import fluide
-from fluide.identity.deps import identity_state
+from fluide.identity.request import identity_state
 from fluide.identity.schemas import Health, ServiceRoot
 from fluide.kit.routing import StaticRouter
 from fluide.kit.uow import get_infra

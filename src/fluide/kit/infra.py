@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -21,7 +21,11 @@ from fluide.kit.group_commit import GroupCommitter
 from fluide.kit.mailer import Mailer
 from fluide.kit.probe import DbProbe
 from fluide.kit.ratelimit import RateLimiter
-from fluide.settings import Settings
+
+if TYPE_CHECKING:
+    # The type only: the app hands the settings in. (``fluide.settings`` uses kit.proxies, and
+    # kit imports nothing above it at run time.)
+    from fluide.settings import Settings
 
 log = logging.getLogger("fluide.infra")
 

@@ -7,15 +7,10 @@ from __future__ import annotations
 from fastapi import APIRouter, BackgroundTasks, Body, Response
 
 from fluide.identity import audit, credentials
+from fluide.identity.accounts.deps import AccountsDep, AccountSessionDep, SignInDep
 from fluide.identity.accounts.service import mail_quietly
 from fluide.identity.audit import Actor
-from fluide.identity.deps import (
-    AccountsDep,
-    AccountSessionDep,
-    ActorDep,
-    CredentialsDep,
-    SignInDep,
-)
+from fluide.identity.request import ActorDep, CredentialsDep
 from fluide.identity.schemas import (
     AuditEventOut,
     CredentialCreate,

@@ -14,8 +14,8 @@ from typing import Any
 from fastapi import APIRouter, Body, Request, Response
 
 from fluide.identity import audit, credentials
-from fluide.identity.deps import CredentialsDep, PrincipalDep, TokensDep, principal_actor
 from fluide.identity.errors import InsufficientScope, RotationNeedsTheSecret
+from fluide.identity.request import CredentialsDep, PrincipalDep, TokensDep, principal_actor
 from fluide.identity.schemas import AuthContext, CredentialOut, RotateRequest, RotateResponse
 from fluide.kit.uow import DbSession, get_infra
 
