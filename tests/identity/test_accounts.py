@@ -247,7 +247,8 @@ async def test_only_one_mailbox_is_an_email_address(
     ]
     for resp in answers:
         assert (resp.status_code, resp.json()["code"]) == (400, "VALIDATION_FAILED"), resp.text
-        assert list(resp.json()["errors"]) == ["email"]
+        # A NUL is refused at the edge for the whole body (kit.limits), before the field check.
+        assert list(resp.json()["errors"]) == (["body"] if "\x00" in address else ["email"])
         assert "\x00" not in resp.text
     assert _outbox(runtime) == []
     async with runtime.infra.sessionmaker() as session:
