@@ -35,7 +35,9 @@ from fluide.kit.turns import Turns
 from fluide.settings import Settings
 
 log = logging.getLogger("fluide.runtime")
-REDIS_CHANNEL = "fluide:changes"
+# The change channel is ``FLUIDE_REDIS_PREFIX`` + this (``fluide:changes`` by default).
+REDIS_CHANNEL_NAME = "changes"
+REDIS_CHANNEL = "fluide:" + REDIS_CHANNEL_NAME  # with the default prefix
 # PostgreSQL advisory lock that serialises first-key creation across processes and hosts.
 KEY_SETUP_LOCK = 0x666C7569
 
@@ -55,7 +57,10 @@ class Runtime:
         self.encryptor = KeyEncryptor(settings.kek_bytes())
         redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
         self.redis_url = redis_url
-        self.limiter = RateLimiter(redis_url, sync_seconds=settings.rate_limit_sync_seconds)
+        self.redis_channel = settings.redis_prefix + REDIS_CHANNEL_NAME
+        self.limiter = RateLimiter(
+            redis_url, prefix=settings.redis_prefix, sync_seconds=settings.rate_limit_sync_seconds
+        )
         self.mailer = Mailer(
             settings.mail_from,
             settings.data_dir / "outbox",
@@ -154,16 +159,19 @@ class Runtime:
     async def changed(self) -> None:
         """Called after committing a revocation-class change: apply here, nudge the others."""
         await self.sync_now()
-        if self.redis_url:
-            await self._publish()
+        await self.publish_change()
 
-    async def _publish(self) -> None:
+    async def publish_change(self) -> None:
+        """Nudge every process subscribed to this deployment's channel to read the change feed
+        now (with Redis; without, they find the change at their next poll)."""
+        if not self.redis_url:
+            return
         try:
             from redis.asyncio import Redis
 
             client = Redis.from_url(self.redis_url or "")
             try:
-                await client.publish(REDIS_CHANNEL, b"1")
+                await client.publish(self.redis_channel, b"1")
             finally:
                 await client.aclose()
         except Exception as exc:  # polling still delivers within a second
@@ -184,7 +192,7 @@ class Runtime:
             client = Redis.from_url(self.redis_url or "")
             pubsub = client.pubsub()
             try:
-                await pubsub.subscribe(REDIS_CHANNEL)
+                await pubsub.subscribe(self.redis_channel)
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
                         await self.sync_now()
