@@ -164,18 +164,7 @@ class Runtime:
     async def publish_change(self) -> None:
         """Nudge every process subscribed to this deployment's channel to read the change feed
         now (with Redis; without, they find the change at their next poll)."""
-        if not self.redis_url:
-            return
-        try:
-            from redis.asyncio import Redis
-
-            client = Redis.from_url(self.redis_url or "")
-            try:
-                await client.publish(self.redis_channel, b"1")
-            finally:
-                await client.aclose()
-        except Exception as exc:  # polling still delivers within a second
-            log.warning("redis publish failed", extra={"error_type": type(exc).__name__})
+        await publish_change(self.redis_url, self.redis_channel)
 
     async def _poll_loop(self) -> None:
         while True:
@@ -205,6 +194,25 @@ class Runtime:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
                     await client.aclose()
+
+
+async def publish_change(redis_url: str | None, channel: str) -> None:
+    """Publish on the change channel (``Runtime.redis_channel``); a no-op without Redis.
+
+    Also used by the CLI after it revokes a credential, so running servers apply it at once.
+    """
+    if not redis_url:
+        return
+    try:
+        from redis.asyncio import Redis
+
+        client = Redis.from_url(redis_url)
+        try:
+            await client.publish(channel, b"1")
+        finally:
+            await client.aclose()
+    except Exception as exc:  # polling still delivers within a second
+        log.warning("redis publish failed", extra={"error_type": type(exc).__name__})
 
 
 def get_runtime(request: Request) -> Runtime:

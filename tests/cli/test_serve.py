@@ -1,4 +1,5 @@
-"""``fluide serve --keep-alive``: the value reaches uvicorn, and a real server honours it."""
+"""``fluide serve``: the port is bound before anything is said, the banner says where things
+are, and ``--keep-alive`` reaches uvicorn and a real server honours it."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
+from fluide.cli import serve as serve_module
 from fluide.cli.main import app
 from tests.reliability.server import HOST, ServerProcess, server_env
 
@@ -21,17 +22,17 @@ runner = CliRunner()
 
 @pytest.fixture
 def uvicorn_kwargs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """``serve`` up to the point where it would start uvicorn; what it would pass."""
+    """``serve`` up to the point where it would start uvicorn on its socket; what it would pass."""
     monkeypatch.delenv("FLUIDE_DATABASE_URL", raising=False)
     monkeypatch.delenv("FLUIDE_KEEP_ALIVE_SECONDS", raising=False)
     monkeypatch.setenv("FLUIDE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("FLUIDE_BASE_URL", "http://127.0.0.1:8000")  # serve sets a default
     calls: list[dict[str, Any]] = []
 
-    def fake_run(target: str, **kwargs: Any) -> None:
+    def fake_serve_on(sock: socket.socket, **kwargs: Any) -> None:
         calls.append(kwargs)
 
-    monkeypatch.setattr(uvicorn, "run", fake_run)
+    monkeypatch.setattr(serve_module, "serve_on", fake_serve_on)
     return calls
 
 
