@@ -32,8 +32,8 @@ async def deployment(
     tmp_path: Path, template: Path, redis_url: str, prefix: str
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """One app on a database of its own, on the shared Redis under ``prefix``."""
-    tmp_path.mkdir()
-    shutil.copy(template, tmp_path / "fluide.db")
+    await asyncio.to_thread(tmp_path.mkdir)
+    await asyncio.to_thread(shutil.copy, template, tmp_path / "fluide.db")
     settings = make_settings(
         tmp_path,
         f"sqlite+aiosqlite:///{tmp_path / 'fluide.db'}",
@@ -65,8 +65,7 @@ async def _exchanges(app: FastAPI, client: httpx.AsyncClient, count: int) -> lis
     rt: Runtime = app.state.runtime
     dev = await create_dev(rt)
     return [
-        (await client.post(TOKEN, headers=dev.exchange_headers())).status_code
-        for _ in range(count)
+        (await client.post(TOKEN, headers=dev.exchange_headers())).status_code for _ in range(count)
     ]
 
 
@@ -104,7 +103,7 @@ async def test_each_deployment_pushes_and_listens_on_its_own_channel(
     try:
         async with (
             deployment(tmp_path / "a", sqlite_template, redis_url, pa) as (a, ca),
-            deployment(tmp_path / "b", sqlite_template, redis_url, pb) as (b, _),
+            deployment(tmp_path / "b", sqlite_template, redis_url, pb),
         ):
             # Each runtime subscribes to its own prefix's channel, and only to that.
             for _ in range(100):
@@ -119,7 +118,10 @@ async def test_each_deployment_pushes_and_listens_on_its_own_channel(
             token = (await ca.post(TOKEN, headers=dev.exchange_headers())).json()["accessToken"]
             resp = await ca.post(
                 "/api/v1/authorize/revoke",
-                headers={"Authorization": f"Bearer {token}", "X-Fluide-Client-Id": "fluide-developer"},
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "X-Fluide-Client-Id": "fluide-developer",
+                },
             )
             assert resp.status_code == 204
             channels = []

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import stat
+import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner, Result
@@ -18,6 +21,8 @@ from fluide.identity.models import AuditEvent, Credential, RevocationEvent, Sign
 from fluide.kit.clock import system_clock
 from fluide.runtime import Runtime
 from fluide.settings import Settings
+from tests.client.support import LiveServer
+from tests.conftest import Dev, bearer
 
 runner = CliRunner()
 HEAD = migrations.head()
@@ -103,7 +108,9 @@ def test_accounts_create_output_writes_a_private_file(env: Path, tmp_path: Path)
     target = tmp_path / "creds.json"
     target.write_text("old")
     target.chmod(0o644)
-    result = invoke("accounts", "create", "--email", "o@example.com", "--verified", "-o", str(target))
+    result = invoke(
+        "accounts", "create", "--email", "o@example.com", "--verified", "-o", str(target)
+    )
     assert result.exit_code == 0, result.output
     stored = json.loads(target.read_text())
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
@@ -185,7 +192,9 @@ def test_credentials_revoke_is_audited_and_feeds_the_change_feed(env: Path) -> N
     # Again, by API key: nothing more is written.
     again = invoke("credentials", "revoke", a["apiKey"])
     assert again.exit_code == 0 and "already revoked" in again.stdout
-    assert len(query(env, select(AuditEvent.id).where(AuditEvent.action == "credential.revoke"))) == 1
+    assert (
+        len(query(env, select(AuditEvent.id).where(AuditEvent.action == "credential.revoke"))) == 1
+    )
 
 
 def test_credentials_revoke_an_unknown_credential(env: Path) -> None:
@@ -292,7 +301,10 @@ def test_db_current(env: Path) -> None:
     assert behind.exit_code == 0, behind.output
     rest = ", ".join(migrations.pending(url))
     assert rest and rest.startswith("0003")
-    assert behind.stdout.strip() == f"0002_gateway; head is {HEAD}: `fluide db upgrade` would apply {rest}"
+    assert (
+        behind.stdout.strip()
+        == f"0002_gateway; head is {HEAD}: `fluide db upgrade` would apply {rest}"
+    )
     applied = invoke("db", "upgrade")
     assert applied.stdout.strip() == f"applied {rest} (now at head {HEAD})"
     assert invoke("db", "current").stdout.strip() == f"{HEAD} (head)"
@@ -329,3 +341,67 @@ def test_an_invalid_setting_names_the_variable(env: Path, monkeypatch: pytest.Mo
     assert result.exit_code == 1
     assert "FLUIDE_TOKEN_TTL_SECONDS" in result.stderr and "Traceback" not in result.output
     assert "soon" not in result.stderr  # a value may be a secret: never echoed
+
+
+# ---- a revocation reaches the running servers -------------------------------------------------
+
+
+def _cli_env(settings: Settings) -> dict[str, str]:
+    assert settings.database_url is not None and settings.pepper is not None
+    assert settings.key_encryption_key is not None
+    return {
+        "FLUIDE_DATA_DIR": str(settings.data_dir),
+        "FLUIDE_DATABASE_URL": settings.database_url.get_secret_value(),
+        "FLUIDE_PEPPER": settings.pepper.get_secret_value(),
+        "FLUIDE_KEY_ENCRYPTION_KEY": settings.key_encryption_key.get_secret_value(),
+        "FLUIDE_REDIS_URL": "",
+    }
+
+
+def test_a_cli_revocation_reaches_a_running_server(
+    live: LiveServer, live_dev: Dev, settings: Settings
+) -> None:
+    with httpx.Client(base_url=live.base_url) as http:
+        token = http.post("/api/v1/authorize/token", headers=live_dev.exchange_headers())
+        headers = {**bearer(token.json()["accessToken"], live_dev)}
+        assert http.get("/api/v1/hr/health", headers=headers).status_code == 200
+        result = runner.invoke(
+            app, ["credentials", "revoke", live_dev.credential_id], env=_cli_env(settings)
+        )
+        assert result.exit_code == 0, result.output
+        deadline = time.monotonic() + 1.5  # the poll is 0.2 s here; the promise is 1 s
+        while time.monotonic() < deadline:
+            resp = http.get("/api/v1/hr/health", headers=headers)
+            if resp.status_code != 200:
+                break
+            time.sleep(0.05)
+        assert resp.status_code == 401 and resp.json()["code"] == "CREDENTIAL_REVOKED"
+        again = http.post("/api/v1/authorize/token", headers=live_dev.exchange_headers())
+        assert again.status_code == 401 and again.json()["code"] == "CREDENTIAL_REVOKED"
+
+
+@pytest.mark.redis
+def test_a_cli_revocation_is_pushed_on_the_deployments_channel(
+    env: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redis
+
+    prefix = f"t{uuid.uuid4().hex[:10]}:"
+    monkeypatch.setenv("FLUIDE_REDIS_URL", redis_url)
+    monkeypatch.setenv("FLUIDE_REDIS_PREFIX", prefix)
+    a = create("a@example.com")
+    client = redis.Redis.from_url(redis_url)
+    pubsub = client.pubsub()
+    pubsub.psubscribe(f"{prefix}*", "fluide:*")
+    try:
+        assert pubsub.get_message(timeout=2) is not None  # the subscribe confirmations
+        assert pubsub.get_message(timeout=2) is not None
+        assert invoke("credentials", "revoke", a["apiKey"]).exit_code == 0
+        message = pubsub.get_message(timeout=2)
+        assert message is not None and message["channel"] == f"{prefix}changes".encode()
+        # An already revoked credential changes nothing: no push.
+        assert invoke("credentials", "revoke", a["apiKey"]).exit_code == 0
+        assert pubsub.get_message(timeout=0.5) is None
+    finally:
+        pubsub.close()
+        client.close()

@@ -261,4 +261,3 @@ def register(app: typer.Typer) -> None:
     app.add_typer(accounts_app, name="accounts")
     app.add_typer(credentials_app, name="credentials")
     app.add_typer(keys_app, name="keys")
-

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from fluide.client import FluideClient, FluideError
 
 out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 DEFAULT_BASE_URL_HINT = "http://127.0.0.1:8000"
 
 Raw = Annotated[

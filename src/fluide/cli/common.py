@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 P = ParamSpec("P")
-console = Console(stderr=True, highlight=False)  # messages, warnings, errors
+console = Console(stderr=True, highlight=False, soft_wrap=True)  # messages, warnings, errors
 DEFAULT_DATA_DIR = Path(".fluide")
 
 DataDir = Annotated[

@@ -105,7 +105,8 @@ def demo(
     base_url: Annotated[
         str | None,
         typer.Option(
-            "--base-url", help=f"The running server (default FLUIDE_BASE_URL or {DEFAULT_BASE_URL_HINT})"
+            "--base-url",
+            help=f"The running server (default FLUIDE_BASE_URL or {DEFAULT_BASE_URL_HINT})",
         ),
     ] = None,
     data_dir: DataDir = None,

@@ -59,7 +59,8 @@ def explain(exc: BaseException) -> str | None:
         return _settings_message(exc)
     if isinstance(exc, AppError):
         return app_error_message(exc.code, exc.message, exc.errors)
-    from fluide.client import FluideError, ValidationError as ApiValidationError
+    from fluide.client import FluideError
+    from fluide.client import ValidationError as ApiValidationError
 
     if isinstance(exc, FluideError):  # an API answer (``fluide demo`` talks to the server)
         fields = exc.errors if isinstance(exc, ApiValidationError) else None

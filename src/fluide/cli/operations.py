@@ -197,19 +197,18 @@ async def revoke_credential(settings: Settings, ident: str) -> tuple[dict[str, A
     """Revoke by credential id or API key, audited like the API's revocation; then nudge the
     running servers (the change feed reaches them within a second anyway). Returns the
     credential and whether it was active until now."""
-    async with existing(settings) as sessions:
-        async with sessions() as session, session.begin():
-            cred = await session.scalar(
-                select(Credential)
-                .where(or_(Credential.id == ident, Credential.api_key == ident))
-                .with_for_update()
-            )
-            if cred is None:
-                raise CliError(f"no credential {ident!r}: see `fluide credentials list`")
-            was_active = cred.status != "revoked"
-            await credentials.revoke(session, system_clock, CLI_ACTOR, cred)
-            email = await session.scalar(select(Account.email).where(Account.id == cred.account_id))
-            out = _credential_out(cred, email or "")
+    async with existing(settings) as sessions, sessions() as session, session.begin():
+        cred = await session.scalar(
+            select(Credential)
+            .where(or_(Credential.id == ident, Credential.api_key == ident))
+            .with_for_update()
+        )
+        if cred is None:
+            raise CliError(f"no credential {ident!r}: see `fluide credentials list`")
+        was_active = cred.status != "revoked"
+        await credentials.revoke(session, system_clock, CLI_ACTOR, cred)
+        email = await session.scalar(select(Account.email).where(Account.id == cred.account_id))
+        out = _credential_out(cred, email or "")
     if was_active:
         redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
         await publish_change(redis_url, settings.redis_prefix + REDIS_CHANNEL_NAME)
@@ -255,4 +254,3 @@ async def rotate_keys(settings: Settings) -> str:
         return kid
     finally:
         await rt.engine.dispose()
-

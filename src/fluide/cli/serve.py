@@ -73,9 +73,7 @@ def _program() -> str:
 def banner(settings: Settings, host: str, port: int, workers: int) -> str:
     shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104 (a comparison)
     base = f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
-    where = (
-        f"SQLite in {settings.data_dir.resolve()}" if settings.is_sqlite else "PostgreSQL"
-    )
+    where = f"SQLite in {settings.data_dir.resolve()}" if settings.is_sqlite else "PostgreSQL"
     create = f"{_program()} accounts create --email you@example.com --verified"
     if settings.is_sqlite and settings.data_dir != DEFAULT_DATA_DIR:
         create += f" --data-dir {settings.data_dir}"
@@ -148,4 +146,3 @@ async def _first_keys(settings: Settings) -> None:
         await rt.ensure_signing_keys()
     finally:
         await rt.engine.dispose()
-
