@@ -52,7 +52,7 @@ def test_every_setting_has_a_line() -> None:
 def test_every_line_is_a_setting() -> None:
     stale = sorted(set(documented()) - set(fields()) - CLIENT_VARIABLES)
     assert stale == [], f"docs/configuration.md documents settings that do not exist: {stale}"
-    assert CLIENT_VARIABLES <= set(documented())
+    assert set(documented()) >= CLIENT_VARIABLES
 
 
 def test_every_line_says_what_it_means() -> None:
