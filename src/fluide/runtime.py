@@ -73,6 +73,11 @@ class Runtime:
         self.group_commit = GroupCommitter(self.engine)
         # Exchange attempts for one (key, address) verify one at a time (identity.tokens).
         self.exchange_turns = Turns()
+        # Sign-in attempts for one (account, address) check one at a time (identity.signin_limits).
+        self.signin_turns = Turns()
+        # Who counts as a proxy in front of us (kit.proxies): parsed (and any deprecation
+        # logged) once, here, at start.
+        self.proxies = settings.proxy_trust
         self.clients: dict[str, str] = {}  # client id → status
         # Health routes read this; it reads ``self.engine`` on every tick (tests swap it).
         self.probe = DbProbe(lambda: read_only(self.engine))

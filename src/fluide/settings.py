@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fluide.kit.proxies import TrustedProxies
+
+log = logging.getLogger("fluide.settings")
 SigningAlg = Literal["ES256", "RS256", "EdDSA"]
 
 
@@ -43,7 +47,14 @@ class Settings(BaseSettings):
     exchange_failure_limit: str = "10/5minutes"
     exchange_failure_limit_long: str = "30/hour"
 
+    # Sign-in (DESIGN §4): every attempt spends its address's budget (signin_limit). Failed
+    # attempts fill a window per (account, address): once full, that address's attempts on that
+    # account are refused without a password check. They also fill one window per account (all
+    # addresses): once full, failing attempts answer 429 instead of 401, but a correct password
+    # still signs in, so nobody elsewhere can lock the owner out (identity.signin_limits).
     signin_limit: str = "10/minute"
+    signin_failure_limit: str = "5/15minutes"
+    signin_account_failure_limit: str = "20/15minutes"
     session_ttl_seconds: int = 12 * 3600
     verification_code_ttl_seconds: int = 15 * 60
     verification_max_attempts: int = 5
@@ -81,8 +92,29 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+    # The client's address behind reverse proxies (DESIGN §5, kit.proxies): unset, the socket's
+    # address; a hop count ("2": two proxies in front of the service) or the proxies' addresses
+    # and networks ("10.0.0.0/8,127.0.0.1"): the right-most X-Forwarded-For entry that no
+    # trusted proxy added. Checked when the settings are read, so a typo stops the start.
+    trusted_proxies: str = ""
+    # Deprecated: ``true`` means FLUIDE_TRUSTED_PROXIES=1 (logged once per process).
     trust_forwarded_for: bool = False
     db_pool_size: int = 10
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_trusted_proxies(cls, value: str) -> str:
+        TrustedProxies.parse(value)  # its ValueError names what is wrong
+        return value
+
+    @cached_property
+    def proxy_trust(self) -> TrustedProxies | None:
+        """The parsed ``trusted_proxies`` (``None``: the socket's address is the client)."""
+        if self.trust_forwarded_for:
+            _deprecated_trust_forwarded_for(bool(self.trusted_proxies.strip()))
+            if not self.trusted_proxies.strip():
+                return TrustedProxies(hops=1)
+        return TrustedProxies.parse(self.trusted_proxies)
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -104,6 +136,25 @@ class Settings(BaseSettings):
         if self.key_encryption_key is not None:
             return self.key_encryption_key.get_secret_value().encode()
         return _secret_file(self.data_dir / "key-encryption-key").encode()
+
+
+_warned_trust_forwarded_for = False
+
+
+def _deprecated_trust_forwarded_for(overridden: bool) -> None:
+    global _warned_trust_forwarded_for
+    if _warned_trust_forwarded_for:
+        return
+    _warned_trust_forwarded_for = True
+    if overridden:
+        log.warning(
+            "FLUIDE_TRUST_FORWARDED_FOR is deprecated and ignored: FLUIDE_TRUSTED_PROXIES is set"
+        )
+    else:
+        log.warning(
+            "FLUIDE_TRUST_FORWARDED_FOR is deprecated: it means FLUIDE_TRUSTED_PROXIES=1 "
+            "(one proxy in front); set that instead"
+        )
 
 
 def async_database_url(url: str) -> str:

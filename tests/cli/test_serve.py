@@ -149,3 +149,18 @@ def test_serve_refuses_a_bad_database_url_in_one_line(tmp_path: Path) -> None:
     assert done.stderr.startswith("error: cannot connect to the database")
     assert "Traceback" not in done.stderr and "hunter2secret" not in done.stderr
     assert "Fluide Connect on" not in done.stderr
+
+
+def test_a_bad_proxy_setting_stops_serve_before_it_starts(
+    uvicorn_kwargs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLUIDE_TRUSTED_PROXIES", "10.0.0.0/8,not-an-address")
+    monkeypatch.setenv("COLUMNS", "200")
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 2
+    assert (
+        "Invalid setting FLUIDE_TRUSTED_PROXIES: 'not-an-address' is neither a hop count nor an "
+        "IP address or network (CIDR)" in result.output
+    )
+    assert "Traceback" not in result.output
+    assert uvicorn_kwargs == []  # the server never started

@@ -205,7 +205,8 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(settings: Settings) -> Iterator[LiveServer]:
+def live_server(settings: Settings, **uvicorn_options: Any) -> Iterator[LiveServer]:
+    """``uvicorn_options`` are added to (or override) the server's ``uvicorn.Config``."""
     app = create_app(settings)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
@@ -220,6 +221,7 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
         ws="none",
         http="h11",
         loop="asyncio",
+        **uvicorn_options,
     )
     server = uvicorn.Server(config)
     loop = asyncio.new_event_loop()

@@ -61,9 +61,20 @@ def settings_for(data_dir: Path | None) -> Settings:
     """Settings from the environment, ``--data-dir`` winning over ``FLUIDE_DATA_DIR``."""
     if data_dir is not None:
         os.environ["FLUIDE_DATA_DIR"] = str(data_dir)
+    from pydantic import ValidationError
+
     from fluide.settings import Settings
 
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        # One line per bad variable instead of a traceback (values are not echoed: some are
+        # secrets).
+        for error in exc.errors(include_url=False, include_input=False):
+            name = "FLUIDE_" + "_".join(str(part) for part in error["loc"]).upper()
+            reason = error.get("ctx", {}).get("error") or error["msg"]
+            console.print(f"[red]Invalid setting[/red] {name}: {reason}", highlight=False)
+        raise typer.Exit(2) from None
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -87,7 +98,7 @@ def print_table(table: Table) -> None:
 
 
 def friendly(fn: Callable[P, T]) -> Callable[P, T]:
-    """Turn the failures a user can fix (settings, database URL, database unreachable, an
+    """Turn the failures a user can fix (database URL, database unreachable, an
     ``AppError`` with its field errors) into one line with the fix instead of a traceback."""
 
     @functools.wraps(fn)

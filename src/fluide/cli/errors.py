@@ -51,12 +51,8 @@ def check_database_url(settings: Settings) -> None:
 def explain(exc: BaseException) -> str | None:
     """The one-line message for a failure the user can fix; None for anything else (a bug:
     the traceback is then the useful answer)."""
-    from pydantic import ValidationError
-
     from fluide.kit.errors import AppError
 
-    if isinstance(exc, ValidationError):
-        return _settings_message(exc)
     if isinstance(exc, AppError):
         return app_error_message(exc.code, exc.message, exc.errors)
     from fluide.client import FluideError
@@ -74,17 +70,6 @@ def app_error_message(code: str, message: str, errors: dict[str, list[str]] | No
     for field, messages in (errors or {}).items():
         lines.append(f"  {field}: {'; '.join(messages)}")
     return "\n".join(lines)
-
-
-def _settings_message(exc: object) -> str:
-    from pydantic import ValidationError
-
-    assert isinstance(exc, ValidationError)
-    lines = []
-    for error in exc.errors(include_input=False):
-        name = "FLUIDE_" + "_".join(str(part) for part in error["loc"]).upper()
-        lines.append(f"{name}: {error['msg']}; fix or unset it")
-    return "invalid setting " + "\n  ".join(lines)
 
 
 def _database_message(exc: BaseException) -> str | None:

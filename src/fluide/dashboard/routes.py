@@ -29,12 +29,12 @@ from fluide.dashboard.web import (
     signed_in,
 )
 from fluide.gateway.usage import usage_summary
-from fluide.identity import accounts, audit, credentials, session_tokens
+from fluide.identity import accounts, audit, credentials, session_tokens, signin_limits
 from fluide.identity.deps import request_actor
 from fluide.identity.errors import EmailNotVerified, SessionRequired
 from fluide.identity.models import AuditEvent, Credential
 from fluide.identity.principal import ALL_SCOPES
-from fluide.kit.errors import AppError, RateLimited
+from fluide.kit.errors import AppError
 from fluide.kit.pagination import PageParams
 from fluide.runtime import DbSession, RuntimeDep
 
@@ -217,11 +217,8 @@ async def signin(
     next: Annotated[str, Form(max_length=400)] = "",
 ) -> Response:
     actor = request_actor(request)
-    decision = await rt.limiter.hit(rt.settings.signin_limit, "signin", actor.source_ip or "-")
     try:
-        if not decision.allowed:
-            raise RateLimited(decision.retry_after, "Too many sign-in attempts; wait a minute")
-        signed = await accounts.sign_in(rt, session, actor, email=email, password=password)
+        signed = await signin_limits.sign_in(rt, session, actor, email=email, password=password)
     except AppError as exc:
         await session.rollback()
         return render(

@@ -20,10 +20,10 @@ from fluide.gateway.exposure import candidate_keys, flag_exposure
 from fluide.gateway.routes import is_product_path
 from fluide.identity import formats
 from fluide.identity.audit import Actor
-from fluide.identity.deps import source_ip_of
 from fluide.identity.errors import ApiSecretNotAllowed
 from fluide.identity.principal import Principal, check_principal
 from fluide.kit.errors import AppError, send_error
+from fluide.kit.proxies import scope_client_address
 
 if TYPE_CHECKING:
     from fluide.gateway.core import Gateway
@@ -34,7 +34,6 @@ _AUTHORIZATION = b"authorization"
 _API_KEY = b"x-fluide-api-key"
 _CLIENT_ID = b"x-fluide-client-id"
 _API_SECRET = b"x-fluide-api-secret"
-_FORWARDED_FOR = b"x-forwarded-for"
 
 
 def _route_path(scope: Scope) -> str:
@@ -164,14 +163,8 @@ class GatewayMiddleware:
             log.warning("secret exposure check failed", extra={"error_type": type(exc).__name__})
 
     def _source_ip(self, scope: Scope) -> str | None:
-        trust = self.gateway.runtime.settings.trust_forwarded_for
-        forwarded = None
-        if trust:
-            for name, value in scope["headers"]:
-                if name == _FORWARDED_FOR:
-                    forwarded = value.decode("latin-1")
-                    break
-        return source_ip_of(forwarded, scope.get("client"), trust)
+        # Only an exposure check needs the address: no header scan on the hot path.
+        return scope_client_address(scope, self.gateway.runtime.proxies)
 
     async def _deny(
         self, scope: Scope, send: Send, state: dict[str, object], exc: AppError

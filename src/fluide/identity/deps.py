@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 
@@ -11,23 +10,10 @@ from fluide.identity import accounts
 from fluide.identity.audit import Actor
 from fluide.identity.models import Account, AccountSession
 from fluide.identity.principal import Principal, authenticate
+from fluide.kit.proxies import scope_client_address
 from fluide.runtime import DbSession, get_runtime
 
 SESSION_COOKIE = "fluide_session"
-
-
-def source_ip(request: Request, trust_forwarded_for: bool) -> str | None:
-    forwarded = request.headers.get("x-forwarded-for") if trust_forwarded_for else None
-    return source_ip_of(forwarded, request.scope.get("client"), trust_forwarded_for)
-
-
-def source_ip_of(
-    forwarded_for: str | None, client: Sequence[Any] | None, trust_forwarded_for: bool
-) -> str | None:
-    """The caller's address: the first ``X-Forwarded-For`` entry when trusted, else the peer."""
-    if trust_forwarded_for and forwarded_for:
-        return forwarded_for.split(",")[0].strip()[:64]
-    return str(client[0]) if client else None
 
 
 def request_actor(request: Request) -> Actor:
@@ -35,7 +21,7 @@ def request_actor(request: Request) -> Actor:
     return Actor(
         "anonymous",
         None,
-        source_ip(request, rt.settings.trust_forwarded_for),
+        scope_client_address(request.scope, rt.proxies),
         request.scope.get("state", {}).get("request_id"),
     )
 

@@ -12,14 +12,13 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import fluide
-from fluide.identity import accounts, audit, credentials, tokens
+from fluide.identity import accounts, audit, credentials, signin_limits, tokens
 from fluide.identity.audit import Actor
 from fluide.identity.deps import (
     AccountSessionDep,
     ActorDep,
     PrincipalDep,
     principal_actor,
-    source_ip_of,
 )
 from fluide.identity.schemas import (
     AccountOut,
@@ -50,6 +49,7 @@ from fluide.kit.errors import (
     validation_error_response,
 )
 from fluide.kit.pagination import Page, PageDep
+from fluide.kit.proxies import FORWARDED_FOR, client_address
 from fluide.kit.routing import StaticRouter
 from fluide.runtime import DbSession, RuntimeDep, get_runtime
 
@@ -143,13 +143,14 @@ async def exchange_token(request: Request) -> Response:
 
 
 # The request headers the exchange reads, picked out of the raw list in one pass (the first of
-# each, as Starlette's ``Headers.get`` would; ASGI servers send names in lower case).
+# each, as Starlette's ``Headers.get`` would; ASGI servers send names in lower case), except
+# ``X-Forwarded-For``: all of them, joined in order (kit.proxies).
 _EXCHANGE_HEADERS = {
     b"x-fluide-api-key": "key",
     b"x-fluide-api-secret": "secret",
     b"x-fluide-client-id": "client",
     b"x-fluide-scope": "scope",
-    b"x-forwarded-for": "forwarded",
+    FORWARDED_FOR: "forwarded",
 }
 
 
@@ -160,10 +161,14 @@ async def _exchange(request: Request) -> bytes:
     h: dict[str, str] = {}
     for name, value in scope["headers"]:
         field = _EXCHANGE_HEADERS.get(name)
-        if field is not None and field not in h:
-            h[field] = value.decode("latin-1")
+        if field is not None:
+            if field not in h:
+                h[field] = value.decode("latin-1")
+            elif field == "forwarded":
+                h[field] += "," + value.decode("latin-1")
     body = await _token_request(request)
-    ip = source_ip_of(h.get("forwarded"), scope.get("client"), rt.settings.trust_forwarded_for)
+    peer = scope.get("client")
+    ip = client_address(str(peer[0]) if peer else None, h.get("forwarded"), rt.proxies)
     state = scope.get("state")
     actor = Actor("anonymous", None, ip, state.get("request_id") if state else None)
     result = await tokens.exchange(
@@ -354,10 +359,9 @@ async def sign_in(
     body: SignInRequest, rt: RuntimeDep, session: DbSession, actor: ActorDep, response: Response
 ) -> SessionOut:
     """Sign in with email and password; returns a session token for the account routes."""
-    decision = await rt.limiter.hit(rt.settings.signin_limit, "signin", actor.source_ip or "-")
-    if not decision.allowed:
-        raise RateLimited(decision.retry_after)
-    signed = await accounts.sign_in(rt, session, actor, email=body.email, password=body.password)
+    signed = await signin_limits.sign_in(
+        rt, session, actor, email=body.email, password=body.password
+    )
     response.headers["Cache-Control"] = "no-store"
     return SessionOut(
         session_token=signed.token,
