@@ -3,9 +3,10 @@ serving one free of the dev tools."""
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, distribution, version
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,9 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).parents[1]
 PIN = re.compile(r"^([A-Za-z0-9._-]+)==([^\s;\\]+)(?:\s*;\s*([^\\]+?))?\s*\\?$")
 DEV_TOOLS = ("pytest", "mypy", "ruff", "playwright", "schemathesis", "hypothesis", "pip-audit")
+# Distributions of this repository: installed from their folder (`make`'s -e), never from an index,
+# so no lock pins them; the locks hold their dependencies instead.
+LOCAL = {"fluide-client": ROOT / "clients" / "python"}
 
 
 def pins(name: str) -> dict[str, str]:
@@ -57,6 +61,9 @@ def test_the_lock_pins_every_direct_dependency_within_its_range(lock: str) -> No
         if req.marker is not None and not req.marker.evaluate():
             continue
         name = canonicalize_name(req.name)
+        if name in LOCAL:
+            assert name not in pinned, f"{lock} pins {name}, which is installed from the repository"
+            continue
         assert name in pinned, f"{lock} does not pin {name}"
         assert req.specifier.contains(pinned[name], prereleases=True), (name, pinned[name])
 
@@ -80,3 +87,17 @@ def test_this_environment_was_installed_from_the_lock() -> None:
         if installed != pinned:
             drift[name] = (pinned, installed)
     assert drift == {}
+
+
+def test_local_distributions_are_installed_from_this_repository() -> None:
+    """The SDK the server depends on is the one in ./clients/python, at the version pyproject pins
+    (an index's ``fluide-client``, or a stale copy, would otherwise stand in for it)."""
+    required = {canonicalize_name(r.name): r for r in project()["requirements.lock"]}
+    for name, folder in LOCAL.items():
+        meta = tomllib.loads((folder / "pyproject.toml").read_text())["project"]
+        assert required[name].specifier.contains(meta["version"]), (name, meta["version"])
+        installed = distribution(name)
+        assert installed.version == meta["version"]
+        origin = json.loads(installed.read_text("direct_url.json") or "{}")
+        assert origin.get("dir_info", {}).get("editable") is True, origin
+        assert Path(origin["url"].removeprefix("file://")).resolve() == folder.resolve()

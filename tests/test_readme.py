@@ -48,7 +48,9 @@ def script(base_url: str) -> str:
 def test_the_docs_fence_their_examples_so_they_can_be_run() -> None:
     for path in DOCS:
         langs = {lang for lang, _ in blocks(path)}
-        assert langs <= {"sh", "python", "console", "json"}, (path, langs)
+        # ``javascript``: first-request.md's Node.js walkthrough, which
+        # tests/apidocs/test_first_request.py runs with node.
+        assert langs <= {"sh", "python", "console", "json", "javascript"}, (path, langs)
         assert "sh" in langs
         for lang, body in blocks(path):
             if lang == "console":  # another terminal's long-running commands, nothing to paste

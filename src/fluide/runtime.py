@@ -25,6 +25,7 @@ from fluide.identity.hashing import SecretHasher
 from fluide.identity.jwt_core import KeyEncryptor
 from fluide.identity.models import Client
 from fluide.identity.revocation import RevocationView
+from fluide.kit import datadir
 from fluide.kit.clock import Clock, system_clock
 from fluide.kit.db import READ_ONLY, make_engine, make_sessionmaker, read_only
 from fluide.kit.group_commit import GroupCommitter
@@ -46,7 +47,7 @@ class Runtime:
     def __init__(self, settings: Settings, clock: Clock = system_clock) -> None:
         self.settings = settings
         self.clock = clock
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        datadir.secure(settings.data_dir)  # 0700, files 0600; logs what it had to tighten
         self.engine: AsyncEngine = make_engine(
             settings.resolved_database_url, settings.db_pool_size
         )

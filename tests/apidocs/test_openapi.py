@@ -125,6 +125,40 @@ async def test_product_operations_list_the_guard_codes(client: httpx.AsyncClient
         assert "Authorization field missing" in op["responses"]["401"]["description"]
 
 
+async def test_operations_that_read_another_product_name_every_scope(
+    client: httpx.AsyncClient,
+) -> None:
+    doc = await _doc(client)
+    pdf = doc["paths"]["/api/v1/utils/documents/payslips/{payslip_id}.pdf"]["get"]
+    assert pdf["x-required-scopes"] == ["utils:read", "payroll:read"]
+    # The OAuth scope syntax: space-separated, all of them required.
+    assert pdf["x-required-scope"] == "utils:read payroll:read"
+    assert "`utils:read` and `payroll:read`" in pdf["description"]
+    assert "'utils:read' and 'payroll:read'" in pdf["responses"]["403"]["description"]
+    disburse = doc["paths"]["/api/v1/pay/payroll-runs/{run_id}/disburse"]["post"]
+    assert disburse["x-required-scopes"] == ["pay:write", "payroll:read"]
+    run = doc["paths"]["/api/v1/payroll/runs"]["post"]
+    assert run["x-required-scopes"] == ["payroll:write", "hr:read"]
+    # A single-scope operation reads as before.
+    for method, path, op in _ops(doc):
+        if path.startswith("/api/v1/hr/"):
+            assert op["x-required-scopes"] == [op["x-required-scope"]], (method, path)
+
+
+async def test_every_documented_401_names_its_challenge(client: httpx.AsyncClient) -> None:
+    doc = await _doc(client)
+    seen = 0
+    for method, path, op in _ops(doc):
+        response = op["responses"].get("401")
+        if response is None:
+            continue
+        seen += 1
+        described = response["headers"]["WWW-Authenticate"]["description"]
+        scheme = "FluideApiKey" if path == "/api/v1/authorize/token" else "Bearer"
+        assert scheme in described, (method, path, described)
+    assert seen >= 40
+
+
 async def test_exchange_lists_the_codes_of_design_3_2(client: httpx.AsyncClient) -> None:
     op = (await _doc(client))["paths"]["/api/v1/authorize/token"]["post"]
     assert _codes(op, 400) == ["VALIDATION_FAILED"]
@@ -154,7 +188,8 @@ async def test_every_operation_has_examples_samples_and_enveloped_errors(
         assert op.get("summary"), where
         assert "422" not in op["responses"], where
         samples = {s["lang"]: s["source"] for s in op["x-codeSamples"]}
-        assert set(samples) == {"Shell", "Python"}, where
+        assert set(samples) == {"Shell", "Python", "JavaScript"}, where
+        assert "fetch(" in samples["JavaScript"], where
         assert samples["Shell"].startswith("curl "), where
         if op["security"] == PRODUCT_SECURITY:
             assert "FluideClient(" in samples["Python"], where

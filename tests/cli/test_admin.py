@@ -91,6 +91,17 @@ def test_accounts_create_shows_the_field_errors(env: Path) -> None:
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    "address", ["a@example.com,b@example.com", "Eve <a@example.com>", "a\x00@example.com"]
+)
+def test_accounts_create_refuses_anything_but_one_mailbox(env: Path, address: str) -> None:
+    result = invoke("accounts", "create", "--email", address, "--json")
+    assert result.exit_code == 1
+    assert "VALIDATION_FAILED" in result.stderr
+    assert "\n  email: " in result.stderr  # what is wrong with it, from the validator
+    assert "apiSecret" not in result.output and "Traceback" not in result.output
+
+
 def test_verified_is_a_plain_flag(env: Path) -> None:
     assert invoke("accounts", "create", "--email", "a@example.com", "--verified", "true").exit_code
     assert invoke("accounts", "create", "--email", "a@example.com", "--no-verified").exit_code == 2
@@ -291,7 +302,7 @@ def test_db_upgrade_names_what_it_applied(env: Path) -> None:
     assert first.stdout.strip() == f"applied {every} (now at head {HEAD})"
     second = invoke("db", "upgrade")
     assert second.stdout.strip() == f"already at head {HEAD}"
-    assert (env / "fluide.db").exists()
+    assert (env / "fluide.db").stat().st_mode & 0o777 == 0o600
 
 
 def test_db_current(env: Path) -> None:

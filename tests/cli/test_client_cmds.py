@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fluide.cli.main import app
+from fluide.identity import formats
 from tests.client.support import LiveServer, exchange_rows
 from tests.conftest import Dev, bearer
 from tests.products.helpers import employee
@@ -92,11 +93,27 @@ def test_api_errors_show_code_and_request_id(env: dict[str, str]) -> None:
 
 
 def test_wrong_secret(env: dict[str, str], live_dev: Dev) -> None:
-    wrong = live_dev.api_secret[:-2] + "zz"
+    wrong = formats.new_api_secret()  # well-formed, so the server is asked
     result = runner.invoke(app, ["token"], env={**env, "FLUIDE_API_SECRET": wrong})
     assert result.exit_code == 1
     assert "DEVELOPER_KEYS_INVALID" in result.stderr and "request id: " in result.stderr
     assert wrong not in result.output and result.stdout == ""
+
+
+def test_mistyped_key_or_secret_is_a_configuration_error(
+    env: dict[str, str], live_dev: Dev, live: LiveServer
+) -> None:
+    before = live.run(exchange_rows(live.runtime, live_dev.credential_id))
+    for name, value in (
+        ("FLUIDE_API_SECRET", live_dev.api_secret),
+        ("FLUIDE_API_KEY", live_dev.api_key),
+    ):
+        typo = value[:-9] + ("x" if value[-9] != "x" else "y") + value[-8:]
+        result = runner.invoke(app, ["token"], env={**env, name: typo})
+        assert result.exit_code == 2, result.output
+        assert "CLIENT_CONFIGURATION" in result.stderr and name in result.stderr
+        assert typo not in result.output and value not in result.output
+    assert live.run(exchange_rows(live.runtime, live_dev.credential_id)) == before
 
 
 def test_usage_errors_exit_2(env: dict[str, str]) -> None:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from fluide.client import AuthenticationError, FluideAuth, FluideClient, FluideError
+from tests.client.keys import KEY, SECRET
 
 TOKEN_URL = "http://fluide.test/api/v1/authorize/token"
 
@@ -43,9 +44,7 @@ def test_a_server_that_keeps_rejecting_tokens_does_not_cause_a_loop() -> None:
             return httpx.Response(200, json=token_body(len(seen)))
         return error(401, "TOKEN_REVOKED")
 
-    fluide = FluideClient(
-        "http://fluide.test", "fl_dev_k", "s3cret", transport=httpx.MockTransport(handler)
-    )
+    fluide = FluideClient("http://fluide.test", KEY, SECRET, transport=httpx.MockTransport(handler))
     with pytest.raises(AuthenticationError) as caught:
         fluide.health("hr")
     assert caught.value.code == "TOKEN_REVOKED"
@@ -67,9 +66,7 @@ def test_other_401s_are_not_re_exchanged(code: str) -> None:
             return httpx.Response(200, json=token_body(1))
         return error(401, code)
 
-    fluide = FluideClient(
-        "http://fluide.test", "fl_dev_k", "s3cret", transport=httpx.MockTransport(handler)
-    )
+    fluide = FluideClient("http://fluide.test", KEY, SECRET, transport=httpx.MockTransport(handler))
     with pytest.raises(AuthenticationError) as caught:
         fluide.current()
     assert caught.value.code == code
@@ -85,20 +82,18 @@ def test_standalone_auth_on_a_plain_httpx_client() -> None:
             return httpx.Response(200, json=token_body(1))
         return httpx.Response(200, json={"ok": True})
 
-    auth = FluideAuth(
-        api_key="fl_dev_k", api_secret="s3cret", token_url=TOKEN_URL, rng=random.Random(0)
-    )
+    auth = FluideAuth(api_key=KEY, api_secret=SECRET, token_url=TOKEN_URL, rng=random.Random(0))
     with httpx.Client(auth=auth, transport=httpx.MockTransport(handler), timeout=5) as http:
         assert http.get("http://fluide.test/api/v1/hr/health").json() == {"ok": True}
         http.get("http://fluide.test/api/v1/pay/health")
     exchange, product, again = seen
-    assert exchange.headers["x-fluide-api-secret"] == "s3cret"
+    assert exchange.headers["x-fluide-api-secret"] == SECRET
     assert exchange.extensions["timeout"]["read"] == 5  # the caller's timeout is kept
     assert product.headers["authorization"] == "Bearer jwt-1"
     assert "x-fluide-api-secret" not in product.headers
     assert "x-fluide-api-secret" not in again.headers
     assert auth.exchange_count == 1
-    assert "s3cret" not in repr(auth) and "jwt-1" not in repr(auth.cached_token)
+    assert SECRET not in repr(auth) and "jwt-1" not in repr(auth.cached_token)
 
 
 def test_scope_is_sent_in_the_exchange_body() -> None:
@@ -112,8 +107,8 @@ def test_scope_is_sent_in_the_exchange_body() -> None:
 
     fluide = FluideClient(
         "http://fluide.test",
-        "fl_dev_k",
-        "s3cret",
+        KEY,
+        SECRET,
         scope="hr:read",
         transport=httpx.MockTransport(handler),
     )
@@ -125,9 +120,7 @@ def test_a_200_without_a_token_is_an_error_not_a_success() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"hello": "world"})
 
-    fluide = FluideClient(
-        "http://fluide.test", "fl_dev_k", "s3cret", transport=httpx.MockTransport(handler)
-    )
+    fluide = FluideClient("http://fluide.test", KEY, SECRET, transport=httpx.MockTransport(handler))
     with pytest.raises(FluideError) as caught:
         fluide.health("hr")
     assert caught.value.code == "TOKEN_RESPONSE_INVALID"
@@ -136,7 +129,7 @@ def test_a_200_without_a_token_is_an_error_not_a_success() -> None:
 def test_one_async_lock_per_event_loop() -> None:
     import asyncio
 
-    auth = FluideAuth(api_key="fl_dev_k", api_secret="s", token_url=TOKEN_URL)
+    auth = FluideAuth(api_key=KEY, api_secret="s", token_url=TOKEN_URL)
 
     async def locks() -> tuple[asyncio.Lock, asyncio.Lock]:
         return auth.async_lock(), auth.async_lock()
@@ -156,8 +149,8 @@ def test_token_method_keeps_the_clients_timeout() -> None:
 
     fluide = FluideClient(
         "http://fluide.test",
-        "fl_dev_k",
-        "s3cret",
+        KEY,
+        SECRET,
         timeout=7,
         transport=httpx.MockTransport(handler),
     )

@@ -20,8 +20,10 @@ from fluide.client import (
     RetryPolicy,
     ValidationError,
 )
+from fluide.identity import formats
 from fluide.kit.clock import FrozenClock
 from fluide.runtime import Runtime
+from tests.client.keys import KEY, SECRET
 from tests.client.support import SECRET_HEADER, Recorder, asgi_recording, exchange_rows
 from tests.conftest import CLIENT_ID, Dev, bearer, create_dev, exchange
 
@@ -129,7 +131,7 @@ async def test_wrong_secret_raises_authentication_error_after_one_attempt(
     app: FastAPI, dev: Dev
 ) -> None:
     recorder = Recorder()
-    wrong = dev.api_secret[:-4] + "AAAA"
+    wrong = formats.new_api_secret()  # well-formed (a mistyped one never leaves the client)
     async with make_client(app, dev, recorder, api_secret=wrong) as fluide:
         with pytest.raises(AuthenticationError) as caught:
             await fluide.health("hr")
@@ -259,8 +261,8 @@ async def test_unreachable_server_raises_connection_error_after_bounded_retries(
 
     fluide = AsyncFluideClient(
         f"http://127.0.0.1:{port}",
-        "fl_dev_x",
-        "secret",
+        KEY,
+        SECRET,
         retry=RetryPolicy(max_retries=2),
         sleep=fake_sleep,
     )

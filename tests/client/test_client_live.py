@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from fluide.client import AuthenticationError, FluideClient, TokenCache
+from fluide.identity import formats
 from tests.client.support import (
     SECRET_HEADER,
     LiveServer,
@@ -94,7 +95,7 @@ def test_revoked_token_is_re_exchanged_once_over_a_socket(live: LiveServer, live
 
 def test_wrong_secret_fails_after_exactly_one_attempt(live: LiveServer, live_dev: Dev) -> None:
     recorder = Recorder()
-    wrong = live_dev.api_secret[:-3] + "zzz"
+    wrong = formats.new_api_secret()  # well-formed (a mistyped one never leaves the client)
     fluide = make_client(live, live_dev, recorder, api_secret=wrong)
     with fluide, pytest.raises(AuthenticationError) as caught:
         fluide.current()

@@ -98,6 +98,21 @@ async def test_a_wait_longer_than_max_wait_raises_at_once(app: FastAPI, dev: Dev
     assert len(recorder.statuses(429)) == 1
 
 
+async def test_with_options_max_retries_zero_raises_the_first_429(app: FastAPI, dev: Dev) -> None:
+    recorder = Recorder()
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    async with make_client(app, dev, recorder, sleep, max_wait=120) as fluide:
+        for _ in range(LIMIT):
+            await fluide.hr.health()
+        with pytest.raises(RateLimitError):
+            await fluide.with_options(max_retries=0).hr.health()
+    assert slept == [] and len(recorder.statuses(429)) == 1
+
+
 def test_parse_retry_after() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("") is None

@@ -24,9 +24,9 @@ import pytest
 
 from fluide.client import AsyncFluideClient, FluideClient, FluideConnectionError, RetryPolicy
 from fluide.client._stale import KEEPALIVE_EXPIRY
+from tests.client.keys import KEY, SECRET
 
-API_KEY = "fl_dev_" + "a" * 38
-API_SECRET = "not-a-real-secret"  # the fake server checks nothing
+API_KEY, API_SECRET = KEY, SECRET  # well-formed; the fake server checks nothing
 
 
 def _answer(body: dict[str, Any]) -> bytes:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import jwt as pyjwt
@@ -17,6 +19,7 @@ from fluide.gateway.models import UsageDaily
 from fluide.identity import audit
 from fluide.identity.audit import Actor
 from fluide.identity.models import AuditEvent, Credential
+from fluide.identity.principal import ALL_SCOPES
 from fluide.kit.clock import FrozenClock
 from fluide.runtime import Runtime
 from fluide.settings import Settings
@@ -150,6 +153,55 @@ async def test_resend_sends_a_fresh_code_and_reveals_nothing(
         "/connect/verify", data={"email": "cy@example.com", "code": code, "csrf_token": token}
     )
     assert resp.status_code == 200 and SECRET_RE.search(resp.text)
+
+
+async def test_signup_answers_alike_for_a_registered_address(
+    client: httpx.AsyncClient, settings: Settings, member: Member
+) -> None:
+    """The dashboard says no more than the API: a registered address is redirected to the
+    verify page like a new one, and its owner gets a notice by mail instead of a code."""
+    outbox = Path(settings.data_dir) / "outbox"
+    page = await client.get("/connect/signup")
+    token = csrf_of(page.text)
+    answers = [
+        await client.post(
+            "/connect/signup", data={"email": e, "password": PASSWORD, "csrf_token": token}
+        )
+        for e in (member.email, "newcomer@example.com")
+    ]
+    assert [a.status_code for a in answers] == [303, 303]
+    assert [a.headers["location"] for a in answers] == [
+        f"/connect/verify?email={quote(e)}&sent=1" for e in (member.email, "newcomer@example.com")
+    ]
+    assert sorted(answers[0].headers) == sorted(answers[1].headers)
+    assert codes_to(outbox, member.email) == []
+    assert len(codes_to(outbox, "newcomer@example.com")) == 1
+    (notice,) = [
+        m
+        for m in (
+            message_from_bytes(p.read_bytes(), policy=policy.default) for p in outbox.iterdir()
+        )
+        if m["To"] == member.email
+    ]
+    assert "tried to sign up" in str(notice["Subject"])
+    page = await client.get(answers[0].headers["location"])
+    assert "if the address already has an account, it says so" in page.text
+
+
+@pytest.mark.parametrize(
+    "address", ["victim@example.com,attacker@evil.example", "Eve <victim@example.com>"]
+)
+async def test_signup_refuses_more_than_one_mailbox(
+    client: httpx.AsyncClient, settings: Settings, address: str
+) -> None:
+    page = await client.get("/connect/signup")
+    resp = await client.post(
+        "/connect/signup",
+        data={"email": address, "password": PASSWORD, "csrf_token": csrf_of(page.text)},
+    )
+    assert resp.status_code == 400
+    assert 'class="field-error"' in resp.text
+    assert not (Path(settings.data_dir) / "outbox").exists()
 
 
 async def test_signup_validation_errors_rerender_the_form(client: httpx.AsyncClient) -> None:
@@ -488,6 +540,64 @@ async def test_try_it_hands_a_short_token_to_the_playground(
         },
     )
     assert health.status_code == 200
+
+
+async def test_the_try_it_token_cannot_rotate_the_secret(
+    client: httpx.AsyncClient, runtime: Runtime, signed_in: Member
+) -> None:
+    # It carries every scope of its credential, but it was minted without the secret and
+    # lives in the browser's playground: a new secret must not come out of it.
+    resp = await client.post(
+        f"/connect/keys/{signed_in.credential_id}/try",
+        data={"csrf_token": await form_token(client)},
+    )
+    start = resp.text.index('id="playground-auth">') + len('id="playground-auth">')
+    data = json.loads(resp.text[start : resp.text.index("</script>", start)])
+    claims = pyjwt.decode(data["bearer"], options={"verify_signature": False})
+    assert claims["via"] == "dashboard" and claims["scope"].split() == list(ALL_SCOPES)
+    headers = {
+        "Authorization": f"Bearer {data['bearer']}",
+        "X-Fluide-Api-Key": data["apiKey"],
+        "X-Fluide-Client-Id": data["clientId"],
+    }
+    for path in ("/api/v1/authorize/rotate-secret", "/api/v1/developer-access/rotate-secret"):
+        for grace in (0, 604800):
+            refused = await client.post(path, headers=headers, json={"graceSeconds": grace})
+            assert refused.status_code == 403, refused.text
+            assert refused.json()["code"] == "INSUFFICIENT_SCOPE"
+            assert "apiSecret" not in refused.text
+    async with runtime.sessionmaker() as session:
+        cred = await credential(runtime, signed_in.credential_id)
+        assert (cred.generation, cred.previous_secret_hash) == (1, None)
+        denied = (
+            await session.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.action == "credential.rotate_secret",
+                    AuditEvent.outcome == "denied",
+                )
+            )
+        ).all()
+    assert len(denied) == 4 and denied[0].details["via"] == "dashboard"
+    exchanged = await client.post(
+        "/api/v1/authorize/token",
+        headers={
+            "X-Fluide-Api-Key": signed_in.api_key,
+            "X-Fluide-Api-Secret": signed_in.api_secret,
+            "X-Fluide-Client-Id": CLIENT_ID,
+        },
+    )
+    assert exchanged.status_code == 200
+    # What it may do: read its credential, revoke itself (and nothing else).
+    assert (await client.get("/api/v1/authorize/current", headers=headers)).status_code == 200
+    assert (await client.post("/api/v1/authorize/revoke", headers=headers)).status_code == 204
+    after = await client.get("/api/v1/authorize/current", headers=headers)
+    assert after.json()["code"] == "TOKEN_REVOKED"
+    token = exchanged.json()["accessToken"]
+    current = await client.get(
+        "/api/v1/authorize/current",
+        headers={"Authorization": f"Bearer {token}", "X-Fluide-Client-Id": CLIENT_ID},
+    )
+    assert current.status_code == 200
 
 
 # ---- usage and audit ----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Check 1: a secret on a product route is refused; a live one flags its credential."""
+"""Check 1: a secret on any route but the exchange is refused; a live one flags its credential."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from fluide.gateway.limiter import ProductLimiter
+from fluide.gateway.routes import EXCHANGE_PATHS
 from fluide.identity import formats
 from fluide.identity.models import AuditEvent, Credential
+from fluide.identity.routes import _EXCHANGE_ROUTES
 from fluide.runtime import Runtime
 from tests.conftest import CLIENT_ID, Dev, bearer, create_dev, exchange
 
@@ -125,3 +127,86 @@ async def test_exposure_checks_are_budgeted_per_source_address(
     headers = {"X-Fluide-Api-Key": dev.api_key, "X-Fluide-Api-Secret": dev.api_secret}
     assert (await client.get(HEALTH, headers=headers)).status_code == 400
     assert (await _credential(runtime, dev)).secret_exposed_at is None  # not checked this time
+
+
+# ---- check 1 on every route but the exchange (DESIGN §3.5) ------------------------------------
+
+
+def test_the_exchange_paths_are_the_exchange_routes() -> None:
+    # The middleware lets the secret through on these paths only; they must be the exchange.
+    assert set(_EXCHANGE_ROUTES) == EXCHANGE_PATHS
+
+
+# (method, path) outside the products: developer session, auth context, accounts, dashboard,
+# public routes, the docs, an unknown path, and the exchange's path with another method.
+OUTSIDE = [
+    ("GET", "/api/v1/authorize/current"),
+    ("POST", "/api/v1/authorize/rotate-secret"),
+    ("POST", "/api/v1/authorize/revoke"),
+    ("GET", "/api/v1/auth-context/tok_x"),
+    ("GET", "/api/v1/developer-access/current"),
+    ("POST", "/api/v1/auth/signup"),
+    ("POST", "/api/v1/auth/signin"),
+    ("GET", "/api/v1/auth/me"),
+    ("GET", "/api/v1/auth/credentials"),
+    ("GET", "/connect/keys"),
+    ("POST", "/connect/signin"),
+    ("GET", "/api/v1"),
+    ("GET", "/api/v1/health"),
+    ("GET", "/.well-known/jwks.json"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/livez"),
+    ("GET", "/nope"),
+    ("GET", "/api/v1/authorize/token"),
+    ("PUT", "/api/v1/developer-access/token"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), OUTSIDE)
+async def test_a_secret_outside_the_exchange_is_refused_and_flagged(
+    client: httpx.AsyncClient, runtime: Runtime, dev: Dev, method: str, path: str
+) -> None:
+    headers = {"X-Fluide-Api-Key": dev.api_key, "X-Fluide-Api-Secret": dev.api_secret}
+    resp = await client.request(method, path, headers=headers)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["code"] == "API_SECRET_NOT_ALLOWED"
+    assert resp.headers["cache-control"] == "no-store"
+    assert dev.api_secret not in resp.text
+    assert (await _credential(runtime, dev)).secret_exposed_at is not None
+    [event] = await _exposure_events(runtime, dev)
+    assert event.details["path"] == path and dev.api_secret not in str(event.details)
+
+
+async def test_a_secret_outside_the_exchange_with_a_session_token_flags_the_key(
+    client: httpx.AsyncClient, runtime: Runtime, dev: Dev
+) -> None:
+    # An account session token is no JWT: the key header names the credential.
+    headers = {
+        "Authorization": "Bearer fl_ses_whatever",
+        "X-Fluide-Api-Key": dev.api_key,
+        "X-Fluide-Api-Secret": dev.api_secret,
+    }
+    resp = await client.get("/api/v1/auth/me", headers=headers)
+    assert resp.json()["code"] == "API_SECRET_NOT_ALLOWED"
+    assert len(await _exposure_events(runtime, dev)) == 1
+
+
+async def test_the_exchange_still_takes_the_secret(
+    client: httpx.AsyncClient, runtime: Runtime, dev: Dev
+) -> None:
+    for path in EXCHANGE_PATHS:
+        resp = await client.post(path, headers=dev.exchange_headers())
+        assert resp.status_code == 200, resp.text
+    assert (await _credential(runtime, dev)).secret_exposed_at is None
+    assert await _exposure_events(runtime, dev) == []
+
+
+async def test_a_wrong_secret_outside_the_exchange_flags_nothing(
+    client: httpx.AsyncClient, runtime: Runtime, dev: Dev
+) -> None:
+    for value in (formats.new_api_secret(), "x", dev.api_key):
+        headers = {"X-Fluide-Api-Key": dev.api_key, "X-Fluide-Api-Secret": value}
+        resp = await client.get("/api/v1/authorize/current", headers=headers)
+        assert resp.json()["code"] == "API_SECRET_NOT_ALLOWED"
+    assert await _exposure_events(runtime, dev) == []

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import httpx
+import jwt as pyjwt
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
+from fluide.identity import credentials
+from fluide.identity.audit import Actor
 from fluide.identity.models import AuditEvent, Credential
+from fluide.identity.principal import ALL_SCOPES
 from fluide.kit.clock import FrozenClock
 from fluide.runtime import Runtime
 from tests.conftest import CLIENT_ID, Dev, bearer, create_dev, exchange
@@ -14,6 +20,11 @@ TOKEN = "/api/v1/authorize/token"
 CURRENT = "/api/v1/authorize/current"
 ROTATE = "/api/v1/authorize/rotate-secret"
 REVOKE = "/api/v1/authorize/revoke"
+
+
+def token_jti(token: str) -> str:
+    jti: str = pyjwt.decode(token, options={"verify_signature": False})["jti"]
+    return jti
 
 
 async def test_current_describes_the_credential_and_never_the_secret(
@@ -216,3 +227,140 @@ async def test_legacy_alias_paths(client: httpx.AsyncClient, dev: Dev) -> None:
         "/api/v1/developer-access/rotate-secret", headers=bearer(token), json={"graceSeconds": 10}
     )
     assert resp.status_code == 200
+
+
+# ---- finding 2: a narrowed token cannot widen itself through a rotation --------------------
+
+
+async def _narrowed(client: httpx.AsyncClient, dev: Dev, scope: str) -> str:
+    resp = await client.post(TOKEN, headers={**dev.exchange_headers(), "X-Fluide-Scope": scope})
+    assert resp.status_code == 200, resp.text
+    token: str = resp.json()["accessToken"]
+    return token
+
+
+async def _rotation_events(runtime: Runtime, dev: Dev) -> list[AuditEvent]:
+    async with runtime.sessionmaker() as session:
+        rows = await session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "credential.rotate_secret",
+                AuditEvent.credential_id == dev.credential_id,
+            )
+        )
+        return list(rows.all())
+
+
+async def test_a_narrowed_token_cannot_rotate(
+    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+) -> None:
+    narrow = await _narrowed(client, dev, "hr:read")
+    for path in (ROTATE, "/api/v1/developer-access/rotate-secret"):
+        resp = await client.post(path, headers=bearer(narrow, dev), json={"graceSeconds": 604800})
+        assert resp.status_code == 403, resp.text
+        body = resp.json()
+        # The first scope of the credential the token lacks.
+        assert body["code"] == "INSUFFICIENT_SCOPE"
+        assert body["message"] == "This operation requires the 'hr:write' scope"
+        assert resp.headers["www-authenticate"].startswith('Bearer error="insufficient_scope"')
+        assert "apiSecret" not in resp.text
+    # Nothing changed: the secret still exchanges, the generation and the grace are untouched,
+    # the refusals are audited.
+    await exchange(client, dev)
+    async with runtime.sessionmaker() as session:
+        cred = await session.get(Credential, dev.credential_id)
+        assert cred is not None
+        assert (cred.generation, cred.previous_secret_hash) == (1, None)
+    events = await _rotation_events(runtime, dev)
+    assert [(e.outcome, e.code) for e in events] == [("denied", "INSUFFICIENT_SCOPE")] * 2
+    # The narrowed token still does what it may: read, sign itself out.
+    assert (await client.get(CURRENT, headers=bearer(narrow, dev))).status_code == 200
+    assert (await client.post(REVOKE, headers=bearer(narrow, dev))).status_code == 204
+
+
+async def test_a_token_narrowed_to_every_scope_may_rotate(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    # Narrowed in form only: it carries every scope of its credential.
+    full = await _narrowed(client, dev, " ".join(reversed(ALL_SCOPES)))
+    resp = await client.post(ROTATE, headers=bearer(full, dev), json={"graceSeconds": 60})
+    assert resp.status_code == 200, resp.text
+    await exchange(client, dev, secret=resp.json()["apiSecret"])
+
+
+async def _credential_with(runtime: Runtime, dev: Dev, scopes: list[str]) -> Dev:
+    actor = Actor("system", "test", None, None)
+    async with runtime.sessionmaker() as session, session.begin():
+        issued = await credentials.create(
+            session,
+            runtime.hasher,
+            runtime.clock,
+            actor,
+            tenant_id=dev.tenant_id,
+            account_id=dev.account_id,
+            name="narrow key",
+            scopes=scopes,
+        )
+    return Dev(
+        dev.account_id,
+        dev.tenant_id,
+        issued.credential.id,
+        issued.credential.api_key,
+        issued.api_secret,
+    )
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+async def test_a_token_rotates_iff_it_carries_every_scope_of_its_credential(
+    client: httpx.AsyncClient, dev: Dev, runtime: Runtime, data: st.DataObject
+) -> None:
+    granted = data.draw(st.sets(st.sampled_from(ALL_SCOPES), min_size=1), label="credential")
+    carried = data.draw(st.sets(st.sampled_from(sorted(granted)), min_size=1), label="token")
+    grace = data.draw(st.sampled_from([0, 60, 604800]), label="grace")
+    cred = await _credential_with(runtime, dev, sorted(granted))
+    token = await _narrowed(client, cred, " ".join(sorted(carried)))
+    resp = await client.post(ROTATE, headers=bearer(token, cred), json={"graceSeconds": grace})
+    missing = [s for s in ALL_SCOPES if s in granted and s not in carried]
+    if missing:
+        assert resp.status_code == 403, resp.text
+        assert resp.json()["message"] == f"This operation requires the '{missing[0]}' scope"
+        await exchange(client, cred)  # the secret did not change
+    else:
+        assert resp.status_code == 200, resp.text
+        await exchange(client, cred, secret=resp.json()["apiSecret"])
+
+
+async def test_secret_header_on_session_routes_is_refused_and_flags(
+    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+) -> None:
+    token = (await exchange(client, dev))["accessToken"]
+    headers = {**bearer(token, dev), "X-Fluide-Api-Secret": dev.api_secret}
+    jti = token_jti(token)
+    for method, path in (
+        ("GET", CURRENT),
+        ("POST", ROTATE),
+        ("POST", REVOKE),
+        ("GET", f"/api/v1/auth-context/{jti}"),
+        ("GET", "/api/v1/developer-access/current"),
+        ("POST", "/api/v1/developer-access/rotate-secret"),
+    ):
+        resp = await client.request(method, path, headers=headers, json={"graceSeconds": 0})
+        assert resp.status_code == 400, (path, resp.text)
+        assert resp.json()["code"] == "API_SECRET_NOT_ALLOWED"
+        assert dev.api_secret not in resp.text
+    # The live secret was flagged, once, and audited; nothing else happened.
+    async with runtime.sessionmaker() as session:
+        cred = await session.get(Credential, dev.credential_id)
+        assert cred is not None and cred.secret_exposed_at is not None
+        assert cred.generation == 1
+        exposed = (
+            await session.scalars(
+                select(AuditEvent).where(AuditEvent.action == "credential.secret_exposed")
+            )
+        ).all()
+    assert len(exposed) == 1 and exposed[0].details["path"] == CURRENT
+    assert (await client.get(CURRENT, headers=bearer(token, dev))).status_code == 200

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
 import jwt as pyjwt
 import pytest
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from fluide.identity import jwt_core
 
@@ -139,3 +142,82 @@ def test_private_keys_round_trip_through_the_encryptor() -> None:
         enc.decrypt("another-kid", blob)  # the kid is bound as associated data
     with pytest.raises(InvalidTag):
         jwt_core.KeyEncryptor(b"z" * 32).decrypt(key.kid, blob)
+
+
+# ---- one signature per token: low-s ES256, canonical base64url (DESIGN §4) -----------------
+
+
+def _split_signature(token: str) -> tuple[str, bytes]:
+    head, _, sig = token.rpartition(".")
+    return head, base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
+
+
+def _with_s(token: str, s: int) -> str:
+    head, sig = _split_signature(token)
+    forged = sig[:32] + s.to_bytes(32, "big")
+    return head + "." + base64.urlsafe_b64encode(forged).rstrip(b"=").decode()
+
+
+def test_minted_es256_signatures_are_low_s() -> None:
+    # Half of OpenSSL's raw signatures have a high s: 64 in a row low is the normalisation.
+    key, keys = _key()
+    now = int(time.time())
+    for i in range(64):
+        token = jwt_core.mint(_claims(now, jti=f"j{i}"), key)
+        s = int.from_bytes(_split_signature(token)[1][32:], "big")
+        assert 0 < s <= jwt_core.P256_HALF_ORDER
+        jwt_core.verify(token, keys, issuer=ISS, now=now, leeway=5)
+
+
+def test_a_high_s_twin_is_refused_though_it_is_a_valid_ecdsa_signature() -> None:
+    key, keys = _key()
+    now = int(time.time())
+    token = jwt_core.mint(_claims(now), key)
+    head, sig = _split_signature(token)
+    r, s = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
+    twin = _with_s(token, jwt_core.P256_ORDER - s)
+    # The twin is a mathematically valid signature of the same claims...
+    public = keys[key.kid].public_key
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    public.verify(
+        encode_dss_signature(r, jwt_core.P256_ORDER - s), head.encode(), ec.ECDSA(hashes.SHA256())
+    )
+    assert pyjwt.decode(twin, public, algorithms=["ES256"], options={"verify_aud": False})
+    # ...and still refused, while the low-s original passes.
+    with pytest.raises(jwt_core.TokenInvalid):
+        jwt_core.verify(twin, keys, issuer=ISS, now=now, leeway=5)
+    jwt_core.verify(token, keys, issuer=ISS, now=now, leeway=5)
+
+
+@pytest.mark.parametrize("alg", ["ES256", "RS256", "EdDSA"])
+def test_a_non_canonical_signature_encoding_is_refused(alg: str) -> None:
+    key, keys = _key(alg)
+    now = int(time.time())
+    token = jwt_core.mint(_claims(now), key)
+    head, sig = _split_signature(token)
+    encoded = token.rpartition(".")[2]
+    # The last character carries spare bits decoders ignore: the same bytes, another string.
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    twins = [
+        head + "." + encoded[:-1] + c
+        for c in alphabet
+        if c != encoded[-1] and _split_signature(head + "." + encoded[:-1] + c)[1] == sig
+    ]
+    assert twins, "no spare bits in this signature's encoding"
+    for twin in [
+        *twins,
+        head + "." + encoded + "=",
+        head + "." + encoded[:10] + "!" + encoded[10:],
+    ]:
+        with pytest.raises(jwt_core.TokenInvalid):
+            jwt_core.verify(twin, keys, issuer=ISS, now=now, leeway=5)
+
+
+@pytest.mark.parametrize("length", [0, 32, 63, 65, 96])
+def test_an_es256_signature_of_the_wrong_length_is_refused(length: int) -> None:
+    key, keys = _key()
+    now = int(time.time())
+    head = jwt_core.mint(_claims(now), key).rpartition(".")[0]
+    forged = head + "." + base64.urlsafe_b64encode(b"\x01" * length).rstrip(b"=").decode()
+    with pytest.raises(jwt_core.TokenInvalid):
+        jwt_core.verify(forged, keys, issuer=ISS, now=now, leeway=5)

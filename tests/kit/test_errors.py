@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import insert, text
 
+from fluide.kit import money
+from fluide.kit.errors import DEFAULT_CHALLENGE, AppError, Forbidden, Unauthorized
+from fluide.products.pay.models import Wallet
 from tests.conftest import Dev
 
 
@@ -53,3 +57,71 @@ async def test_a_crash_is_a_generic_500_with_the_request_id(app: FastAPI) -> Non
     assert resp.headers["x-request-id"] == "r-1"
     assert "SELECT" not in resp.text
     assert "fl_sk_leak" not in resp.text
+
+
+async def test_a_number_the_database_cannot_hold_is_a_400_not_a_500(
+    app: FastAPI, backend: str
+) -> None:
+    """The net under a forgotten amount check: a value refused by the money column type, or
+    PostgreSQL's "numeric field overflow", is VALIDATION_FAILED naming the limit. Any other
+    database error stays a generic 500."""
+    runtime = app.state.runtime
+
+    @app.post("/api/v1/_store")
+    async def store() -> None:
+        async with runtime.sessionmaker() as session, session.begin():
+            await session.execute(
+                insert(Wallet).values(
+                    id="wal_x",
+                    tenant_id="t",
+                    currency="NGN",
+                    balance=money.STORAGE_LIMIT,
+                    created_at=runtime.clock(),
+                    updated_at=runtime.clock(),
+                )
+            )
+
+    @app.post("/api/v1/_cast")
+    async def cast() -> None:
+        async with runtime.sessionmaker() as session:
+            await session.execute(text("SELECT CAST(100000000000000 AS NUMERIC(18, 4))"))
+
+    @app.post("/api/v1/_broken")
+    async def broken() -> None:
+        async with runtime.sessionmaker() as session:
+            await session.execute(text("SELECT * FROM no_such_table"))
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        # SQLite has no NUMERIC type to overflow: the column type's own refusal is its net.
+        paths = ["/api/v1/_store"] + (["/api/v1/_cast"] if backend == "postgres" else [])
+        for path in paths:
+            resp = await client.post(path)
+            assert resp.status_code == 400, (path, resp.text)
+            body = resp.json()
+            assert body["code"] == "VALIDATION_FAILED"
+            assert body["errors"] == {
+                "body": ["amounts and totals must stay below 100000000000000"]
+            }
+        resp = await client.post("/api/v1/_broken")
+        assert (resp.status_code, resp.json()["code"]) == (500, "INTERNAL_ERROR")
+        assert "no_such_table" not in resp.text
+
+
+def test_a_401_always_carries_a_challenge() -> None:
+    class Plain(Unauthorized):
+        code = "PLAIN"
+
+    class Precise(Unauthorized):
+        code, challenge = "PRECISE", 'Bearer error="invalid_token"'
+
+    assert Plain().headers == {"WWW-Authenticate": DEFAULT_CHALLENGE}
+    assert Precise().headers == {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    assert AppError(status=401).headers == {"WWW-Authenticate": DEFAULT_CHALLENGE}
+    shared = {"X-Other": "1"}
+    assert Plain(headers=shared).headers == {"X-Other": "1", "WWW-Authenticate": "Bearer"}
+    assert shared == {"X-Other": "1"}  # the caller's dict is left alone
+    given = {"WWW-Authenticate": 'Basic realm="x"'}
+    assert Precise(headers=given).headers == given
+    # Not a 401: nothing added.
+    assert AppError().headers == {} and Forbidden().headers == {}

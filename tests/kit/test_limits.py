@@ -6,14 +6,17 @@ Every refusal is the envelope with the request id, never a 5xx, never a hang.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from fluide.kit.limits import json_depth_exceeds
+from fluide.kit.limits import json_depth_exceeds, nul_in_body
 from tests.conftest import CLIENT_ID, Dev, exchange
 from tests.reliability.server import ServerProcess, parse_response, raw_request, running
 
@@ -359,3 +362,122 @@ async def test_socket_deep_json(server: ServerProcess, tmp_path: Path) -> None:
         )
     )
     assert resp.status == 400 and resp.json()["code"] == "VALIDATION_FAILED"
+
+
+# ---- NUL is never input (PostgreSQL cannot store it: it used to be a 500 there) --------------
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "has_nul"),
+    [
+        (b'{"a": "x\\u0000y"}', b"application/json", True),
+        (b'{"x\\u0000": 1}', b"application/json", True),
+        (b'{"a": "\\\\u0000"}', b"application/json", False),  # a backslash, then "u0000"
+        (b'{"a": "\\\\\\u0000"}', b"application/json", True),  # a backslash, then NUL
+        (b'{"a": "\\\\\\\\u0000"}', b"", False),  # two backslashes, then "u0000"
+        (b'{"a": "\\u00000"}', b"", True),
+        (b'{"a": "\\u0001"}', b"application/json", False),
+        (b'{"a": "x\x00y"}', b"application/json", True),  # raw NUL: refused whatever it is
+        (b"a=1&b=%00", b"application/x-www-form-urlencoded", True),
+        (b"a=1&b=%2500", b"application/x-www-form-urlencoded", False),
+        (b"a=\\u0000", b"application/x-www-form-urlencoded", False),
+        (b"\x00", b"application/octet-stream", True),
+    ],
+)
+def test_nul_in_body(body: bytes, content_type: bytes, has_nul: bool) -> None:
+    assert nul_in_body(body, content_type) is has_nul
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+
+
+_text = st.text(alphabet=st.sampled_from(["\x00", "\\", "u", "0", "a", '"', "é", "\x01"]))
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | _text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_text, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(value=_json, ascii_only=st.booleans())
+def test_nul_in_body_agrees_with_a_parser(value: Any, ascii_only: bool) -> None:
+    body = json.dumps(value, ensure_ascii=ascii_only).encode()
+    assert json.loads(body) == value
+    assert nul_in_body(body, b"application/json") is any("\x00" in s for s in _strings(value))
+
+
+async def _nul_refused(resp: httpx.Response, where: str) -> None:
+    body = assert_envelope(resp, 400, "VALIDATION_FAILED")
+    assert body["errors"] == {where: ["must not contain the NUL character (U+0000)"]}
+
+
+def _with_nul(body: dict[str, Any], field: str, in_key: bool) -> bytes:
+    raw = json.dumps(body).encode()
+    if in_key:  # an extra member whose name holds NUL
+        return raw[:-1] + b', "x\\u0000y": "1"}'
+    return raw.replace(f'"{field}": "'.encode(), f'"{field}": "NUL\\u0000'.encode(), 1)
+
+
+async def test_nul_in_json_bodies_is_refused_before_any_route(
+    client: httpx.AsyncClient, dev: Dev, backend: str
+) -> None:
+    from tests.products.books.test_ledger import entry
+    from tests.products.helpers import employee, headers_for
+
+    h = {**(await headers_for(client, dev)), "Content-Type": "application/json"}
+    signup = {"email": "nul@example.com", "password": "correct horse battery", "tenantName": "T"}
+    cases = [
+        ("/api/v1/auth/signup", {}, signup, "tenantName"),
+        ("/api/v1/hr/employees", h, employee("E1"), "firstName"),
+        (
+            "/api/v1/books/journal-entries",
+            h,
+            entry([("6800", "1.00", "0"), ("1000", "0", "1.00")]),
+            "description",
+        ),
+    ]
+    for path, headers, body, field in cases:
+        for in_key in (False, True):
+            resp = await client.post(path, content=_with_nul(body, field, in_key), headers=headers)
+            await _nul_refused(resp, "body")
+        # The control: the same body without NUL works on this backend, with a backslash and
+        # "u0000" as plain text in the value.
+        clean = {**body, field: "back\\u0000slash"}
+        resp = await client.post(path, json=clean, headers=headers)
+        assert resp.status_code == 201, (backend, path, resp.text)
+    listed = (await client.get("/api/v1/hr/employees", headers=h)).json()
+    assert listed["total"] == 1 and listed["items"][0]["firstName"] == "back\\u0000slash"
+
+
+async def test_nul_in_the_path_query_headers_and_forms_is_refused(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    from tests.products.helpers import headers_for
+
+    h = await headers_for(client, dev)
+    await _nul_refused(await client.get("/api/v1/hr/employees?q=%00", headers=h), "query")
+    await _nul_refused(await client.get("/api/v1/hr/employees/emp%00x", headers=h), "path")
+    await _nul_refused(await client.get("/api/v1/auth-context/x%00", headers=h), "path")
+    resp = await client.post(
+        "/api/v1/pay/wallets/NGN/fund",
+        json={"amount": "10.00"},
+        headers=[*h.items(), ("Idempotency-Key", b"key\x00")],
+    )
+    await _nul_refused(resp, "Idempotency-Key")
+    resp = await client.post(
+        "/connect/signup",
+        content=b"email=a%40example.com&password=x%00y",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    await _nul_refused(resp, "body")
+    # A plain query still works.
+    assert (await client.get("/api/v1/hr/employees?q=ann", headers=h)).status_code == 200

@@ -1,4 +1,5 @@
-"""Every product route passes the guard and declares one scope of its own product."""
+"""Every product route passes the guard, declares the scope of its own product first, and the
+read scope of every other product whose data its response reveals (DESIGN §4)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,18 @@ from fluide.products import routers
 
 PRODUCTS = ("hr", "payroll", "pay", "books", "utils")
 
+# The routes that reveal another product's data, and the read scopes they add. A route added
+# here or missing from here is a decision: docs/architecture.md ("Scopes across products").
+CROSS_PRODUCT = {
+    ("POST", "/api/v1/payroll/runs"): ["hr:read"],
+    ("POST", "/api/v1/pay/payroll-runs/{run_id}/disburse"): ["payroll:read"],
+    ("GET", "/api/v1/utils/documents/payslips/{payslip_id}.pdf"): ["payroll:read"],
+}
+
 
 def test_every_product_route_is_guarded_and_scoped() -> None:
     seen = 0
+    crossing: dict[tuple[str, str], list[str]] = {}
     for router in routers():
         product = router.prefix.removeprefix("/api/v1/")
         assert product in PRODUCTS
@@ -24,8 +34,16 @@ def test_every_product_route_is_guarded_and_scoped() -> None:
             # The router's GuardedRoute took the declaration off the dependency list.
             assert isinstance(route, GuardedRoute)
             scopes = route_scopes(route, route.dependencies)
-            assert len(scopes) == 1, (route.path, scopes)
-            assert scopes[0].split(":")[0] == product, (route.path, scopes)
+            own, others = scopes[0], scopes[1:]
+            assert own.split(":")[0] == product, (route.path, scopes)
             if route.methods & {"POST", "PUT", "PATCH", "DELETE"}:
-                assert scopes[0].endswith(":write"), route.path
+                assert own.endswith(":write"), route.path
+            for other in others:
+                # Another product's data is read, never written, through this route.
+                name, _, access = other.partition(":")
+                assert name in PRODUCTS and name != product and access == "read", scopes
+            if others:
+                for method in route.methods:
+                    crossing[method, route.path] = others
     assert seen >= 30
+    assert crossing == CROSS_PRODUCT

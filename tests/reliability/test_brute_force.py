@@ -88,24 +88,25 @@ async def test_thousand_wrong_secrets_lock_out_then_recover(
         assert counted["DEVELOPER_KEYS_INVALID"] <= LIMIT * windows
         assert counted["RATE_LIMITED"] >= ATTEMPTS - LIMIT * windows
 
-        # The lock covers the real secret too (the attacker might have guessed it)...
-        locked = await attacker.post(TOKEN, headers=dev.exchange_headers())
-        assert locked.status_code == 429
-        codes.append("RATE_LIMITED")
-
-        # ...but not the same key from another address.
+        # The lock refuses failures only: the real secret still exchanges from the locked
+        # address (DESIGN §3.2, issue 14: whoever lacks the secret cannot deny its owner)...
+        ok = await attacker.post(TOKEN, headers=dev.exchange_headers())
+        assert ok.status_code == 200, ok.text
+        # ...and from another address.
         async with client_from(app, "198.51.100.20") as other:
             resp = await other.post(TOKEN, headers=dev.exchange_headers())
             assert resp.status_code == 200, resp.text
 
-        # The lock-out ends by itself, within a window or two, and the real secret works.
+        # The lock-out ends by itself, within a window or two: a wrong secret is a 401 again.
         deadline = time.monotonic() + 4 * WINDOW + 5
         while True:
-            resp = await attacker.post(TOKEN, headers=dev.exchange_headers())
-            if resp.status_code == 200:
+            wrong = formats.new_api_secret()
+            resp = await attacker.post(TOKEN, headers=dev.exchange_headers(secret=wrong))
+            codes.append(resp.json()["code"])
+            if resp.status_code == 401:
+                assert codes[-1] == "DEVELOPER_KEYS_INVALID"
                 break
             assert resp.status_code == 429, resp.text
-            codes.append("RATE_LIMITED")
             assert time.monotonic() < deadline, "lock-out did not end by itself"
             await asyncio.sleep(min(1.0, int(resp.headers["Retry-After"])))
 
@@ -122,10 +123,9 @@ async def test_thousand_wrong_secrets_lock_out_then_recover(
 async def test_concurrent_burst_is_bounded(app: FastAPI, runtime: Runtime, dev: Dev) -> None:
     """200 wrong secrets in waves of 20 at once.
 
-    The lock-out check and the failure count are separate steps, so requests already past
-    the check when the limit is reached still fail (and count): at most one wave over the
-    limit per window. Reported to the lead: counting the attempt before checking would make
-    the bound exact.
+    A failure is looked at and counted in turn with the other failures for its key and address
+    (tokens._failed), so a wave is counted only up to the limit, the rest of it locked out: at
+    most LIMIT failures answered 401 per window, whatever the waves' interleaving.
     """
     ip = "203.0.113.99"
     wave = 20
@@ -144,5 +144,5 @@ async def test_concurrent_burst_is_bounded(app: FastAPI, runtime: Runtime, dev: 
     windows = math.ceil((time.monotonic() - started) / WINDOW) + 1
     counted = Counter(results)
     assert counted["RATE_LIMITED"] > 0
-    assert counted["DEVELOPER_KEYS_INVALID"] <= (LIMIT + wave) * windows
+    assert counted["DEVELOPER_KEYS_INVALID"] <= LIMIT * windows
     assert await denied_audit_counts(runtime, ip) == counted

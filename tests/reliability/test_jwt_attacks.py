@@ -99,6 +99,23 @@ class Ctx:
 Attack = tuple[str, Callable[[Ctx], str], str]
 
 
+def high_s_twin(c: Ctx) -> str:
+    head, _, sig = c.token.rpartition(".")
+    raw = unb64(sig)
+    s = int.from_bytes(raw[32:], "big")
+    return head + "." + b64(raw[:32] + (jwt_core.P256_ORDER - s).to_bytes(32, "big"))
+
+
+def non_canonical_twin(c: Ctx) -> str:
+    head, _, sig = c.token.rpartition(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    index = alphabet.index(sig[-1])
+    # 64 bytes in 86 characters: the last one carries 4 spare bits that decoders ignore.
+    twin = head + "." + sig[:-1] + alphabet[index | 0b0001 if index % 2 == 0 else index & ~1]
+    assert unb64(twin.rpartition(".")[2]) == unb64(sig) and twin != c.token
+    return twin
+
+
 def _attacks() -> list[Attack]:
     inv, exp = "TOKEN_INVALID", "TOKEN_EXPIRED"
     out: list[Attack] = []
@@ -237,6 +254,10 @@ def _attacks() -> list[Attack]:
             inv,
         ),
         ("truncated signature", lambda c: c.token[:-10], inv),
+        # The genuine signature's twin (r, n - s): valid ECDSA, refused (DESIGN §4: low s).
+        ("ECDSA high-s twin of the genuine token", high_s_twin, inv),
+        # The genuine signature with the spare bits of its last base64url character set.
+        ("non-canonical base64 of the genuine signature", non_canonical_twin, inv),
         (
             "ECDSA signature in DER form",
             lambda c: c.token.rsplit(".", 1)[0] + "." + b64(b"\x30\x06\x02\x01\x01\x02\x01\x01"),

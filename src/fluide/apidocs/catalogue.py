@@ -102,8 +102,10 @@ GUARD = [
     E(ie.ApiKeyMismatch),
     E(ie.CredentialRevoked),
 ]
-# The developer session: the same checks without the secret ban and with the API key optional.
-DEVELOPER_CHECKS = [e for e in GUARD if e.code not in ("API_SECRET_NOT_ALLOWED", "MISSING_API_KEY")]
+# The developer session: the same checks with the API key optional.
+DEVELOPER_CHECKS = [e for e in GUARD if e.code != "MISSING_API_KEY"]
+# Check 1 holds on every route but the exchange (the gateway middleware refuses the header).
+SECRET_NOT_ALLOWED = E(ie.ApiSecretNotAllowed)
 EXCHANGE = [
     E(ke.ValidationFailed, "Missing required header(s)"),
     E(ie.DeveloperKeysInvalid),
@@ -117,7 +119,6 @@ SESSION_REQUIRED = E(ie.SessionRequired)
 
 # Codes specific to one identity route, beyond what its kind implies.
 ROUTE_EXTRAS: dict[tuple[str, str], list[ErrorCode]] = {
-    ("post", "/api/v1/auth/signup"): [E(ie.EmailTaken)],
     ("post", "/api/v1/auth/verify/resend"): [RATE_LIMITED],
     ("post", "/api/v1/auth/verify"): [
         E(ie.VerificationCodeInvalid),
@@ -130,7 +131,15 @@ ROUTE_EXTRAS: dict[tuple[str, str], list[ErrorCode]] = {
         RATE_LIMITED,
     ],
     ("get", "/api/v1/authorize/current"): [E(ke.NotFound, "Credential not found")],
-    ("post", "/api/v1/authorize/rotate-secret"): [E(ke.NotFound, "Credential not found")],
+    ("post", "/api/v1/authorize/rotate-secret"): [
+        # A narrowed or dashboard ("Try it") token: rotation needs every scope (DESIGN §3.3).
+        ErrorCode(
+            403,
+            "INSUFFICIENT_SCOPE",
+            "This operation requires the '<first scope of the credential the token lacks>' scope",
+        ),
+        E(ke.NotFound, "Credential not found"),
+    ],
     ("get", "/api/v1/auth-context/{jti}"): [E(ke.NotFound, "Token not found")],
     ("post", "/api/v1/auth/credentials/{credential_id}/rotate-secret"): [
         E(ie.CredentialRevoked),
@@ -138,12 +147,15 @@ ROUTE_EXTRAS: dict[tuple[str, str], list[ErrorCode]] = {
 }
 
 
-def insufficient_scope(scope: str | None) -> ErrorCode:
-    return ErrorCode(
-        403,
-        "INSUFFICIENT_SCOPE",
-        f"This operation requires the '{scope}' scope" if scope else "The token lacks a scope",
-    )
+def insufficient_scope(scopes: tuple[str, ...]) -> ErrorCode:
+    if not scopes:
+        message = "The token lacks a scope"
+    elif len(scopes) == 1:
+        message = f"This operation requires the '{scopes[0]}' scope"
+    else:
+        names = " and ".join(f"'{s}'" for s in scopes)
+        message = f"This operation requires the {names} scopes (the error names the first missing)"
+    return ErrorCode(403, "INSUFFICIENT_SCOPE", message)
 
 
 def error_codes(
@@ -152,7 +164,7 @@ def error_codes(
     path: str,
     *,
     has_input: bool,
-    scope: str | None,
+    scopes: tuple[str, ...] = (),
 ) -> list[ErrorCode]:
     """Every error this operation can answer, in guard order then route order."""
     codes: list[ErrorCode] = []
@@ -160,7 +172,7 @@ def error_codes(
         codes += GUARD
         if has_input:
             codes.append(VALIDATION)
-        codes.append(insufficient_scope(scope))
+        codes.append(insufficient_scope(scopes))
         if "{" in path:
             codes.append(NOT_FOUND)
         codes.append(RATE_LIMITED)
@@ -171,13 +183,15 @@ def error_codes(
         if has_input:
             codes.append(VALIDATION)
     elif kind is Kind.ACCOUNT:
-        codes.append(SESSION_REQUIRED)
+        codes += [SECRET_NOT_ALLOWED, SESSION_REQUIRED]
         if has_input:
             codes.append(VALIDATION)
         if "{" in path:
             codes.append(E(ke.NotFound, "Credential not found"))
-    elif has_input:
-        codes.append(VALIDATION)
+    else:
+        codes.append(SECRET_NOT_ALLOWED)
+        if has_input:
+            codes.append(VALIDATION)
     for extra in ROUTE_EXTRAS.get((method, path), []):
         if extra.code not in {c.code for c in codes}:
             codes.append(extra)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 from typing import Any
 
@@ -174,3 +175,89 @@ def _fits(value: Any, schema: dict[str, Any], schemas: dict[str, Any]) -> bool:
         "boolean": isinstance(value, bool),
     }
     return any(checks.get(k, False) for k in kinds)
+
+
+# ---- Node.js code samples (x-codeSamples) ----------------------------------------------------
+
+NODE_HEADER = (
+    "// Node.js 18+ (built-in fetch). Save as sample.mjs, set FLUIDE_BASE_URL, FLUIDE_API_KEY\n"
+    "// and FLUIDE_API_SECRET, then: node sample.mjs\n"
+)
+# Exchange once, keep the token until shortly before it expires (DESIGN §1, step 1). expiresIn
+# is relative, so the caller's own clock decides, whatever the server's clock says.
+NODE_EXCHANGE = """const base = process.env.FLUIDE_BASE_URL;
+const apiKey = process.env.FLUIDE_API_KEY;
+const clientId = "fluide-developer";
+
+let cached = null;
+async function accessToken() {
+  if (cached && Date.now() < cached.refreshAt) return cached.token;
+  const res = await fetch(`${base}/api/v1/authorize/token`, {
+    method: "POST",
+    headers: {
+      "X-Fluide-Api-Key": apiKey,
+      "X-Fluide-Api-Secret": process.env.FLUIDE_API_SECRET,
+      "X-Fluide-Client-Id": clientId,
+    },
+  });
+  const body = await res.json();
+  if (!res.ok) throw new Error(`${res.status} ${body.code}: ${body.message}`);
+  // Refresh a minute before exp, by this machine's clock.
+  cached = { token: body.accessToken, refreshAt: Date.now() + (body.expiresIn - 60) * 1000 };
+  return cached.token;
+}
+"""
+
+
+def node_sample(
+    kind: str, method: str, path: str, body: Any | None, *, answer: str, idempotent: bool
+) -> str:
+    """A runnable Node.js sample for one operation. ``kind``: product, developer, exchange,
+    account or public (``catalogue.Kind`` values); ``answer``: json, binary or none."""
+    if kind == "exchange":
+        return (
+            NODE_HEADER
+            + NODE_EXCHANGE
+            + "\nawait accessToken();\n"
+            + ("console.log(`token cached until ${new Date(cached.refreshAt).toISOString()}`);")
+        )
+    headers: list[str] = []
+    prelude = "const base = process.env.FLUIDE_BASE_URL;\n"
+    if kind in ("product", "developer"):
+        prelude = NODE_EXCHANGE
+        headers += [
+            "Authorization: `Bearer ${await accessToken()}`",
+            '"X-Fluide-Api-Key": apiKey',
+            '"X-Fluide-Client-Id": clientId',
+        ]
+    elif kind == "account":
+        headers.append("Authorization: `Bearer ${process.env.FLUIDE_SESSION}`")
+    imports = ""
+    if idempotent:
+        imports = 'import { randomUUID } from "node:crypto";\n\n'
+        headers.append('"Idempotency-Key": randomUUID()')
+    if body is not None:
+        headers.append('"Content-Type": "application/json"')
+    return NODE_HEADER + imports + prelude + "\n" + _node_call(method, path, headers, body, answer)
+
+
+def _node_call(method: str, path: str, headers: list[str], body: Any | None, answer: str) -> str:
+    options = [f'  method: "{method.upper()}",']
+    if headers:
+        options.append("  headers: {\n" + "".join(f"    {h},\n" for h in headers) + "  },")
+    if body is not None:
+        literal = json.dumps(body, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        options.append(f"  body: JSON.stringify({literal}),")
+    show = {
+        "json": "console.log(JSON.stringify(await res.json(), null, 2));",
+        "binary": "const bytes = Buffer.from(await res.arrayBuffer());\n"
+        'console.log(`${bytes.length} bytes of ${res.headers.get("content-type")}`);',
+        "none": "console.log(res.status);",
+    }[answer]
+    return (
+        f"const res = await fetch(`${{base}}{path}`, {{\n" + "\n".join(options) + "\n});\n"
+        "if (!res.ok) {\n"
+        "  const error = await res.json();\n"
+        "  throw new Error(`${res.status} ${error.code}: ${error.message}`);\n"
+        "}\n" + show
+    )

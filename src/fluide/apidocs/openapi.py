@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute
 
 from fluide.apidocs import catalogue as cat
 from fluide.apidocs.catalogue import ErrorCode, Kind
-from fluide.apidocs.examples import example_of
+from fluide.apidocs.examples import example_of, node_sample
 from fluide.identity.schemas import TokenRequest
 from fluide.kit.errors import AppError
 
@@ -198,21 +198,21 @@ def _routes(app: FastAPI) -> dict[tuple[str, str], _RouteInfo]:
     return out
 
 
-def _required_scope(info: _RouteInfo | None) -> str | None:
-    """The scope a product route demands (set by ``gateway.require_scope``)."""
+def _required_scopes(info: _RouteInfo | None) -> tuple[str, ...]:
+    """The scopes a product route demands, all of them (set by ``gateway.require_scope``)."""
     if info is None:
-        return None
-    own = getattr(info.route, "required_scope", None)  # gateway.GuardedRoute
-    if isinstance(own, str):
+        return ()
+    own = getattr(info.route, "required_scopes", None)  # gateway.GuardedRoute
+    if isinstance(own, tuple) and own:
         return own
     stack = list(info.route.dependant.dependencies)
     while stack:
         dep = stack.pop()
-        scope = getattr(dep.call, "required_scope", None)
-        if isinstance(scope, str):
-            return scope
+        scopes = getattr(dep.call, "required_scopes", None)
+        if isinstance(scopes, tuple) and scopes:
+            return scopes
         stack.extend(dep.dependencies)
-    return None
+    return ()
 
 
 def _document(
@@ -226,13 +226,17 @@ def _document(
     product = cat.product_of(path)
     if product and not op.get("tags"):
         op["tags"] = [cat.PRODUCTS[product]]
-    scope = _required_scope(route) if kind is Kind.PRODUCT else None
+    scopes = _required_scopes(route) if kind is Kind.PRODUCT else ()
 
     _summary_from_docstring(op, route)
     notes = [_AUTH_NOTE[kind]]
-    if scope:
-        notes.append(f"**Scope:** `{scope}`.")
-        op["x-required-scope"] = scope
+    if scopes:
+        names = " and ".join(f"`{s}`" for s in scopes)
+        notes.append(f"**Scope{'s' if len(scopes) > 1 else ''}:** {names}.")
+        # The OAuth scope syntax (space-separated), so a single-scope route reads as before;
+        # the list form names each scope of a route that needs several (all of them).
+        op["x-required-scope"] = " ".join(scopes)
+        op["x-required-scopes"] = list(scopes)
     op["security"] = cat.SECURITY[kind]
 
     if kind is Kind.EXCHANGE:
@@ -240,7 +244,7 @@ def _document(
     responses: dict[str, Any] = op.setdefault("responses", {})
     responses.pop("422", None)
     has_input = bool(op.get("parameters") or op.get("requestBody"))
-    codes = cat.error_codes(kind, method, path, has_input=has_input, scope=scope)
+    codes = cat.error_codes(kind, method, path, has_input=has_input, scopes=scopes)
     declared_codes = _declared_codes(responses)
     if declared_codes and "404" not in responses:
         # A route that declares its errors names its own 404s (or has none, like a wallet
@@ -258,9 +262,8 @@ def _document(
 
     samples = code_samples(kind, method, path, op, request_example)
     op["x-codeSamples"] = samples
-    blocks = [
-        f"```{'shell' if s['lang'] == 'Shell' else 'python'}\n{s['source']}\n```" for s in samples
-    ]
+    fence = {"Shell": "shell", "Python": "python", "JavaScript": "javascript"}
+    blocks = [f"```{fence[s['lang']]}\n{s['source']}\n```" for s in samples]
     parts = [op.get("description", "").strip(), "\n\n".join(notes), *blocks]
     op["description"] = "\n\n".join(p for p in parts if p)
 
@@ -366,11 +369,15 @@ def _has_schema(response: dict[str, Any]) -> bool:
 
 def _error_headers(status: int, errs: list[ErrorCode]) -> dict[str, Any]:
     headers: dict[str, Any] = {}
-    if status == 401 and any(e.code.startswith(("AUTHORIZATION_", "TOKEN_")) for e in errs):
-        headers["WWW-Authenticate"] = {
-            "description": "`Bearer` challenge on token errors.",
-            "schema": {"type": "string"},
-        }
+    if status == 401:  # every 401 carries a challenge (DESIGN §3.1)
+        codes = {e.code for e in errs}
+        if "DEVELOPER_KEYS_INVALID" in codes:
+            what = "`FluideApiKey` challenge naming the key, secret and client-id headers."
+        elif "SESSION_REQUIRED" in codes or "INVALID_CREDENTIALS" in codes:
+            what = '`Bearer realm="fluide-account"` (a session token), `FluidePassword` on sign-in.'
+        else:
+            what = '`Bearer` challenge (RFC 6750; `error="invalid_request"` or `"invalid_token"`).'
+        headers["WWW-Authenticate"] = {"description": what, "schema": {"type": "string"}}
     if status == 429:
         headers["Retry-After"] = {
             "description": "Seconds to wait before retrying.",
@@ -439,12 +446,35 @@ def _add_response_examples(responses: dict[str, Any], schemas: dict[str, Any], p
 def code_samples(
     kind: Kind, method: str, path: str, op: dict[str, Any], body: Any | None
 ) -> list[dict[str, str]]:
-    """curl and Python samples for one operation (``x-codeSamples``)."""
+    """curl, Python and Node.js samples for one operation (``x-codeSamples``)."""
     concrete = _concrete_path(path, op)
+    headers = {
+        p.get("name", "").lower() for p in op.get("parameters", []) if p.get("in") == "header"
+    }
+    node = node_sample(
+        kind.value,
+        method,
+        concrete,
+        body,
+        answer=_answer(op),
+        idempotent="idempotency-key" in headers,
+    )
     return [
         {"lang": "Shell", "label": "curl", "source": _curl(kind, method, concrete, body)},
         {"lang": "Python", "label": "Python", "source": _python(kind, method, concrete, body)},
+        {"lang": "JavaScript", "label": "Node.js", "source": node},
     ]
+
+
+def _answer(op: dict[str, Any]) -> str:
+    """What a success answers: json, binary (a file) or none (204)."""
+    for status, response in op.get("responses", {}).items():
+        if status.startswith("2"):
+            content = response.get("content") or {}
+            if not content:
+                return "none"
+            return "json" if any("json" in media for media in content) else "binary"
+    return "json"
 
 
 def _concrete_path(path: str, op: dict[str, Any]) -> str:

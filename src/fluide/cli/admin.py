@@ -106,6 +106,9 @@ def accounts_create(
             raise CliError(f"cannot write {output}: {exc.strerror}") from exc
     try:
         operations.prepare(settings)
+        # An operator's tool: an address already registered is said plainly
+        # (EMAIL_ALREADY_REGISTERED), an invalid one with the reason (`friendly`); enumeration
+        # is a concern of the public sign-up only.
         out = run(operations.create_account(settings, email, password, tenant_name, verified))
     except BaseException:
         if created_file and output is not None:

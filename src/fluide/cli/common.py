@@ -49,7 +49,10 @@ class CliError(Exception):
 
 
 def fail(message: str, exit_code: int = 1) -> NoReturn:
-    console.print(f"[bold red]error[/bold red]: {message}", markup=True, soft_wrap=True)
+    from rich.markup import escape
+
+    # The message may quote input (an address, a path): escaped, so a '[' in it is printed.
+    console.print(f"[bold red]error[/bold red]: {escape(message)}", markup=True, soft_wrap=True)
     raise typer.Exit(exit_code)
 
 

@@ -23,6 +23,7 @@ from fluide.cli.errors import check_database_url, database_label
 from fluide.identity import accounts, credentials, keyring
 from fluide.identity.audit import Actor
 from fluide.identity.models import Account, Credential, SigningKeyRow
+from fluide.kit import datadir
 from fluide.kit.clock import system_clock
 from fluide.kit.db import make_engine, make_sessionmaker
 from fluide.runtime import REDIS_CHANNEL_NAME, Runtime, publish_change
@@ -58,7 +59,7 @@ def prepare(settings: Settings, *, warn_if_new: bool = True) -> list[str]:
                 f"{database_label(settings)} has no schema; creating it — the running server "
                 "may use another database (FLUIDE_DATABASE_URL)"
             )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    datadir.secure(settings.data_dir)  # 0700, files 0600, as the server keeps it
     return migrations.upgrade(settings.resolved_database_url)
 
 

@@ -13,12 +13,29 @@ import httpx
 
 # 503 may come after a side effect started; only retry it where repeating is harmless.
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# A request extension set by the resources, which know each operation: True for an idempotent
+# method or a POST the server deduplicates by its Idempotency-Key; False for a POST it does not
+# (the resources send a key with every POST, so the header alone proves nothing there).
+REPEATABLE = "fluide_repeatable"
+IN_PROGRESS = "IDEMPOTENCY_REQUEST_IN_PROGRESS"
 
 
 def repeatable(request: httpx.Request) -> bool:
-    """Sending this request twice does no more than sending it once: an idempotent method, or
-    an ``Idempotency-Key`` (the server replays the first answer instead of acting again)."""
+    """Sending this request twice does no more than sending it once: what the resource
+    declared, else an idempotent method, or an ``Idempotency-Key`` that the caller of
+    ``request()`` sent (the server replays the first answer instead of acting again)."""
+    declared = request.extensions.get(REPEATABLE)
+    if declared is not None:
+        return bool(declared)
     return request.method.upper() in IDEMPOTENT or "idempotency-key" in request.headers
+
+
+def _code(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except (ValueError, httpx.ResponseNotRead):
+        return None
+    return body.get("code") if isinstance(body, dict) else None
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -43,9 +60,11 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 @dataclass
 class RetryPolicy:
-    """How the clients retry 429 (any method), 503 (idempotent methods), a connection that
-    could not be opened (any method: nothing was sent) and a request lost on a stale keep-alive
-    connection (repeatable requests and the token exchange, once per call).
+    """How the clients retry 429 (any method: the request was not processed), 503 (repeatable
+    requests), 409 ``IDEMPOTENCY_REQUEST_IN_PROGRESS`` (a repeat of a deduplicated POST whose
+    first attempt is still running), a connection that could not be opened (any method:
+    nothing was sent) and a request lost on a stale keep-alive connection (repeatable requests
+    and the token exchange, once per call).
 
     ``max_retries`` bounds the attempts after the first; ``max_wait`` bounds the total time
     spent sleeping: a ``Retry-After`` that would exceed it raises at once instead of waiting.
@@ -65,8 +84,8 @@ class RetryPolicy:
     def delay_for_response(self, response: httpx.Response, attempt: int) -> float | None:
         """Seconds to wait before retrying this response, or None when it must not be retried."""
         status = response.status_code
-        method = response.request.method.upper()
-        if status == 429 or (status == 503 and method in IDEMPOTENT):
+        again = status in (503, 409) and repeatable(response.request)
+        if status == 429 or (again and (status == 503 or _code(response) == IN_PROGRESS)):
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             if retry_after is not None:
                 # Honour the server's wait, plus a little jitter so clients do not stampede.

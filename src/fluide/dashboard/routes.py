@@ -10,7 +10,7 @@ import contextlib
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
 from sqlalchemy import select
 from starlette.responses import Response
 
@@ -90,12 +90,13 @@ async def signup(
     request: Request,
     rt: RuntimeDep,
     session: DbSession,
+    background: BackgroundTasks,
     email: Text,
     password: Text,
     tenant_name: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     try:
-        account, code = await accounts.sign_up(
+        requested = await accounts.request_sign_up(
             rt,
             session,
             request_actor(request),
@@ -118,8 +119,10 @@ async def signup(
             status=exc.status,
         )
     await session.commit()
-    await accounts.send_verification(rt, account.email, code)
-    return redirect(f"{PREFIX}/verify?email={quote(account.email)}&sent=1")
+    # The same redirect for a new and a registered address; the mail (a code, or a notice to
+    # the owner) goes after the response, so its delay does not tell them apart either.
+    background.add_task(accounts.mail_quietly, accounts.send_sign_up_mail, rt, requested)
+    return redirect(f"{PREFIX}/verify?email={quote(requested.email)}&sent=1")
 
 
 @router.get("/verify")
@@ -172,14 +175,17 @@ async def verify(
 
 
 @router.post("/verify/resend", dependencies=[CsrfChecked])
-async def resend(request: Request, rt: RuntimeDep, session: DbSession, email: Text) -> Response:
+async def resend(
+    request: Request, rt: RuntimeDep, session: DbSession, background: BackgroundTasks, email: Text
+) -> Response:
     try:
-        code = await accounts.resend_code(rt, session, email)
+        address = accounts.normalise_email(email)
+        code = await accounts.resend_code(rt, session, address)
     except AppError:
         code = None
     await session.commit()
     if code is not None:
-        await accounts.send_verification(rt, accounts.normalise_email(email), code)
+        background.add_task(accounts.mail_quietly, accounts.send_verification, rt, address, code)
     # The same answer whether or not the address exists.
     return render(
         request,

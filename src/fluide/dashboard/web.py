@@ -33,6 +33,11 @@ from fluide.runtime import DbSession, Runtime, get_runtime
 PREFIX = "/connect"
 CSRF_COOKIE = "fluide_csrf"
 CSRF_FIELD = "csrf_token"
+# A 401 page's WWW-Authenticate (RFC 9110 §15.5.2): the session is a cookie that the sign-in
+# form sets, in the form of the (expired) draft-broyer-http-cookie-auth "Cookie" scheme.
+COOKIE_CHALLENGE = (
+    f'Cookie realm="fluide-connect", form-action="{PREFIX}/signin", cookie-name="{SESSION_COOKIE}"'
+)
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 
@@ -176,7 +181,11 @@ class HtmlRoute(APIRoute):
                 if request.method == "GET":
                     return redirect(f"{PREFIX}/signin?next={quote(request.url.path)}")
                 return error_page(
-                    request, 401, "Signed out", "Your session has ended. Sign in again."
+                    request,
+                    401,
+                    "Signed out",
+                    "Your session has ended. Sign in again.",
+                    headers={"WWW-Authenticate": COOKIE_CHALLENGE},
                 )
             except RequestValidationError:
                 return error_page(
@@ -196,7 +205,8 @@ async def require_csrf(request: Request, csrf_token: Annotated[str, Form()] = ""
     if not cookie or not csrf_token:
         raise CsrfRejected
     expected = csrf_token_for(rt, cookie, request.cookies.get(SESSION_COOKIE))
-    if not hmac.compare_digest(expected, csrf_token):
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+    if not hmac.compare_digest(expected.encode(), csrf_token.encode("utf-8", "surrogatepass")):
         raise CsrfRejected
 
 

@@ -1,4 +1,5 @@
-"""Check 1's second half: a live API secret seen on a product route flags its credential.
+"""Check 1's second half: a live API secret seen on any route but the exchange flags its
+credential (product routes, and the others through ``GatewayMiddleware._refuse_secret``).
 
 The request is refused (400 ``API_SECRET_NOT_ALLOWED``) whatever happens here. When the value
 is a well-formed secret and verifies against the current (or in-grace previous) secret of the
@@ -47,17 +48,9 @@ def candidate_keys(rt: Runtime, api_key: str | None, authorization: str | None) 
 def matches_live_secret(
     hasher: SecretHasher, cred: Credential, secret: str, now: datetime
 ) -> str | None:
-    """Which live secret ``secret`` is ("current" / "previous"), or None."""
-    if hasher.matches(secret, cred.secret_hash):
-        return "current"
-    if (
-        cred.previous_secret_hash is not None
-        and cred.previous_secret_expires_at is not None
-        and as_utc(cred.previous_secret_expires_at) > now
-        and hasher.matches(secret, cred.previous_secret_hash)
-    ):
-        return "previous"
-    return None
+    """Which live secret ``secret`` is ("current" / "previous"), or None: the exchange's own
+    decision (``SecretHasher.live_secret``), so what flags is exactly what exchanges."""
+    return hasher.live_secret(hasher.digest(secret), cred, lambda: now)
 
 
 def already_flagged(cred: Credential) -> bool:
@@ -101,5 +94,5 @@ async def flag_exposure(
             )
             flagged.append(cred.id)
     if flagged:
-        log.warning("api secret exposed on a product route", extra={"credentials": flagged})
+        log.warning("api secret sent outside the exchange", extra={"credentials": flagged})
     return flagged

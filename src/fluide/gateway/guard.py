@@ -2,11 +2,12 @@
 
 Checks 1–10 (who calls) run in ``GatewayMiddleware`` for every path under a product prefix,
 before routing. Checks 11 (scope) and 12 (per-key rate limit) need the route: every product
-route declares its scope with ``require_scope``, and the app refuses to start otherwise
+route declares its scopes with ``require_scope``, and the app refuses to start otherwise
 (``gateway.routes``).
 
 Products build their routers with ``guarded_router(product)``, give every route
-``dependencies=[require_scope("…")]`` and read the caller with ``CurrentPrincipal``. On a
+``dependencies=[require_scope("…")]`` (one declaration; it may name several scopes, all
+required) and read the caller with ``CurrentPrincipal``. On a
 guarded router that declaration is taken off the dependency list by ``GuardedRoute``, which
 runs checks 11 and 12 itself once routing has picked the route and before anything of the
 route's own runs (body, parameters, dependencies): FastAPI's dependency machinery costs more
@@ -67,15 +68,19 @@ async def current_principal(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-async def _check_scope_and_limit(request: Request, scope: str) -> None:
-    """Checks 11 (scope) and 12 (per-key rate limit) for a route that demands ``scope``."""
+async def _check_scope_and_limit(
+    request: Request, required: tuple[str, ...], need: frozenset[str]
+) -> None:
+    """Checks 11 (every scope in ``required``, as the set ``need``) and 12 (per-key rate
+    limit) for a route."""
     state = request.scope.setdefault("state", {})
     principal = state.get("principal")
     if not isinstance(principal, Principal):
         principal = guard(request)
-    if scope not in principal.scopes:
+    # One subset test (C): it costs what one ``scope in principal.scopes`` did.
+    if not need <= principal.scopes:
         state["denial"] = InsufficientScope.code
-        raise InsufficientScope(scope)
+        raise InsufficientScope(next(s for s in required if s not in principal.scopes))
     if "ratelimit_headers" in state:  # a second require_scope on the same route
         return
     gateway = getattr(request.app.state, "gateway", None)
@@ -92,30 +97,44 @@ async def _check_scope_and_limit(request: Request, scope: str) -> None:
     state["ratelimit_headers"] = gateway.limiter.raw_headers(decision)
 
 
-def require_scope(scope: str) -> Any:
-    """Declare the scope a product route demands (checks 11 and 12 run for it)."""
+def require_scope(scope: str, *also: str) -> Any:
+    """Declare the scopes a product route demands: all of them (checks 11 and 12 run for it).
+
+    ``scope`` is the route's own product's; ``also`` names the read scopes of the other
+    products whose data the response reveals (DESIGN §4), e.g.
+    ``require_scope("utils:read", "payroll:read")``. A token missing any of them gets 403
+    ``INSUFFICIENT_SCOPE`` naming the first one missing, in this order.
+    """
+    required = tuple(dict.fromkeys((scope, *also)))  # order kept, repeats dropped
+    if not all(required):
+        raise ValueError("require_scope needs non-empty scope names")
+
+    need = frozenset(required)
 
     async def check(request: Request) -> None:
-        await _check_scope_and_limit(request, scope)
+        await _check_scope_and_limit(request, required, need)
 
-    check.required_scope = scope  # type: ignore[attr-defined]
+    check.required_scopes = required  # type: ignore[attr-defined]
     return Depends(check)
 
 
-def _declared_scope(dep: object) -> str | None:
-    scope = getattr(getattr(dep, "dependency", None), "required_scope", None)
-    return scope if isinstance(scope, str) else None
+def _declared_scopes(dep: object) -> tuple[str, ...] | None:
+    scopes = getattr(getattr(dep, "dependency", None), "required_scopes", None)
+    return scopes if isinstance(scopes, tuple) and scopes else None
 
 
-# endpoint → its declared scope: FastAPI versions that copy a route when its router is included
+# endpoint → its declared scopes: FastAPI versions that copy a route when its router is included
 # rebuild it from ``route.dependencies``, where the declaration no longer is.
-_SCOPE_OF_ENDPOINT: weakref.WeakKeyDictionary[Callable[..., Any], str] = weakref.WeakKeyDictionary()
+_SCOPES_OF_ENDPOINT: weakref.WeakKeyDictionary[Callable[..., Any], tuple[str, ...]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class GuardedRoute(APIRoute):
     """A product route: checks 11 and 12 run in ``handle``, not as a FastAPI dependency."""
 
-    required_scope: str | None
+    required_scopes: tuple[str, ...] | None
+    _need: frozenset[str]
 
     def __init__(
         self,
@@ -126,24 +145,28 @@ class GuardedRoute(APIRoute):
         **kwargs: Any,
     ) -> None:
         deps = list(dependencies or ())
-        scopes = [s for d in deps if (s := _declared_scope(d))]
-        if len(scopes) > 1:
-            raise ValueError(f"{path}: declare one require_scope per route, not {scopes}")
-        if scopes:
-            _SCOPE_OF_ENDPOINT[endpoint] = scopes[0]
-        self.required_scope = scopes[0] if scopes else _SCOPE_OF_ENDPOINT.get(endpoint)
+        declared = [s for d in deps if (s := _declared_scopes(d))]
+        if len(declared) > 1:
+            raise ValueError(
+                f"{path}: declare one require_scope per route (it takes several scopes), "
+                f"not {declared}"
+            )
+        if declared:
+            _SCOPES_OF_ENDPOINT[endpoint] = declared[0]
+        self.required_scopes = declared[0] if declared else _SCOPES_OF_ENDPOINT.get(endpoint)
+        self._need = frozenset(self.required_scopes or ())
         super().__init__(
-            path, endpoint, dependencies=[d for d in deps if not _declared_scope(d)], **kwargs
+            path, endpoint, dependencies=[d for d in deps if not _declared_scopes(d)], **kwargs
         )
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        required = self.required_scope
+        required = self.required_scopes
         # A method this route does not serve gets its 405 from FastAPI, unchecked and unspent.
         methods = self.methods or ()
         if required is not None and scope["type"] == "http" and scope["method"] in methods:
             request = Request(scope, receive)
             try:
-                await _check_scope_and_limit(request, required)
+                await _check_scope_and_limit(request, required, self._need)
             except AppError as exc:
                 await app_error_response(request, exc)(scope, receive, send)
                 return
@@ -151,11 +174,12 @@ class GuardedRoute(APIRoute):
 
 
 def route_scopes(route: object, dependencies: Sequence[object] = ()) -> list[str]:
-    """The scopes a route demands: a ``GuardedRoute``'s own, plus any ``require_scope``
-    dependency (``dependencies``: the route's effective ones, router-level included)."""
-    found = [s for d in dependencies if (s := _declared_scope(d))]
-    own = getattr(route, "required_scope", None) if isinstance(route, GuardedRoute) else None
-    return [own, *found] if own else found
+    """The scopes a route demands, in declaration order: a ``GuardedRoute``'s own, plus any
+    ``require_scope`` dependency (``dependencies``: the route's effective ones, router-level
+    included)."""
+    found = [s for d in dependencies for s in (_declared_scopes(d) or ())]
+    own = getattr(route, "required_scopes", None) if isinstance(route, GuardedRoute) else None
+    return [*own, *found] if own else found
 
 
 def guarded_router(product: str) -> APIRouter:

@@ -78,9 +78,11 @@ class GatewayMetrics:
 def authorize_scrape(settings: Settings, authorization: str | None) -> None:
     if settings.metrics_public:
         return
-    if settings.metrics_token is None:
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
+    if not token.strip():
+        # Fail closed: a blank token is no token (else "Bearer " would be the password).
         raise NotFound
-    expected = ("Bearer " + settings.metrics_token.get_secret_value()).encode()
+    expected = ("Bearer " + token).encode()
     if not hmac.compare_digest((authorization or "").encode(), expected):
         raise MetricsUnauthorized(headers={"WWW-Authenticate": "Bearer"})
 

@@ -3,7 +3,10 @@
 Every request whose path starts with a product prefix passes here; nothing under those
 prefixes reaches a route without a principal. Checks 11 (scope) and 12 (rate limit) need the
 route, so they run in ``guard.GuardedRoute.handle`` once routing has picked it, reading the
-principal this middleware put in ``scope["state"]``. Every request (product or not) is
+principal this middleware put in ``scope["state"]``. Check 1 (no ``X-Fluide-Api-Secret``)
+runs here for every other request too, the exchange's ``POST`` excepted: developer-session,
+auth-context, account, dashboard, public and unknown paths alike answer 400 and flag a live
+secret, through the same exposure path as product routes. Every request (product or not) is
 counted for metrics.
 """
 
@@ -17,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fluide.gateway.authn import verified_principal
 from fluide.gateway.exposure import candidate_keys, flag_exposure
-from fluide.gateway.routes import is_product_path
+from fluide.gateway.routes import EXCHANGE_PATHS, is_product_path
 from fluide.identity import formats
 from fluide.identity.audit import Actor
 from fluide.identity.errors import ApiSecretNotAllowed
@@ -57,9 +60,15 @@ class GatewayMiddleware:
                 return
             await self.app(scope, receive, send)
             return
-        if is_product_path(_route_path(scope)):
+        path = _route_path(scope)
+        if is_product_path(path):
             await self._product(scope, receive, send)
             return
+        if not (scope["method"] == "POST" and path in EXCHANGE_PATHS):
+            for name, value in scope["headers"]:
+                if name == _API_SECRET:
+                    await self._refuse_secret(scope, send, value.decode("latin-1"))
+                    return
 
         status = 500
 
@@ -131,6 +140,22 @@ class GatewayMiddleware:
             await self.app(scope, receive, send_product)
         finally:
             gw.passed(scope, principal, state.get("denial"), status, now_dt)
+
+    async def _refuse_secret(self, scope: Scope, send: Send, secret: str) -> None:
+        """Check 1 on a route that is neither a product's nor the exchange."""
+        api_key = authorization = None
+        for name, value in scope["headers"]:
+            if name == _AUTHORIZATION and authorization is None:
+                authorization = value.decode("latin-1")
+            elif name == _API_KEY and api_key is None:
+                api_key = value.decode("latin-1")
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        await self._exposure(scope, state, secret, api_key, authorization)
+        exc = ApiSecretNotAllowed()
+        await self._deny(scope, send, state, exc)
+        self.gateway.denied(scope, exc.code, exc.status, None, self.gateway.runtime.clock())
 
     async def _exposure(
         self,

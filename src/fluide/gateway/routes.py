@@ -19,6 +19,10 @@ from starlette.routing import BaseRoute, Mount, compile_path
 
 PRODUCTS = ("hr", "payroll", "pay", "books", "utils")
 PRODUCT_PREFIXES = tuple(f"/api/v1/{p}" for p in PRODUCTS)
+# The token exchange (DESIGN §3.2) and its legacy alias: the only routes that take
+# ``X-Fluide-Api-Secret`` (check 1 refuses it everywhere else). Kept equal to the exchange
+# router's paths by tests/gateway/test_middleware.py.
+EXCHANGE_PATHS = frozenset({"/api/v1/authorize/token", "/api/v1/developer-access/token"})
 
 
 class UnguardedRouteError(RuntimeError):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import ParamSpec
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,17 +27,21 @@ from fluide.identity.errors import (
 )
 from fluide.identity.hashing import hash_password, verify_password
 from fluide.identity.models import Account, AccountSession, Credential, EmailVerification, Tenant
+from fluide.kit import mailbox
 from fluide.kit.errors import ValidationFailed
 from fluide.kit.ids import new_id
 from fluide.runtime import Runtime
 
+log = logging.getLogger("fluide.accounts")
+P = ParamSpec("P")
+
 
 def normalise_email(email: str) -> str:
-    email = email.strip()
-    local, _, domain = email.rpartition("@")
-    if not local or not domain or "." not in domain or len(email) > 320 or " " in email:
-        raise ValidationFailed(errors={"email": ["a valid email address is required"]})
-    return f"{local}@{domain.lower()}"
+    """One mailbox in canonical form (``kit.mailbox``), or 400 ``VALIDATION_FAILED``."""
+    try:
+        return mailbox.normalise(email)
+    except mailbox.NotOneMailbox as exc:
+        raise ValidationFailed(errors={"email": [str(exc)]}) from None
 
 
 def check_password(password: str) -> None:
@@ -84,20 +91,43 @@ async def sign_up(
     password: str | None,
     tenant_name: str | None,
 ) -> tuple[Account, str]:
-    """Create the account and its tenant; return the account and its verification code."""
+    """Create the account and its tenant; return the account and its verification code.
+
+    For operators (``fluide accounts create``) and tests: a registered address is
+    ``EMAIL_ALREADY_REGISTERED``. The public sign-up is ``request_sign_up``, which never says so.
+    """
     email = normalise_email(email)
     if password is not None:
         check_password(password)
-    exists = await session.scalar(
-        select(Account.id).where(func.lower(Account.email) == email.lower())
-    )
-    if exists:
+    if await _registered(session, email):
         raise EmailTaken
+    password_hash = await asyncio.to_thread(hash_password, password) if password else None
+    try:
+        return await _create(rt, session, actor, email, password_hash, tenant_name)
+    except IntegrityError as exc:
+        raise EmailTaken from exc
+
+
+async def _registered(session: AsyncSession, email: str) -> Account | None:
+    # Case-insensitive: ``Dev@example.com`` and ``dev@example.com`` are one person.
+    account: Account | None = await session.scalar(
+        select(Account).where(func.lower(Account.email) == email.lower()).limit(1)
+    )
+    return account
+
+
+async def _create(
+    rt: Runtime,
+    session: AsyncSession,
+    actor: Actor,
+    email: str,
+    password_hash: str | None,
+    tenant_name: str | None,
+) -> tuple[Account, str]:
     now = rt.clock()
     tenant = Tenant(
         id=new_id("ten"), name=(tenant_name or email.split("@")[0])[:200], created_at=now
     )
-    password_hash = await asyncio.to_thread(hash_password, password) if password else None
     account = Account(
         id=new_id("acc"),
         email=email,
@@ -108,10 +138,7 @@ async def sign_up(
     session.add(tenant)
     await session.flush()  # no ORM relationship orders these inserts for us
     session.add(account)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise EmailTaken from exc
+    await session.flush()
     code = await _new_code(rt, session, account)
     audit.record(
         session,
@@ -125,8 +152,93 @@ async def sign_up(
     return account, code
 
 
+@dataclass(frozen=True)
+class SignUpRequested:
+    """What a public sign-up did. ``code`` is None when the address was registered already:
+    its owner is told by mail instead, and the caller answers exactly as for a new address.
+    ``email`` is the address as asked for (the answer shows it); ``mail_to`` the one stored,
+    which may differ in case."""
+
+    email: str
+    code: str | None
+    mail_to: str
+
+    def __repr__(self) -> str:
+        return f"SignUpRequested(new={self.code is not None})"
+
+
+async def request_sign_up(
+    rt: Runtime,
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    email: str,
+    password: str,
+    tenant_name: str | None,
+) -> SignUpRequested:
+    """The public sign-up (API and dashboard): it answers alike for new and registered
+    addresses (DESIGN §4, no account enumeration). Both paths hash the password (the slow
+    part), write and commit one transaction, and send one mail (``send_sign_up_mail``)."""
+    email = normalise_email(email)
+    check_password(password)
+    password_hash = await asyncio.to_thread(hash_password, password)
+    existing = await _registered(session, email)
+    if existing is None:
+        try:
+            async with session.begin_nested():
+                _, code = await _create(rt, session, actor, email, password_hash, tenant_name)
+            return SignUpRequested(email, code, email)
+        except IntegrityError:  # a concurrent sign-up of the same address committed first
+            existing = await _registered(session, email)
+    # Shown to the owner in their audit log: someone tried their address.
+    audit.record(
+        session,
+        rt.clock,
+        actor,
+        "account.signup",
+        outcome="denied",
+        code=EmailTaken.code,
+        tenant_id=existing.tenant_id if existing else None,
+    )
+    await session.flush()
+    return SignUpRequested(email, None, existing.email if existing else email)
+
+
+async def send_sign_up_mail(rt: Runtime, requested: SignUpRequested) -> None:
+    """The code to a new address; to a registered one, a notice instead of a code. At most a
+    few per address and hour, so nobody can flood a mailbox through the sign-up form."""
+    decision = await rt.limiter.hit("5/hour", "signup-mail", requested.mail_to.lower())
+    if not decision.allowed:
+        log.info("sign-up mail skipped: hourly limit for this address")
+        return
+    if requested.code is not None:
+        await _send_code(rt, requested.mail_to, requested.code)
+        return
+    await rt.mailer.send(
+        requested.mail_to,
+        "Someone tried to sign up to Fluide Connect with your address",
+        "Someone (maybe you) tried to create a Fluide Connect account with this address, "
+        "which already has one.\n\nNo new account was created and nothing changed. If it was "
+        "you, sign in with the password you chose when you first signed up; if the address "
+        "is still waiting for verification, ask for a new code on the verification page.\n\n"
+        "If it was not you, you can ignore this message.\n",
+    )
+
+
 async def send_verification(rt: Runtime, email: str, code: str) -> None:
     await _send_code(rt, email, code)
+
+
+async def mail_quietly(
+    send: Callable[P, Awaitable[None]], *args: P.args, **kwargs: P.kwargs
+) -> None:
+    """Send a mail after the response (``BackgroundTasks``): a slow or failing mail server
+    neither shows in the answer's timing nor fails it. A failure is logged (the type only:
+    the message may hold the code); the user asks for a new code."""
+    try:
+        await send(*args, **kwargs)
+    except Exception as exc:
+        log.warning("mail not sent", extra={"error_type": type(exc).__name__})
 
 
 async def resend_code(rt: Runtime, session: AsyncSession, email: str) -> str | None:
@@ -145,36 +257,47 @@ class Verified:
 async def verify_email(
     rt: Runtime, session: AsyncSession, actor: Actor, *, email: str, code: str
 ) -> Verified:
-    """Check the code; on first success provision the default credential (secret shown once)."""
+    """Check the code; on first success provision the default credential (secret shown once).
+
+    A wrong code answers ``VERIFICATION_CODE_INVALID`` whatever the address: unknown,
+    registered, already verified, its code expired or locked by wrong tries. Only the holder of
+    the right code learns that it expired or is locked (DESIGN §4, no account enumeration).
+    """
     account = await session.scalar(select(Account).where(Account.email == normalise_email(email)))
-    if account is None:
-        raise VerificationCodeInvalid
-    if account.email_verified_at is not None:
-        raise VerificationCodeInvalid("This email is already verified; sign in")
-    pending = await session.scalar(
-        select(EmailVerification)
-        .where(EmailVerification.account_id == account.id, EmailVerification.consumed_at.is_(None))
-        .order_by(EmailVerification.created_at.desc())
-        .limit(1)
-        .with_for_update()
-    )
-    now = rt.clock()
-    if pending is None:
+    pending = None
+    if account is not None and account.email_verified_at is None:
+        pending = await session.scalar(
+            select(EmailVerification)
+            .where(
+                EmailVerification.account_id == account.id,
+                EmailVerification.consumed_at.is_(None),
+            )
+            .order_by(EmailVerification.created_at.desc())
+            .limit(1)
+            .with_for_update()
+        )
+    presented = rt.hasher.digest(f"code:{code.strip()}")
+    # The same digest and comparison whether or not a code is stored; nothing stored, no match.
+    stored = pending.code_hash if pending is not None else _NO_CODE
+    matches = secrets.compare_digest(stored, presented) and pending is not None
+    if pending is None or not matches:
+        if pending is not None:
+            pending.attempts += 1
+            # Commit the count even though the request fails: a retry must see it.
+            await session.commit()
         raise VerificationCodeInvalid
     if pending.attempts >= rt.settings.verification_max_attempts:
         raise VerificationAttemptsExceeded
-    if pending.expires_at <= now:
+    if pending.expires_at <= rt.clock():
         raise VerificationCodeExpired
-    if not secrets.compare_digest(pending.code_hash, rt.hasher.digest(f"code:{code.strip()}")):
-        pending.attempts += 1
-        # Commit the count even though the request fails: a retry must see it.
-        await session.commit()
-        if pending.attempts >= rt.settings.verification_max_attempts:
-            raise VerificationAttemptsExceeded
-        raise VerificationCodeInvalid
-    pending.consumed_at = now
+    assert account is not None
+    pending.consumed_at = rt.clock()
     issued = await mark_verified(rt, session, actor, account)
     return Verified(account, issued)
+
+
+# Compared against when no code is stored: the length of a digest, never equal to one.
+_NO_CODE = "!" * 64
 
 
 async def mark_verified(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fluide.identity import audit, formats
 from fluide.identity.audit import Actor
 from fluide.identity.credential_cache import CHANGED_API_KEYS
-from fluide.identity.errors import CredentialRevoked, TokenRevoked
+from fluide.identity.errors import CredentialRevoked, InsufficientScope, TokenRevoked
 from fluide.identity.hashing import SecretHasher
 from fluide.identity.models import Credential, RevocationEvent
 from fluide.identity.principal import ALL_SCOPES
@@ -162,12 +162,17 @@ async def rotate_secret(
     credential_id: str,
     grace_seconds: int,
     caller_generation: int | None = None,
+    caller_scopes: frozenset[str] | None = None,
 ) -> Rotation:
     """Replace the secret. Grace 0: the old secret stops now and every earlier token is revoked.
 
     Grace > 0: the old secret keeps exchanging until ``previousSecretExpiresAt`` and tokens
     already minted live to their ``exp``. The row is locked, so concurrent rotations serialise;
     a caller whose own token was revoked by a rotation that won the race is refused.
+
+    ``caller_scopes`` (a token's, from the developer session): the token must carry every
+    scope of the credential as it is now, in this transaction, or 403 ``INSUFFICIENT_SCOPE``
+    naming the first one missing: a narrowed token must not mint itself a new, full secret.
     """
     if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
         raise ValidationFailed(errors={"graceSeconds": [f"between 0 and {MAX_GRACE_SECONDS}"]})
@@ -176,6 +181,10 @@ async def rotate_secret(
         raise CredentialRevoked
     if caller_generation is not None and caller_generation < cred.min_token_generation:
         raise TokenRevoked
+    if caller_scopes is not None:
+        missing = [s for s in cred.scopes.split() if s not in caller_scopes]
+        if missing:
+            raise InsufficientScope(missing[0])
     now = clock()
     secret = formats.new_api_secret()
     if grace_seconds > 0:

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from fluide.identity import accounts
 from fluide.identity.audit import Actor
+from fluide.identity.errors import ApiSecretNotAllowed
 from fluide.identity.models import Account, AccountSession
 from fluide.identity.principal import Principal, authenticate
 from fluide.kit.proxies import scope_client_address
@@ -27,9 +28,15 @@ def request_actor(request: Request) -> Actor:
 
 
 def developer_principal(request: Request) -> Principal:
-    """Bearer + client id (+ API key if sent, and then it must match). No database."""
+    """Bearer + client id (+ API key if sent, and then it must match). No database.
+
+    Check 1 (a secret header: 400 and the exposure flag) ran in the gateway middleware before
+    routing; refused here too, unflagged, should the app run without that middleware.
+    """
     rt = get_runtime(request)
     h = request.headers
+    if "x-fluide-api-secret" in h:
+        raise ApiSecretNotAllowed
     principal = authenticate(
         authorization=h.get("authorization"),
         api_key=h.get("x-fluide-api-key"),

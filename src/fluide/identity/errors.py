@@ -6,13 +6,30 @@ from fluide.kit.errors import AppError, Forbidden, Unauthorized
 
 BEARER = {"WWW-Authenticate": "Bearer"}
 
+# WWW-Authenticate challenges (DESIGN §3.1), one per way of authenticating:
+# - Bearer-protected routes (products, developer session): RFC 6750, with ``error`` naming the
+#   kind of failure (none when no credentials were sent at all, RFC 6750 §3.1).
+INVALID_REQUEST = 'Bearer error="invalid_request"'
+INVALID_TOKEN = 'Bearer error="invalid_token"'  # noqa: S105 (an RFC 6750 error code)
+# - the key + secret exchange: a scheme of its own naming the three Fluide headers.
+EXCHANGE_CHALLENGE = (
+    'FluideApiKey realm="fluide", key_header="X-Fluide-Api-Key", '
+    'secret_header="X-Fluide-Api-Secret", client_header="X-Fluide-Client-Id"'
+)
+# - the account routes: a session token as Bearer (or the dashboard's cookie), and sign-in's
+#   email + password.
+ACCOUNT_CHALLENGE = 'Bearer realm="fluide-account"'
+SIGN_IN_CHALLENGE = 'FluidePassword realm="fluide-account"'
+
 
 class DeveloperKeysInvalid(Unauthorized):
     code, message = "DEVELOPER_KEYS_INVALID", "API key or secret is invalid"
+    challenge = EXCHANGE_CHALLENGE
 
 
 class ClientIdInvalid(Unauthorized):
     code, message = "CLIENT_ID_INVALID", "Client id is not recognised"
+    challenge = EXCHANGE_CHALLENGE
 
 
 class EmailNotVerified(Forbidden):
@@ -21,6 +38,7 @@ class EmailNotVerified(Forbidden):
 
 class CredentialRevoked(Unauthorized):
     code, message = "CREDENTIAL_REVOKED", "This API credential has been revoked"
+    challenge = INVALID_TOKEN
 
 
 class ApiSecretNotAllowed(AppError):
@@ -30,38 +48,47 @@ class ApiSecretNotAllowed(AppError):
 
 class AuthorizationMissing(Unauthorized):
     code, message = "AUTHORIZATION_MISSING", "Authorization field missing"
+    challenge = "Bearer"
 
 
 class AuthorizationMalformed(Unauthorized):
     code, message = "AUTHORIZATION_MALFORMED", "Authorization must be 'Bearer <token>'"
+    challenge = INVALID_REQUEST
 
 
 class MissingApiKey(Unauthorized):
     code, message = "MISSING_API_KEY", "X-Fluide-Api-Key header is required"
+    challenge = INVALID_REQUEST
 
 
 class MissingClientId(Unauthorized):
     code, message = "MISSING_CLIENT_ID", "X-Fluide-Client-Id header is required"
+    challenge = INVALID_REQUEST
 
 
 class TokenInvalidError(Unauthorized):
     code, message = "TOKEN_INVALID", "Access token is invalid"
+    challenge = INVALID_TOKEN
 
 
 class TokenExpiredError(Unauthorized):
     code, message = "TOKEN_EXPIRED", "Access token has expired"
+    challenge = INVALID_TOKEN
 
 
 class TokenRevoked(Unauthorized):
     code, message = "TOKEN_REVOKED", "Access token has been revoked"
+    challenge = INVALID_TOKEN
 
 
 class ClientAudienceMismatch(Unauthorized):
     code, message = "CLIENT_AUDIENCE_MISMATCH", "Client id does not match the token"
+    challenge = INVALID_TOKEN
 
 
 class ApiKeyMismatch(Unauthorized):
     code, message = "API_KEY_MISMATCH", "API key does not match the token"
+    challenge = INVALID_TOKEN
 
 
 class InsufficientScope(Forbidden):
@@ -75,12 +102,27 @@ class InsufficientScope(Forbidden):
         self.scope = scope
 
 
+class RotationNeedsTheSecret(Forbidden):
+    """A token minted without the secret (the dashboard's "Try it") asked to rotate it."""
+
+    code = "INSUFFICIENT_SCOPE"
+    message = (
+        "Rotating the secret needs a token exchanged with the API secret; "
+        "rotate it from the dashboard instead"
+    )
+
+    def __init__(self) -> None:
+        super().__init__(headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"'})
+
+
 class SessionRequired(Unauthorized):
     code, message = "SESSION_REQUIRED", "Sign in first"
+    challenge = ACCOUNT_CHALLENGE
 
 
 class InvalidCredentials(Unauthorized):
     code, message = "INVALID_CREDENTIALS", "Email or password is incorrect"
+    challenge = SIGN_IN_CHALLENGE
 
 
 class EmailTaken(AppError):

@@ -152,17 +152,26 @@ def _b64(data: bytes) -> bytes:
 
 
 _ES256 = ec.ECDSA(hashes.SHA256())
+# The order of P-256. For an ECDSA signature (r, s), (r, n - s) verifies too: a second,
+# different token string for the same claims. We sign with s <= n/2 and refuse the other half
+# (DESIGN §4), so every token has one signature.
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+P256_HALF_ORDER = P256_ORDER // 2
 
 
 def _sign(signing_input: bytes, key: SigningKey) -> bytes:
     private_key = key.private_key
-    if (
-        key.alg == "ES256"
-        and isinstance(private_key, ec.EllipticCurvePrivateKey)
-        and isinstance(private_key.curve, ec.SECP256R1)
-    ):
-        # RFC 7518 §3.4: R and S as two 32-byte big-endian integers (OpenSSL returns DER).
+    if key.alg == "ES256":
+        if not (
+            isinstance(private_key, ec.EllipticCurvePrivateKey)
+            and isinstance(private_key.curve, ec.SECP256R1)
+        ):
+            raise ValueError("ES256 needs a P-256 key")
+        # RFC 7518 §3.4: R and S as two 32-byte big-endian integers (OpenSSL returns DER),
+        # S normalised to the low half so that verify() accepts it.
         r, s = decode_dss_signature(private_key.sign(signing_input, _ES256))
+        if s > P256_HALF_ORDER:
+            s = P256_ORDER - s
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
     return _ALGORITHMS[key.alg].sign(signing_input, private_key)
 
@@ -198,6 +207,23 @@ def _header(token: str) -> dict[str, Any]:
     return header
 
 
+def _check_signature_encoding(token: str, alg: str) -> None:
+    """One token string per signature: the signature segment must be canonical base64url (the
+    spare bits of its last character zero), and an ES256 ``s`` in the low half of the order.
+    Header and claims need no such check: the signature covers their encoded form."""
+    encoded = token.rsplit(".", 1)[1]
+    try:
+        signature = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise TokenInvalid from exc
+    if _b64(signature).decode("ascii") != encoded:
+        raise TokenInvalid
+    if alg == "ES256" and (
+        len(signature) != 64 or int.from_bytes(signature[32:], "big") > P256_HALF_ORDER
+    ):
+        raise TokenInvalid
+
+
 def verify(
     token: str,
     keys: dict[str, VerifyKey],
@@ -208,8 +234,9 @@ def verify(
 ) -> dict[str, Any]:
     """Check signature, header and claims; return the claims or raise a ``TokenError``.
 
-    Order: structure and header (alg allow-list, known kid, typ), signature, issuer,
-    required claims, then time (``nbf`` is a signature-class failure, ``exp`` is expiry).
+    Order: structure and header (alg allow-list, known kid, typ), the signature's encoding
+    (canonical base64url; for ES256 64 bytes with a low ``s``), signature, issuer, required
+    claims, then time (``nbf`` is a signature-class failure, ``exp`` is expiry).
     """
     if token.count(".") != 2 or len(token) > 8192:
         raise TokenInvalid
@@ -223,6 +250,7 @@ def verify(
     key = keys.get(kid)
     if key is None or key.alg != alg:
         raise TokenInvalid
+    _check_signature_encoding(token, alg)
     try:
         claims: dict[str, Any] = _decoder.decode(
             token,

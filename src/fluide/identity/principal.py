@@ -46,6 +46,9 @@ class Principal:
     generation: int
     issued_at: int
     expires_at: int
+    # How the token was minted when not by the exchange with the secret (the ``via`` claim:
+    # "dashboard" for the dashboard's "Try it" token). Such a token cannot rotate the secret.
+    via: str | None = None
 
     def __repr__(self) -> str:
         return f"Principal(credential_id={self.credential_id!r}, tenant_id={self.tenant_id!r})"
@@ -62,6 +65,7 @@ class Principal:
             generation=claims["gen"],
             issued_at=claims["iat"],
             expires_at=claims["exp"],
+            via=None if (via := claims.get("via")) is None else str(via),
         )
 
 

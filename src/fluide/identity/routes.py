@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Body, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
@@ -20,13 +20,14 @@ from fluide.identity.deps import (
     PrincipalDep,
     principal_actor,
 )
+from fluide.identity.errors import EXCHANGE_CHALLENGE, InsufficientScope, RotationNeedsTheSecret
 from fluide.identity.schemas import (
-    AccountOut,
     AuditEventOut,
     AuthContext,
     CredentialCreate,
     CredentialOut,
     Health,
+    IdentityAccount,
     IssuedCredentialOut,
     ResendRequest,
     RotateRequest,
@@ -44,6 +45,7 @@ from fluide.identity.schemas import (
 from fluide.kit.errors import (
     AppError,
     RateLimited,
+    Unauthorized,
     app_error_response,
     send_json,
     validation_error_response,
@@ -62,7 +64,7 @@ auth = APIRouter(prefix="/api/v1/auth", tags=["Accounts"])
 # ---- public -----------------------------------------------------------------------------------
 
 
-@public.get("/api/v1", response_model=ServiceRoot, tags=["Service"])
+@public.get("/api/v1", operation_id="service.root", response_model=ServiceRoot, tags=["Service"])
 async def service_root() -> ServiceRoot:
     """Service root: what this is and where to start."""
     return ServiceRoot(
@@ -75,7 +77,11 @@ async def service_root() -> ServiceRoot:
 
 
 @public.get(
-    "/api/v1/health", response_model=Health, tags=["Service"], responses={503: {"model": Health}}
+    "/api/v1/health",
+    operation_id="service.health",
+    response_model=Health,
+    tags=["Service"],
+    responses={503: {"model": Health}},
 )
 async def health(rt: RuntimeDep) -> Response:
     """Liveness of the auth service with its database status."""
@@ -97,8 +103,8 @@ _HEALTH_BODIES = {
 }
 
 
-@public.get("/.well-known/jwks.json", tags=["Service"])
-@public.get("/api/v1/auth/.well-known/jwks.json", tags=["Service"])
+@public.get("/.well-known/jwks.json", operation_id="service.jwks", tags=["Service"])
+@public.get("/api/v1/auth/.well-known/jwks.json", operation_id="accounts.jwks", tags=["Service"])
 async def jwks(rt: RuntimeDep, response: Response) -> dict[str, Any]:
     """Public keys that verify Fluide access tokens (next, active and retired keys)."""
     response.headers["Cache-Control"] = "public, max-age=60"
@@ -113,19 +119,20 @@ async def jwks(rt: RuntimeDep, response: Response) -> dict[str, Any]:
 exchange = APIRouter(prefix="/api/v1", tags=["Authorize"])
 _EXCHANGE_BODY = {
     "requestBody": {
-        "content": {
-            "application/json": {
-                "schema": {
-                    "anyOf": [{"$ref": "#/components/schemas/TokenRequest"}, {"type": "null"}],
-                    "title": "Body",
-                }
-            }
-        }
+        # Optional (the headers usually carry the values): a plain optional object, which
+        # generators understand, rather than FastAPI's anyOf[TokenRequest, null].
+        "required": False,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenRequest"}}},
     }
 }
 
 
-@exchange.post("/authorize/token", response_model=TokenResponse, openapi_extra=_EXCHANGE_BODY)
+@exchange.post(
+    "/authorize/token",
+    operation_id="authorize.token",
+    response_model=TokenResponse,
+    openapi_extra=_EXCHANGE_BODY,
+)
 @exchange.post(
     "/developer-access/token",
     response_model=TokenResponse,
@@ -171,14 +178,20 @@ async def _exchange(request: Request) -> bytes:
     ip = client_address(str(peer[0]) if peer else None, h.get("forwarded"), rt.proxies)
     state = scope.get("state")
     actor = Actor("anonymous", None, ip, state.get("request_id") if state else None)
-    result = await tokens.exchange(
-        rt,
-        actor,
-        api_key=h.get("key") or body.api_key,
-        api_secret=h.get("secret") or body.api_secret,
-        client_id=h.get("client") or body.client_id,
-        scope=h.get("scope") or body.scope,
-    )
+    try:
+        result = await tokens.exchange(
+            rt,
+            actor,
+            api_key=h.get("key") or body.api_key,
+            api_secret=h.get("secret") or body.api_secret,
+            client_id=h.get("client") or body.client_id,
+            scope=h.get("scope") or body.scope,
+        )
+    except Unauthorized as exc:
+        # Whatever the class (CREDENTIAL_REVOKED is a Bearer error on other routes), a 401 of
+        # the exchange challenges for what it takes: the key, the secret and the client id.
+        exc.headers = {**exc.headers, "WWW-Authenticate": EXCHANGE_CHALLENGE}
+        raise
     return orjson.dumps(tokens.exchange_body(result))
 
 
@@ -246,15 +259,30 @@ _NO_STORE = {"Cache-Control": "no-store"}
 _NO_STORE_RAW = ((b"cache-control", b"no-store"),)
 
 
-@developer.get("/authorize/current", response_model=CredentialOut)
+# The developer session (DESIGN §3.3). Every route takes a valid token of the credential
+# (Bearer + X-Fluide-Client-Id, + X-Fluide-Api-Key if sent, and then it must match), refuses
+# X-Fluide-Api-Secret (check 1, in the gateway middleware), and acts on that credential
+# only. What each needs beyond that is in its docstring; the legacy /developer-access/*
+# aliases are the same handlers.
+
+
+@developer.get("/authorize/current", operation_id="authorize.current", response_model=CredentialOut)
 @developer.get("/developer-access/current", response_model=CredentialOut, include_in_schema=False)
 async def current_credential(principal: PrincipalDep, session: DbSession) -> CredentialOut:
-    """Metadata of the credential bound to the token (never the secret)."""
+    """Metadata of the credential bound to the token (never the secret).
+
+    Any valid token of the credential, narrowed or not: metadata only (the key, its scopes,
+    times, status), never a secret or a hash, and nothing changes.
+    """
     cred = await credentials.get_for_tenant(session, principal.tenant_id, principal.credential_id)
     return CredentialOut.of(cred)
 
 
-@developer.post("/authorize/rotate-secret", response_model=RotateResponse)
+@developer.post(
+    "/authorize/rotate-secret",
+    operation_id="authorize.rotate_secret",
+    response_model=RotateResponse,
+)
 @developer.post(
     "/developer-access/rotate-secret", response_model=RotateResponse, include_in_schema=False
 )
@@ -266,17 +294,39 @@ async def rotate_secret(
     session: DbSession,
     body: RotateRequest | None = Body(None),
 ) -> RotateResponse:
-    """Issue a new secret (shown once); choose how long the old one keeps working."""
-    rotation = await credentials.rotate_secret(
-        session,
-        rt.hasher,
-        rt.clock,
-        principal_actor(request, principal),
-        tenant_id=principal.tenant_id,
-        credential_id=principal.credential_id,
-        grace_seconds=(body or RotateRequest()).grace_seconds,
-        caller_generation=principal.generation,
-    )
+    """Issue a new secret (shown once); choose how long the old one keeps working.
+
+    Needs a token exchanged with the secret that carries every scope of its credential: a
+    new secret exchanges for every scope, so a narrowed token, or the dashboard's five-minute
+    "Try it" token, gets 403 `INSUFFICIENT_SCOPE` (audited) and nothing changes.
+    """
+    actor = principal_actor(request, principal)
+    try:
+        if principal.via is not None:  # minted without the secret (session_tokens)
+            raise RotationNeedsTheSecret
+        rotation = await credentials.rotate_secret(
+            session,
+            rt.hasher,
+            rt.clock,
+            actor,
+            tenant_id=principal.tenant_id,
+            credential_id=principal.credential_id,
+            grace_seconds=(body or RotateRequest()).grace_seconds,
+            caller_generation=principal.generation,
+            caller_scopes=principal.scopes,
+        )
+    except (InsufficientScope, RotationNeedsTheSecret) as exc:
+        await audit.record_denial(
+            session,
+            rt.clock,
+            actor,
+            "credential.rotate_secret",
+            exc.code,
+            tenant_id=principal.tenant_id,
+            credential_id=principal.credential_id,
+            details={"jti": principal.jti, "via": principal.via},
+        )
+        raise
     await session.commit()
     await rt.changed()
     response.headers["Cache-Control"] = "no-store"
@@ -288,55 +338,72 @@ async def rotate_secret(
     )
 
 
-@developer.post("/authorize/revoke", status_code=204)
+@developer.post("/authorize/revoke", operation_id="authorize.revoke", status_code=204)
 async def revoke_token(
     request: Request, principal: PrincipalDep, rt: RuntimeDep, session: DbSession
 ) -> Response:
-    """Revoke the presented access token (sign-out)."""
+    """Revoke the presented access token (sign-out).
+
+    Any valid token, narrowed or from the dashboard: it revokes itself and nothing else.
+    """
     await tokens.revoke_token(rt, session, principal_actor(request, principal), principal)
     await session.commit()
     await rt.changed()
     return Response(status_code=204)
 
 
-@developer.get("/auth-context/{jti}", response_model=AuthContext)
+@developer.get(
+    "/auth-context/{jti}", operation_id="authorize.auth_context", response_model=AuthContext
+)
 async def auth_context(
     jti: str, principal: PrincipalDep, rt: RuntimeDep, session: DbSession
 ) -> dict[str, Any]:
-    """Context of one of your credential's tokens: scopes, times and status."""
+    """Context of one of your credential's tokens: scopes, times and status.
+
+    Any valid token of the credential; another credential's jti is a 404. Read-only, and
+    shows no token, key material or secret, so a narrowed token may read its siblings'.
+    """
     return await tokens.auth_context(rt, session, principal, jti)
 
 
 # ---- accounts ---------------------------------------------------------------------------------
 
 
-@auth.post("/signup", response_model=SignUpResponse, status_code=201)
+@auth.post(
+    "/signup", operation_id="accounts.signup", response_model=SignUpResponse, status_code=202
+)
 async def sign_up(
-    body: SignUpRequest, rt: RuntimeDep, session: DbSession, actor: ActorDep
+    body: SignUpRequest,
+    rt: RuntimeDep,
+    session: DbSession,
+    actor: ActorDep,
+    background: BackgroundTasks,
 ) -> SignUpResponse:
-    """Create a developer account; a 6-digit code is emailed to verify it."""
-    account, code = await accounts.sign_up(
+    """Ask for a developer account: a 6-digit code is emailed to verify it. The answer is the
+    same whether or not the address is registered (its owner is told by mail instead)."""
+    requested = await accounts.request_sign_up(
         rt, session, actor, email=body.email, password=body.password, tenant_name=body.tenant_name
     )
-    await session.commit()
-    await accounts.send_verification(rt, account.email, code)
-    return SignUpResponse(account_id=account.id, email=account.email)
+    # After the response: how long a mail server takes must not tell the two cases apart.
+    background.add_task(accounts.mail_quietly, accounts.send_sign_up_mail, rt, requested)
+    return SignUpResponse(email=requested.email)
 
 
-@auth.post("/verify/resend", status_code=202)
-async def resend_code(body: ResendRequest, rt: RuntimeDep, session: DbSession) -> Response:
+@auth.post("/verify/resend", operation_id="accounts.resend_code", status_code=202)
+async def resend_code(
+    body: ResendRequest, rt: RuntimeDep, session: DbSession, background: BackgroundTasks
+) -> Response:
     """Email a fresh verification code (always 202: whether the email exists is not revealed)."""
-    decision = await rt.limiter.hit("5/hour", "resend", body.email.strip().lower()[:320])
+    decision = await rt.limiter.hit("5/hour", "resend", body.email.lower())
     if not decision.allowed:
         raise RateLimited(decision.retry_after)
     code = await accounts.resend_code(rt, session, body.email)
-    await session.commit()
     if code is not None:
-        await accounts.send_verification(rt, accounts.normalise_email(body.email), code)
+        background.add_task(accounts.mail_quietly, accounts.send_verification, rt, body.email, code)
     return Response(status_code=202)
 
 
-@auth.post("/verify", response_model=VerifyResponse)
+@auth.post("/verify", operation_id="accounts.verify", response_model=VerifyResponse)
 async def verify(
     body: VerifyRequest, rt: RuntimeDep, session: DbSession, response: Response, actor: ActorDep
 ) -> VerifyResponse:
@@ -354,7 +421,7 @@ async def verify(
     )
 
 
-@auth.post("/signin", response_model=SessionOut)
+@auth.post("/signin", operation_id="accounts.signin", response_model=SessionOut)
 async def sign_in(
     body: SignInRequest, rt: RuntimeDep, session: DbSession, actor: ActorDep, response: Response
 ) -> SessionOut:
@@ -371,7 +438,7 @@ async def sign_in(
     )
 
 
-@auth.post("/signout", status_code=204)
+@auth.post("/signout", operation_id="accounts.signout", status_code=204)
 async def sign_out(
     current: AccountSessionDep, rt: RuntimeDep, session: DbSession, actor: ActorDep
 ) -> Response:
@@ -381,11 +448,11 @@ async def sign_out(
     return Response(status_code=204)
 
 
-@auth.get("/me", response_model=AccountOut)
-async def me(current: AccountSessionDep) -> AccountOut:
+@auth.get("/me", operation_id="accounts.me", response_model=IdentityAccount)
+async def me(current: AccountSessionDep) -> IdentityAccount:
     """The signed-in account."""
     account, _ = current
-    return AccountOut(
+    return IdentityAccount(
         account_id=account.id,
         email=account.email,
         tenant_id=account.tenant_id,
@@ -397,7 +464,9 @@ def _as_account(actor: Actor, account_id: str) -> Actor:
     return Actor("account", account_id, actor.source_ip, actor.request_id)
 
 
-@auth.get("/credentials", response_model=Page[CredentialOut])
+@auth.get(
+    "/credentials", operation_id="accounts.credentials.list", response_model=Page[CredentialOut]
+)
 async def list_credentials(
     current: AccountSessionDep, session: DbSession, params: PageDep
 ) -> Page[CredentialOut]:
@@ -407,7 +476,12 @@ async def list_credentials(
     return Page.of([CredentialOut.of(c) for c in rows], total, params)
 
 
-@auth.post("/credentials", response_model=IssuedCredentialOut, status_code=201)
+@auth.post(
+    "/credentials",
+    operation_id="accounts.credentials.create",
+    response_model=IssuedCredentialOut,
+    status_code=201,
+)
 async def create_credential(
     body: CredentialCreate,
     current: AccountSessionDep,
@@ -435,7 +509,11 @@ async def create_credential(
     )
 
 
-@auth.get("/credentials/{credential_id}", response_model=CredentialOut)
+@auth.get(
+    "/credentials/{credential_id}",
+    operation_id="accounts.credentials.get",
+    response_model=CredentialOut,
+)
 async def get_credential(
     credential_id: str, current: AccountSessionDep, session: DbSession
 ) -> CredentialOut:
@@ -446,7 +524,11 @@ async def get_credential(
     )
 
 
-@auth.post("/credentials/{credential_id}/revoke", response_model=CredentialOut)
+@auth.post(
+    "/credentials/{credential_id}/revoke",
+    operation_id="accounts.credentials.revoke",
+    response_model=CredentialOut,
+)
 async def revoke_credential(
     credential_id: str,
     current: AccountSessionDep,
@@ -465,7 +547,11 @@ async def revoke_credential(
     return CredentialOut.of(cred)
 
 
-@auth.post("/credentials/{credential_id}/rotate-secret", response_model=RotateResponse)
+@auth.post(
+    "/credentials/{credential_id}/rotate-secret",
+    operation_id="accounts.credentials.rotate_secret",
+    response_model=RotateResponse,
+)
 async def rotate_credential(
     credential_id: str,
     current: AccountSessionDep,
@@ -497,7 +583,7 @@ async def rotate_credential(
     )
 
 
-@auth.get("/audit", response_model=Page[AuditEventOut])
+@auth.get("/audit", operation_id="accounts.audit", response_model=Page[AuditEventOut])
 async def audit_log(
     current: AccountSessionDep,
     session: DbSession,

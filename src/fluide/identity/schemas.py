@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from fluide.identity.models import Credential
+from fluide.kit.mailbox import EmailAddress
 from fluide.kit.schema import CamelModel
 
 
@@ -100,24 +101,26 @@ class AuthContext(CamelModel):
 
 
 class SignUpRequest(CamelModel):
-    email: str = Field(max_length=320, examples=["dev@example.com"])
+    email: EmailAddress
     password: str = Field(min_length=10, max_length=256)
     tenant_name: str | None = Field(None, max_length=200)
 
 
 class SignUpResponse(CamelModel):
-    account_id: str
-    email: str
+    """The same for a new and a registered address: no account id, nothing that tells them
+    apart (the mailbox's owner learns which it was from the mail)."""
+
+    email: str = Field(description="The address, in the canonical form it is stored in")
     verification_required: bool = True
 
 
 class VerifyRequest(CamelModel):
-    email: str = Field(max_length=320)
+    email: EmailAddress
     code: str = Field(pattern=r"^\s*\d{6}\s*$", examples=["123456"])
 
 
 class ResendRequest(CamelModel):
-    email: str = Field(max_length=320)
+    email: EmailAddress
 
 
 class VerifyResponse(CamelModel):
@@ -127,7 +130,7 @@ class VerifyResponse(CamelModel):
 
 
 class SignInRequest(CamelModel):
-    email: str = Field(max_length=320)
+    email: EmailAddress
     password: str = Field(max_length=256)
 
 
@@ -138,7 +141,7 @@ class SessionOut(CamelModel):
     tenant_id: str
 
 
-class AccountOut(CamelModel):
+class IdentityAccount(CamelModel):
     account_id: str
     email: str
     tenant_id: str

@@ -2,7 +2,13 @@
 
 The account proved who it is with its session, so no API secret is needed; in exchange the
 token lives at most five minutes. The claims are those of a normal token exchange
-(``tokens.exchange``), so the token works on every product route the credential may call.
+(``tokens.exchange``), so the token works on every product route the credential may call,
+plus ``via: "dashboard"``: such a token cannot rotate the secret (``POST
+/api/v1/authorize/rotate-secret`` answers 403 ``INSUFFICIENT_SCOPE``). It is handed to the
+browser's playground, where a script could read it; five minutes of product calls is what it
+may leak, never a new secret that lasts. It may still revoke itself and read its credential's
+metadata and token contexts; rotating and revoking the credential stay with the signed-in
+session (the dashboard and ``/api/v1/auth/credentials/...``).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from fluide.identity.tokens import ExchangeResult, issued_token_row, mint_access
 from fluide.runtime import Runtime
 
 MAX_TTL_SECONDS = 300
+VIA_DASHBOARD = "dashboard"
 DEVELOPER_CLIENT = "fluide-developer"
 
 
@@ -48,6 +55,7 @@ async def mint_for_session(
         scope=cred.scopes,
         generation=cred.generation,
         ttl=min(MAX_TTL_SECONDS, rt.settings.token_ttl_seconds),
+        via=VIA_DASHBOARD,
     )
     claims = result.claims
     session.add(IssuedToken(**issued_token_row(claims, now)))

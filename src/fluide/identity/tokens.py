@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fluide.identity import audit, jwt_core
+from fluide.identity import audit, formats, jwt_core
 from fluide.identity.audit import Actor
 from fluide.identity.credential_cache import CachedCredential
 from fluide.identity.errors import (
@@ -23,7 +23,7 @@ from fluide.identity.principal import Principal
 from fluide.kit.clock import system_clock
 from fluide.kit.errors import AppError, NotFound, RateLimited, ServiceUnavailable, ValidationFailed
 from fluide.kit.ids import new_id
-from fluide.kit.ratelimit import Decision, LimitIds
+from fluide.kit.ratelimit import LimitIds
 from fluide.runtime import Runtime
 
 
@@ -90,7 +90,7 @@ def _key_hint(api_key: str) -> str:
 
 
 def _lockouts(rt: Runtime, key_id: str, ip: str) -> tuple[LimitIds, LimitIds]:
-    """The failure windows an exchange must be under (looked at, never spent here)."""
+    """The failure windows of an attempt: per (key, address) and per address (DESIGN §3.2)."""
     s = rt.settings
     return (
         (s.exchange_failure_limit, ("xfail", key_id, ip)),
@@ -98,94 +98,78 @@ def _lockouts(rt: Runtime, key_id: str, ip: str) -> tuple[LimitIds, LimitIds]:
     )
 
 
-async def _locked_out(rt: Runtime, actor: Actor, api_key: str, locked: Decision) -> AppError:
-    return await _deny(
-        rt,
-        actor,
-        RateLimited(locked.retry_after, "Too many failed attempts; locked out for a while"),
-        key_hint=_key_hint(api_key),
-    )
-
-
-async def _check_limits(rt: Runtime, actor: Actor, api_key: str) -> None:
-    """Lock-outs first (only looked at), then the per-address and per-key budgets (spent).
-    In memory, no await at all; with Redis, decided in the process while that is safe
-    (``RateLimiter.check_and_hit_shared``: a lock-out engaged elsewhere applies here within
-    20 ms, and a secret that does not match is checked exactly in ``_verify_slow``)."""
-    s = rt.settings
-    ip = actor.source_ip or "-"
-    key_id = api_key[:64]
-    locked, refused = await rt.limiter.check_and_hit_shared(
-        _lockouts(rt, key_id, ip),
-        (
-            (s.exchange_limit_per_ip, ("xip", ip)),
-            (s.exchange_limit_per_key, ("xkey", key_id)),
-        ),
-    )
-    if locked is not None:
-        raise await _locked_out(rt, actor, api_key, locked)
+async def _spend(rt: Runtime, actor: Actor, api_key: str, budget: LimitIds) -> None:
+    """Spend one unit of a budget, or answer 429. Decided in the process (in memory, no await;
+    with Redis through ``RateLimiter.check_and_hit_shared``'s shared windows)."""
+    _, refused = await rt.limiter.check_and_hit_shared((), (budget,))
     if refused is not None:
         raise await _deny(rt, actor, RateLimited(refused.retry_after), key_hint=_key_hint(api_key))
 
 
-async def _count_failure(rt: Runtime, actor: Actor, api_key: str) -> None:
-    for limit, ids in _lockouts(rt, api_key[:64], actor.source_ip or "-"):
-        await rt.limiter.count_failure(limit, *ids)
+async def _failed(
+    rt: Runtime, actor: Actor, api_key: str, exc: AppError, credential: Any = None
+) -> AppError:
+    """A failing attempt (wrong secret, unknown key, bogus client id): 429 while its (key,
+    address) or its address is locked out, otherwise counted in both windows and ``exc``.
+
+    Only failures come here, so a lock-out never refuses a correct secret (DESIGN §3.2): whoever
+    lacks the secret can lock out only their own attempts. Failures for one key from one address
+    take turns for the look and the count (with Redis, separate round trips), so a burst of
+    parallel failures is counted exactly up to the limit and the rest see the lock-out."""
+    key, ip = api_key[:64], actor.source_ip or "-"
+    lockouts = _lockouts(rt, key, ip)
+    async with rt.exchange_turns.turn((key, ip)):
+        locked, _ = await rt.limiter.check_and_hit(lockouts, ())
+        if locked is None:
+            for limit, ids in lockouts:
+                await rt.limiter.count_failure(limit, *ids)
+    if locked is not None:
+        exc = RateLimited(locked.retry_after, "Too many failed attempts; locked out for a while")
+        credential = None
+    return await _deny(rt, actor, exc, credential=credential, key_hint=_key_hint(api_key))
 
 
 async def _read_credential(rt: Runtime, api_key: str) -> Any:
+    if not formats.is_api_key(api_key):
+        # Mistyped or malformed (its checksum says so offline): no such credential, no read.
+        # Such values never reach the database (a NUL in a JSON body was a 500 on PostgreSQL).
+        return None
     # A read: on SQLite it neither takes nor waits for the write lock (kit.db.read_only).
     async with rt.read_engine.connect() as conn:
         return (await conn.execute(_SELECT_CREDENTIAL, {"api_key": api_key})).first()
 
 
-def _secret_matches(rt: Runtime, digest: str, cred: Any) -> tuple[bool, bool]:
-    """(current matches, previous matches) against a credential row or snapshot (or None).
-
-    Both comparisons always run, against a decoy when there is nothing to compare with, so
-    every path does the same work."""
-    hasher = rt.hasher
-    current = previous = None
-    if cred is not None:
-        current = cred.secret_hash
-        until = cred.previous_secret_expires_at
-        if until is not None and until > rt.clock():
-            previous = cred.previous_secret_hash
-    return hasher.digest_matches(digest, current), hasher.digest_matches(digest, previous)
-
-
-async def _verify_slow(rt: Runtime, actor: Actor, api_key: str, digest: str) -> tuple[Any, bool]:
-    """Check the secret against the database; return (credential, current secret matched).
-
-    Attempts for one key from one address take turns here, and each looks at the lock-out
-    again once it has its turn: otherwise a burst of parallel wrong guesses would all pass the
-    lock-out check before the first failure is counted (check → await the database → count).
-    """
-    key = api_key[:64]
-    ip = actor.source_ip or "-"
-    async with rt.exchange_turns.turn((key, ip)):
-        locked, _ = await rt.limiter.check_and_hit(_lockouts(rt, key, ip), ())
-        if locked is not None:
-            raise await _locked_out(rt, actor, api_key, locked)
-        cred = await _read_credential(rt, key)
-        current_ok, previous_ok = _secret_matches(rt, digest, cred)
-        if cred is None or not (current_ok or previous_ok):
-            await _count_failure(rt, actor, api_key)
-            raise await _deny(
-                rt, actor, DeveloperKeysInvalid(), credential=cred, key_hint=_key_hint(api_key)
-            )
+async def _verify_slow(
+    rt: Runtime, actor: Actor, api_key: str, digest: str
+) -> tuple[Any, Literal["current", "previous"]]:
+    """Check the secret against the database; return the credential and which secret matched."""
+    cred = await _read_credential(rt, api_key[:64])
+    which = rt.hasher.live_secret(digest, cred, rt.clock)
+    if which is None:
+        raise await _failed(rt, actor, api_key, DeveloperKeysInvalid(), cred)
+    # The secret verified: what follows is no failure (nothing counted, no lock-out).
     if cred.status != "active":
         raise await _deny(rt, actor, CredentialRevoked(), credential=cred)
     if cred.email_verified_at is None:
         raise await _deny(rt, actor, EmailNotVerified(), credential=cred)
     rt.credential_cache.put(CachedCredential.of(cred))
-    return cred, current_ok
+    return cred, which
 
 
 def mint_access_token(
-    rt: Runtime, cred: Any, *, client_id: str, scope: str, generation: int, ttl: int
+    rt: Runtime,
+    cred: Any,
+    *,
+    client_id: str,
+    scope: str,
+    generation: int,
+    ttl: int,
+    via: str | None = None,
 ) -> tuple[ExchangeResult, datetime]:
-    """Sign an access token (DESIGN §4 claims) for a credential; return it with its ``iat``."""
+    """Sign an access token (DESIGN §4 claims) for a credential; return it with its ``iat``.
+
+    ``via`` marks a token minted without the secret (``Principal.via``): it cannot rotate.
+    """
     signing_key = rt.keyset.signing_key
     if signing_key is None:
         raise ServiceUnavailable("No signing key is loaded")
@@ -204,6 +188,8 @@ def mint_access_token(
         "scope": scope,
         "gen": generation,
     }
+    if via is not None:
+        claims["via"] = via
     return ExchangeResult(jwt_core.mint(claims, signing_key), claims), now
 
 
@@ -243,19 +229,27 @@ async def exchange(
     if missing:
         raise ValidationFailed("Missing required header(s)", errors=missing)
     assert api_key and api_secret and client_id
-    await _check_limits(rt, actor, api_key)
+    conf = rt.settings
+    # Every attempt spends its address's budget first: it sheds a flood from one address before
+    # any work. The key's budget is spent below, only once the secret verified, so nobody who
+    # lacks the secret can spend it (DESIGN §3.2).
+    ip_budget = (conf.exchange_limit_per_ip, ("xip", actor.source_ip or "-"))
+    await _spend(rt, actor, api_key, ip_budget)
     if rt.clients.get(client_id) != "active":
-        raise await _deny(rt, actor, ClientIdInvalid(), key_hint=_key_hint(api_key))
+        raise await _failed(rt, actor, api_key, ClientIdInvalid())
 
     key = api_key[:64]
     digest = rt.hasher.digest(api_secret)
-    # The snapshot of this credential from the last second (identity.credential_cache), or
-    # decoys: either way two comparisons, so a cached key costs what an unknown one does.
+    # The snapshot of this credential from the last second (identity.credential_cache), if any:
+    # a match there is a success; anything else goes to the database, which decides (a secret
+    # rotated elsewhere works at once, and a failure is only ever answered from the database).
+    # Both take their decision in SecretHasher.live_secret, so they cannot disagree.
     cred: Any = rt.credential_cache.get(key)
-    current_ok, previous_ok = _secret_matches(rt, digest, cred)
-    if not (current_ok or previous_ok):
-        # Not from the snapshot: the database decides (a secret rotated elsewhere works at once).
-        cred, current_ok = await _verify_slow(rt, actor, api_key, digest)
+    which = rt.hasher.live_secret(digest, cred, rt.clock)
+    if which is None:
+        cred, which = await _verify_slow(rt, actor, api_key, digest)
+    await _spend(rt, actor, api_key, (conf.exchange_limit_per_key, ("xkey", key)))
+    current_ok = which == "current"
 
     granted = cred.scopes.split()
     if scope:

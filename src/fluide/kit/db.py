@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event, exc, make_url
@@ -17,6 +18,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from fluide.kit import datadir
 from fluide.kit.clock import as_utc
 from fluide.kit.sqlite_inline import inline_creator
 
@@ -56,6 +58,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
         path = make_url(url).database or ":memory:"
+        if path != ":memory:":
+            # Before SQLite creates it: its -wal and -shm files copy the database file's mode.
+            datadir.private_file(Path(path))
         # One inline connection per process (kit.sqlite_inline): requests queue on the pool,
         # an asyncio wait, and SQLite writes one at a time anyway.
         engine = create_async_engine(

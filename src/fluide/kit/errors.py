@@ -9,21 +9,32 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import Send
 
+from fluide.kit import money
 from fluide.kit.clock import iso_z, system_clock
 
 log = logging.getLogger("fluide.errors")
 
+# Every 401 carries a WWW-Authenticate challenge (RFC 9110 §15.5.2, DESIGN §3.1). This one
+# stands in where nothing more precise was said; the error classes say more (identity.errors).
+DEFAULT_CHALLENGE = "Bearer"
+
 
 class AppError(Exception):
-    """An expected failure with a machine code. Messages are for people and never hold secrets."""
+    """An expected failure with a machine code. Messages are for people and never hold secrets.
+
+    A 401 always has a ``WWW-Authenticate`` header: the one passed in ``headers``, else the
+    class's ``challenge``, else ``DEFAULT_CHALLENGE``.
+    """
 
     status = 400
     code = "BAD_REQUEST"
     message = "Bad request"
+    challenge: str | None = None
 
     def __init__(
         self,
@@ -42,6 +53,12 @@ class AppError(Exception):
             self.code = code
         self.errors = errors
         self.headers = headers or {}
+        if self.status == 401 and "WWW-Authenticate" not in self.headers:
+            # A new dict: ``headers`` may be a caller's shared constant.
+            self.headers = {
+                **self.headers,
+                "WWW-Authenticate": self.challenge or DEFAULT_CHALLENGE,
+            }
         super().__init__(self.message)
 
     def __repr__(self) -> str:
@@ -50,6 +67,13 @@ class AppError(Exception):
 
 class ValidationFailed(AppError):
     status, code, message = 400, "VALIDATION_FAILED", "Request validation failed"
+
+
+def amount_limit_error() -> ValidationFailed:
+    """The 400 for an amount or total a money column cannot hold (``money.STORAGE_LIMIT``)."""
+    return ValidationFailed(
+        errors={"body": [f"amounts and totals must stay below {money.STORAGE_LIMIT:f}"]}
+    )
 
 
 class NotFound(AppError):
@@ -214,8 +238,17 @@ def install_error_handlers(app: FastAPI) -> None:
             dict(exc.headers) if exc.headers else None,
         )
 
+    async def database_error(request: Request, exc: Exception) -> Response:
+        # A number that does not fit its column is the request's fault (money.is_overflow):
+        # every write checks its amounts first, so this is the net under a forgotten check.
+        # Anything else is re-raised to the last-resort 500 of the request-id middleware.
+        if not money.is_overflow(exc):
+            raise exc
+        return app_error_response(request, amount_limit_error())
+
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(StatementError, database_error)
     # Unexpected exceptions are rendered by the request-id middleware (kit.middleware),
     # which sits outside this handler chain and so can stamp the request id on a 500 too.

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import smtplib
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from fluide.kit import datadir
 from fluide.kit.ids import new_id
 
 log = logging.getLogger("fluide.mail")
@@ -37,10 +39,13 @@ class Mailer:
         log.info("mail written to outbox", extra={"path": str(path)})
 
     def _write(self, msg: EmailMessage) -> Path:
-        self.outbox.mkdir(parents=True, exist_ok=True)
+        # Owner-only (kit.datadir): the messages carry one-time codes.
+        datadir.private_dir(self.outbox)
         path = self.outbox / f"{new_id('mail')}.eml"
         tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(msg.as_bytes())
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, datadir.FILE_MODE)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(msg.as_bytes())
         tmp.rename(path)  # readers never see a half-written message
         return path
 

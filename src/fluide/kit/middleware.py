@@ -8,7 +8,7 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fluide.kit.errors import send_error
+from fluide.kit.errors import DEFAULT_CHALLENGE, send_error
 
 log = logging.getLogger("fluide.http")
 _SANE_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
@@ -40,6 +40,13 @@ class RequestIdMiddleware:
                 started = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", rid))
+                if message["status"] == 401 and not any(
+                    name.lower() == b"www-authenticate" for name, _ in headers
+                ):
+                    # The last resort of DESIGN §3.1 "every 401 carries WWW-Authenticate": the
+                    # error classes set the precise challenge; a 401 from anywhere else (a
+                    # plain response, a framework's) still gets one.
+                    headers.append((b"www-authenticate", DEFAULT_CHALLENGE.encode()))
                 message["headers"] = headers
             await send(message)
 

@@ -12,10 +12,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
+
+from fluide.kit import datadir
 
 HERE = Path(__file__).parent
 SQLITE_ASYNC = "sqlite+aiosqlite:"
@@ -29,6 +31,14 @@ def alembic_config(url: str) -> Config:
     cfg.set_main_option("version_locations", str(HERE / "versions"))
     cfg.attributes["database_url"] = url
     return cfg
+
+
+def _private_sqlite_file(url: str) -> None:
+    """An SQLite database file is created owner-only before SQLite creates it (its journal
+    files copy its mode); any other database is left alone."""
+    database = make_url(url).database
+    if url.startswith("sqlite") and database and database != ":memory:":
+        datadir.private_file(Path(database))
 
 
 def _outside_the_loop(fn: Callable[[], T]) -> T:
@@ -72,6 +82,7 @@ def current(url: str) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
     if url.startswith(SQLITE_ASYNC):
+        _private_sqlite_file(url)  # connecting creates a missing file: then 0600
         # The standard library's driver: aiosqlite's worker thread outlives a failed connect
         # (an unusable path) and keeps the process from exiting.
         engine = create_engine("sqlite:" + url[len(SQLITE_ASYNC) :], poolclass=NullPool)
@@ -108,6 +119,7 @@ def upgrade(url: str, revision: str = "head") -> list[str]:
 
     Safe to call from inside a running event loop (runs in a thread).
     """
+    _private_sqlite_file(url)
     before = current(url)
     _outside_the_loop(lambda: command.upgrade(alembic_config(url), revision))
     after = current(url)

@@ -32,7 +32,7 @@ def router(product: str) -> APIRouter:
         response_model=Health,
         responses={503: {"model": Health}},
         dependencies=[require_scope(READ_SCOPE[product])],
-        operation_id=f"{product}_health",
+        operation_id=f"{product}.health",
     )
     async def health(request: Request) -> Response:
         """Health of this product API and its database."""

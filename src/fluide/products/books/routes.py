@@ -16,7 +16,7 @@ from fluide.kit.pagination import Page, PageDep
 from fluide.products.books import service
 from fluide.products.books.schemas import (
     AccountCreate,
-    AccountOut,
+    BooksAccount,
     JournalEntryCreate,
     JournalEntryOut,
     TrialBalanceOut,
@@ -36,10 +36,15 @@ READ = [require_scope("books:read")]
 WRITE = [require_scope("books:write")]
 
 
-@router.get("/accounts", response_model=Page[AccountOut], dependencies=READ)
+@router.get(
+    "/accounts",
+    operation_id="books.accounts.list",
+    response_model=Page[BooksAccount],
+    dependencies=READ,
+)
 async def list_accounts(
     principal: CurrentPrincipal, session: DbSession, params: PageDep, request: Request
-) -> Page[AccountOut]:
+) -> Page[BooksAccount]:
     """The chart of accounts (seeded on first use)."""
     now = get_runtime(request).clock()
     rows, total = await service.list_accounts(session, principal.tenant_id, params, now)
@@ -48,14 +53,15 @@ async def list_accounts(
 
 @router.post(
     "/accounts",
+    operation_id="books.accounts.create",
     status_code=201,
-    response_model=AccountOut,
+    response_model=BooksAccount,
     dependencies=WRITE,
     responses=error_responses(AccountCodeTaken),
 )
 async def create_account(
     body: AccountCreate, principal: CurrentPrincipal, session: DbSession, request: Request
-) -> AccountOut:
+) -> BooksAccount:
     """Add an account to the chart."""
     now = get_runtime(request).clock()
     return service.account_out(
@@ -65,6 +71,7 @@ async def create_account(
 
 @router.post(
     "/journal-entries",
+    operation_id="books.journal_entries.create",
     status_code=201,
     response_model=JournalEntryOut,
     dependencies=WRITE,
@@ -93,7 +100,12 @@ async def create_entry(
     )
 
 
-@router.get("/journal-entries", response_model=Page[JournalEntryOut], dependencies=READ)
+@router.get(
+    "/journal-entries",
+    operation_id="books.journal_entries.list",
+    response_model=Page[JournalEntryOut],
+    dependencies=READ,
+)
 async def list_entries(
     principal: CurrentPrincipal,
     session: DbSession,
@@ -107,6 +119,7 @@ async def list_entries(
 
 @router.get(
     "/journal-entries/{entry_id}",
+    operation_id="books.journal_entries.get",
     response_model=JournalEntryOut,
     dependencies=READ,
     responses=error_responses(JournalEntryNotFound),
@@ -120,6 +133,7 @@ async def get_entry(
 
 @router.post(
     "/journal-entries/{entry_id}/void",
+    operation_id="books.journal_entries.void",
     status_code=201,
     response_model=JournalEntryOut,
     dependencies=WRITE,
@@ -133,7 +147,12 @@ async def void_entry(
     return service.entry_out(await service.void_entry(session, principal.tenant_id, entry_id, now))
 
 
-@router.get("/trial-balance", response_model=TrialBalanceOut, dependencies=READ)
+@router.get(
+    "/trial-balance",
+    operation_id="books.trial_balance",
+    response_model=TrialBalanceOut,
+    dependencies=READ,
+)
 async def trial_balance(
     principal: CurrentPrincipal,
     session: DbSession,

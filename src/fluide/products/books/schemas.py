@@ -23,7 +23,7 @@ class AccountCreate(CamelModel):
     type: AccountType
 
 
-class AccountOut(CamelModel):
+class BooksAccount(CamelModel):
     id: str
     code: str
     name: str

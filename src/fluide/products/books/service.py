@@ -21,7 +21,7 @@ from fluide.kit.queries import get_owned, paged
 from fluide.products.books.models import JournalEntry, JournalLine, LedgerAccount
 from fluide.products.books.schemas import (
     AccountCreate,
-    AccountOut,
+    BooksAccount,
     JournalEntryCreate,
     JournalEntryOut,
     LineOut,
@@ -105,8 +105,8 @@ async def ensure_chart(session: AsyncSession, tenant_id: str, now: datetime) -> 
         )
 
 
-def account_out(a: LedgerAccount) -> AccountOut:
-    return AccountOut(id=a.id, code=a.code, name=a.name, type=a.type, created_at=a.created_at)
+def account_out(a: LedgerAccount) -> BooksAccount:
+    return BooksAccount(id=a.id, code=a.code, name=a.name, type=a.type, created_at=a.created_at)
 
 
 async def list_accounts(
@@ -336,8 +336,8 @@ async def trial_balance(
         select(
             JournalLine.account_code,
             JournalEntry.currency,
-            func.sum(JournalLine.debit),
-            func.sum(JournalLine.credit),
+            money.money_sum(JournalLine.debit),
+            money.money_sum(JournalLine.credit),
         )
         .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
         .where(JournalLine.tenant_id == tenant_id, *where)

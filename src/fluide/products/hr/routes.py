@@ -22,6 +22,7 @@ WRITE = [require_scope("hr:write")]
 
 @router.post(
     "/employees",
+    operation_id="hr.employees.create",
     status_code=201,
     response_model=EmployeeOut,
     dependencies=WRITE,
@@ -35,7 +36,12 @@ async def create_employee(
     return service.to_out(await service.create(session, principal.tenant_id, body, now))
 
 
-@router.get("/employees", response_model=Page[EmployeeOut], dependencies=READ)
+@router.get(
+    "/employees",
+    response_model=Page[EmployeeOut],
+    dependencies=READ,
+    operation_id="hr.employees.list",
+)
 async def list_employees(
     principal: CurrentPrincipal,
     session: DbSession,
@@ -49,6 +55,7 @@ async def list_employees(
 
 @router.get(
     "/employees/{employee_id}",
+    operation_id="hr.employees.get",
     response_model=EmployeeOut,
     dependencies=READ,
     responses=error_responses(EmployeeNotFound),
@@ -62,6 +69,7 @@ async def get_employee(
 
 @router.patch(
     "/employees/{employee_id}",
+    operation_id="hr.employees.update",
     response_model=EmployeeOut,
     dependencies=WRITE,
     responses=error_responses(ValidationFailed, EmployeeNotFound),
@@ -81,6 +89,7 @@ async def update_employee(
 
 @router.delete(
     "/employees/{employee_id}",
+    operation_id="hr.employees.delete",
     response_model=EmployeeOut,
     dependencies=WRITE,
     responses=error_responses(EmployeeNotFound),

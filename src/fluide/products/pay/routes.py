@@ -28,9 +28,14 @@ from fluide.runtime import DbSession, get_runtime
 router = guarded_router("pay")
 READ = [require_scope("pay:read")]
 WRITE = [require_scope("pay:write")]
+# Disbursing answers with a payroll run's net pay per employee and bank account (and its errors
+# tell whether a run exists and is approved): it also needs Payroll's read scope (DESIGN §4).
+DISBURSE = [require_scope("pay:write", "payroll:read")]
 
 
-@router.get("/wallets", response_model=Page[WalletOut], dependencies=READ)
+@router.get(
+    "/wallets", operation_id="pay.wallets.list", response_model=Page[WalletOut], dependencies=READ
+)
 async def list_wallets(
     principal: CurrentPrincipal, session: DbSession, params: PageDep
 ) -> Page[WalletOut]:
@@ -42,6 +47,7 @@ async def list_wallets(
 
 @router.post(
     "/wallets/{currency}/fund",
+    operation_id="pay.wallets.fund",
     response_model=WalletOut,
     dependencies=WRITE,
     responses=error_responses(ValidationFailed, WalletBalanceLimitExceeded, *IDEMPOTENCY_ERRORS),
@@ -67,6 +73,7 @@ async def fund_wallet(
 
 @router.post(
     "/payouts",
+    operation_id="pay.payouts.create",
     status_code=201,
     response_model=PayoutOut,
     dependencies=WRITE,
@@ -90,7 +97,9 @@ async def create_payout(
     )
 
 
-@router.get("/payouts", response_model=Page[PayoutOut], dependencies=READ)
+@router.get(
+    "/payouts", operation_id="pay.payouts.list", response_model=Page[PayoutOut], dependencies=READ
+)
 async def list_payouts(
     principal: CurrentPrincipal,
     session: DbSession,
@@ -105,6 +114,7 @@ async def list_payouts(
 
 @router.get(
     "/payouts/{payout_id}",
+    operation_id="pay.payouts.get",
     response_model=PayoutOut,
     dependencies=READ,
     responses=error_responses(PayoutNotFound),
@@ -116,9 +126,10 @@ async def get_payout(payout_id: str, principal: CurrentPrincipal, session: DbSes
 
 @router.post(
     "/payroll-runs/{run_id}/disburse",
+    operation_id="pay.payroll_runs.disburse",
     status_code=201,
     response_model=DisburseOut,
-    dependencies=WRITE,
+    dependencies=DISBURSE,
     responses=error_responses(
         ValidationFailed,
         BankAccountMissing,

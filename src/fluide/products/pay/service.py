@@ -98,7 +98,10 @@ async def _move(
     if delta < 0:
         where.append(Wallet.balance >= -delta)
     else:
-        where.append(Wallet.balance < money.STORAGE_LIMIT - delta)
+        room = money.STORAGE_LIMIT - delta - await _in_transit(session, tenant_id, currency)
+        if room <= 0:
+            raise WalletBalanceLimitExceeded
+        where.append(Wallet.balance < room)
     result = cast(
         CursorResult[Any],
         await session.execute(
@@ -107,6 +110,29 @@ async def _move(
     )
     if result.rowcount != 1:
         raise WalletInsufficientBalance if delta < 0 else WalletBalanceLimitExceeded
+
+
+async def _in_transit(session: AsyncSession, tenant_id: str, currency: str) -> Decimal:
+    """What open payouts of this wallet may still refund to it, read under the wallet's lock.
+
+    A top-up keeps balance + in transit below the storable limit, so the refund of a failed
+    payout (``settlement.settle``, which cannot refuse) always fits the column. The lock
+    (PostgreSQL; SQLite's writers are serialised already) makes this read see every payout
+    whose debit of the wallet committed before it, and makes later debits wait for us.
+    """
+    await session.execute(
+        select(Wallet.id)
+        .where(Wallet.tenant_id == tenant_id, Wallet.currency == currency)
+        .with_for_update()
+    )
+    pending = await session.scalar(
+        select(money.money_sum(Payout.amount)).where(
+            Payout.tenant_id == tenant_id,
+            Payout.currency == currency,
+            Payout.status.in_(("PENDING", "PROCESSING")),
+        )
+    )
+    return pending or Decimal(0)
 
 
 async def list_wallets(session: AsyncSession, tenant_id: str) -> list[Wallet]:

@@ -26,9 +26,16 @@ from fluide.runtime import DbSession, get_runtime
 router = guarded_router("payroll")
 READ = [require_scope("payroll:read")]
 WRITE = [require_scope("payroll:write")]
+# Calculating a run reads HR's current employees and answers with their names, codes, bank
+# accounts and salary-derived pay (an unknown employee id is a 404): it also needs HR's read
+# scope (DESIGN §4). Reading runs and payslips later needs payroll:read only: a payslip is
+# Payroll's own record, taken when the run was calculated by a token that could read HR.
+CREATE_RUN = [require_scope("payroll:write", "hr:read")]
 
 
-@router.get("/settings", response_model=SettingsOut, dependencies=READ)
+@router.get(
+    "/settings", operation_id="payroll.settings.get", response_model=SettingsOut, dependencies=READ
+)
 async def get_settings(principal: CurrentPrincipal, session: DbSession) -> SettingsOut:
     """The statutory tables in force for this tenant (shipped defaults or its own)."""
     return await service.get_settings(session, principal.tenant_id)
@@ -36,6 +43,7 @@ async def get_settings(principal: CurrentPrincipal, session: DbSession) -> Setti
 
 @router.put(
     "/settings",
+    operation_id="payroll.settings.update",
     response_model=SettingsOut,
     dependencies=WRITE,
     responses=error_responses(ValidationFailed),
@@ -50,9 +58,10 @@ async def put_settings(
 
 @router.post(
     "/runs",
+    operation_id="payroll.runs.create",
     status_code=201,
     response_model=RunOut,
-    dependencies=WRITE,
+    dependencies=CREATE_RUN,
     responses=error_responses(
         ValidationFailed,
         PayrollNoEmployees,
@@ -70,7 +79,9 @@ async def create_run(
     return service.run_out(run, await service.run_payslips(session, principal.tenant_id, run.id))
 
 
-@router.get("/runs", response_model=Page[RunOut], dependencies=READ)
+@router.get(
+    "/runs", operation_id="payroll.runs.list", response_model=Page[RunOut], dependencies=READ
+)
 async def list_runs(
     principal: CurrentPrincipal,
     session: DbSession,
@@ -84,6 +95,7 @@ async def list_runs(
 
 @router.get(
     "/runs/{run_id}",
+    operation_id="payroll.runs.get",
     response_model=RunOut,
     dependencies=READ,
     responses=error_responses(PayrollRunNotFound),
@@ -96,6 +108,7 @@ async def get_run(run_id: str, principal: CurrentPrincipal, session: DbSession) 
 
 @router.post(
     "/runs/{run_id}/approve",
+    operation_id="payroll.runs.approve",
     response_model=RunOut,
     dependencies=WRITE,
     responses=error_responses(PayrollRunNotFound, PayrollRunLocked),
@@ -111,6 +124,7 @@ async def approve_run(
 
 @router.delete(
     "/runs/{run_id}",
+    operation_id="payroll.runs.delete",
     status_code=204,
     dependencies=WRITE,
     responses=error_responses(PayrollRunNotFound, PayrollRunLocked),
@@ -121,7 +135,12 @@ async def delete_run(run_id: str, principal: CurrentPrincipal, session: DbSessio
     return Response(status_code=204)
 
 
-@router.get("/payslips", response_model=Page[PayslipOut], dependencies=READ)
+@router.get(
+    "/payslips",
+    operation_id="payroll.payslips.list",
+    response_model=Page[PayslipOut],
+    dependencies=READ,
+)
 async def list_payslips(
     principal: CurrentPrincipal,
     session: DbSession,
@@ -135,6 +154,7 @@ async def list_payslips(
 
 @router.get(
     "/payslips/{payslip_id}",
+    operation_id="payroll.payslips.get",
     response_model=PayslipOut,
     dependencies=READ,
     responses=error_responses(PayslipNotFound),

@@ -221,9 +221,10 @@ async def create_run(
         run.total_income_tax += fig.income_tax
         run.total_pension += fig.pension
         run.total_net += fig.net
-    if not money.storable(run.total_gross):
+    totals = (run.total_gross, run.total_income_tax, run.total_pension, run.total_net)
+    if not all(money.storable(t) for t in totals):
         raise ValidationFailed(
-            errors={"employeeIds": ["the run's total gross pay is too large to store; split it"]}
+            errors={"employeeIds": ["the run's totals are too large to store; split it"]}
         )
     await session.flush()
     return run
