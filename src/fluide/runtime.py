@@ -36,7 +36,9 @@ from fluide.kit.turns import Turns
 from fluide.settings import Settings
 
 log = logging.getLogger("fluide.runtime")
-REDIS_CHANNEL = "fluide:changes"
+# The change channel is ``FLUIDE_REDIS_PREFIX`` + this (``fluide:changes`` by default).
+REDIS_CHANNEL_NAME = "changes"
+REDIS_CHANNEL = "fluide:" + REDIS_CHANNEL_NAME  # with the default prefix
 # PostgreSQL advisory lock that serialises first-key creation across processes and hosts.
 KEY_SETUP_LOCK = 0x666C7569
 
@@ -56,7 +58,10 @@ class Runtime:
         self.encryptor = KeyEncryptor(settings.kek_bytes())
         redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
         self.redis_url = redis_url
-        self.limiter = RateLimiter(redis_url, sync_seconds=settings.rate_limit_sync_seconds)
+        self.redis_channel = settings.redis_prefix + REDIS_CHANNEL_NAME
+        self.limiter = RateLimiter(
+            redis_url, prefix=settings.redis_prefix, sync_seconds=settings.rate_limit_sync_seconds
+        )
         self.mailer = Mailer(
             settings.mail_from,
             settings.data_dir / "outbox",
@@ -160,20 +165,12 @@ class Runtime:
     async def changed(self) -> None:
         """Called after committing a revocation-class change: apply here, nudge the others."""
         await self.sync_now()
-        if self.redis_url:
-            await self._publish()
+        await self.publish_change()
 
-    async def _publish(self) -> None:
-        try:
-            from redis.asyncio import Redis
-
-            client = Redis.from_url(self.redis_url or "")
-            try:
-                await client.publish(REDIS_CHANNEL, b"1")
-            finally:
-                await client.aclose()
-        except Exception as exc:  # polling still delivers within a second
-            log.warning("redis publish failed", extra={"error_type": type(exc).__name__})
+    async def publish_change(self) -> None:
+        """Nudge every process subscribed to this deployment's channel to read the change feed
+        now (with Redis; without, they find the change at their next poll)."""
+        await publish_change(self.redis_url, self.redis_channel)
 
     async def _poll_loop(self) -> None:
         while True:
@@ -190,7 +187,7 @@ class Runtime:
             client = Redis.from_url(self.redis_url or "")
             pubsub = client.pubsub()
             try:
-                await pubsub.subscribe(REDIS_CHANNEL)
+                await pubsub.subscribe(self.redis_channel)
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
                         await self.sync_now()
@@ -203,6 +200,25 @@ class Runtime:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
                     await client.aclose()
+
+
+async def publish_change(redis_url: str | None, channel: str) -> None:
+    """Publish on the change channel (``Runtime.redis_channel``); a no-op without Redis.
+
+    Also used by the CLI after it revokes a credential, so running servers apply it at once.
+    """
+    if not redis_url:
+        return
+    try:
+        from redis.asyncio import Redis
+
+        client = Redis.from_url(redis_url)
+        try:
+            await client.publish(channel, b"1")
+        finally:
+            await client.aclose()
+    except Exception as exc:  # polling still delivers within a second
+        log.warning("redis publish failed", extra={"error_type": type(exc).__name__})
 
 
 def get_runtime(request: Request) -> Runtime:
