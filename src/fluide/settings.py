@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".fluide")
     database_url: SecretStr | None = None
     redis_url: SecretStr | None = None
+    # Starts every Redis key and the change channel's name, so deployments can share one Redis
+    # (pub/sub channels ignore the database number: only a prefix keeps them apart).
+    redis_prefix: str = Field(default="fluide:", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
     smtp_url: SecretStr | None = None
     mail_from: str = "Fluide Connect <no-reply@fluide.local>"
     base_url: str = "http://127.0.0.1:8000"

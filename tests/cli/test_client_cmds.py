@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from fluide.cli.main import app
 from fluide.identity import formats
 from tests.client.support import LiveServer, exchange_rows
-from tests.conftest import Dev
+from tests.conftest import Dev, bearer
+from tests.products.helpers import employee
+from tests.reliability.server import free_port
 
 runner = CliRunner()
 
@@ -121,3 +125,68 @@ def test_usage_errors_exit_2(env: dict[str, str]) -> None:
     result = runner.invoke(app, ["token"], env=missing)
     assert result.exit_code == 2
     assert "FLUIDE_API_KEY" in result.stderr and "FLUIDE_API_SECRET" in result.stderr
+
+
+def test_a_server_that_is_not_running(env: dict[str, str]) -> None:
+    base = f"http://127.0.0.1:{free_port()}"
+    for args in (["token"], ["call", "GET", "hr/health"]):
+        result = runner.invoke(app, args, env={**env, "FLUIDE_BASE_URL": base})
+        assert result.exit_code == 1
+        assert result.stderr.strip() == (
+            f"Error: cannot reach {base}: is `fluide serve` running there? (check FLUIDE_BASE_URL)"
+        )
+
+
+@pytest.mark.parametrize("base", ["127.0.0.1:8000", "localhost", "ftp://127.0.0.1:8000", "http://"])
+def test_a_base_url_without_a_scheme_or_host(env: dict[str, str], base: str) -> None:
+    result = runner.invoke(app, ["call", "GET", "hr/health"], env={**env, "FLUIDE_BASE_URL": base})
+    assert result.exit_code == 2
+    assert "FLUIDE_BASE_URL must be an http:// or https:// URL with a host" in result.stderr
+    assert "export FLUIDE_BASE_URL=http://127.0.0.1:8000" in result.stderr
+    assert "UnsupportedProtocol" not in result.output
+
+
+def _payslip_pdf(live: LiveServer, live_dev: Dev) -> tuple[str, bytes]:
+    """A payslip made through the API; its path and the PDF as httpx received it."""
+    with httpx.Client(base_url=live.base_url + "/api/v1") as http:
+        token = http.post("/authorize/token", headers=live_dev.exchange_headers()).json()
+        h = bearer(token["accessToken"], live_dev)
+        resp = http.post("/hr/employees", json=employee("E1"), headers=h)
+        assert resp.status_code == 201, resp.text
+        run = http.post(
+            "/payroll/runs",
+            json={"periodMonth": 11, "periodYear": 2026, "payDate": "2026-11-28"},
+            headers=h,
+        ).json()
+        path = f"utils/documents/payslips/{run['payslips'][0]['id']}.pdf"
+        direct = http.get(f"/{path}", headers=h)
+        assert direct.headers["content-type"] == "application/pdf"
+        return path, direct.content
+
+
+def _same_pdf(a: bytes, b: bytes) -> bool:
+    # fpdf2 stamps the creation time (to the second) and an id made from it: the rest must be
+    # equal byte for byte.
+    stamp = re.compile(rb"/CreationDate \(D:[^)]*\)|/ID \[<[0-9A-F]+><[0-9A-F]+>\]")
+    return stamp.sub(b"", a) == stamp.sub(b"", b)
+
+
+def test_call_output_writes_the_bytes_untouched(
+    env: dict[str, str], live: LiveServer, live_dev: Dev, tmp_path: Path
+) -> None:
+    path, direct = _payslip_pdf(live, live_dev)
+    assert direct.startswith(b"%PDF-")
+    with pytest.raises(UnicodeDecodeError):
+        direct.decode()  # binary: a text round trip would corrupt it
+    target = tmp_path / "payslip.pdf"
+    result = runner.invoke(app, ["call", "GET", path, "--output", str(target)], env=env)
+    assert result.exit_code == 0, result.output
+    assert _same_pdf(target.read_bytes(), direct)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert f"bytes written to {target}" in result.stderr and result.stdout == ""
+    raw = runner.invoke(app, ["call", "GET", path, "--raw"], env=env)
+    assert raw.exit_code == 0
+    assert _same_pdf(raw.stdout_bytes, direct)
+    shown = runner.invoke(app, ["call", "GET", path], env=env)
+    assert shown.exit_code == 0 and shown.stdout == ""  # no binary on a terminal
+    assert "application/pdf: save them with --output FILE" in shown.stderr

@@ -1,37 +1,40 @@
-"""``fluide serve --keep-alive``: the value reaches uvicorn, and a real server honours it."""
+"""``fluide serve``: the port is bound before anything is said, the banner says where things
+are, and ``--keep-alive`` reaches uvicorn and a real server honours it."""
 
 from __future__ import annotations
 
 import select
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
+from fluide.cli import serve as serve_module
 from fluide.cli.main import app
-from tests.reliability.server import HOST, ServerProcess, server_env
+from tests.reliability.server import HOST, ServerProcess, free_port, server_env
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def uvicorn_kwargs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """``serve`` up to the point where it would start uvicorn; what it would pass."""
+    """``serve`` up to the point where it would start uvicorn on its socket; what it would pass."""
     monkeypatch.delenv("FLUIDE_DATABASE_URL", raising=False)
     monkeypatch.delenv("FLUIDE_KEEP_ALIVE_SECONDS", raising=False)
     monkeypatch.setenv("FLUIDE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("FLUIDE_BASE_URL", "http://127.0.0.1:8000")  # serve sets a default
     calls: list[dict[str, Any]] = []
 
-    def fake_run(target: str, **kwargs: Any) -> None:
+    def fake_serve_on(sock: socket.socket, **kwargs: Any) -> None:
         calls.append(kwargs)
 
-    monkeypatch.setattr(uvicorn, "run", fake_run)
+    monkeypatch.setattr(serve_module, "serve_on", fake_serve_on)
     return calls
 
 
@@ -94,6 +97,58 @@ def test_serve_keeps_an_idle_connection_open_for_the_keep_alive(server_7s: Serve
         assert sock.recv(1) == b""  # blocks until the server closes it
         closed_after = time.monotonic() - answered
     assert 6.5 <= closed_after <= 10.0, closed_after
+
+
+def test_a_taken_port_fails_first_with_one_line(tmp_path: Path) -> None:
+    """Nothing migrated, no banner: the address is checked before anything is said."""
+    env = server_env(tmp_path / "data", None)
+    with socket.socket() as taken:
+        taken.bind((HOST, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "fluide", "serve", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"error: port {port} on {HOST} is already in use (another `fluide serve`?): stop it, "
+        f"or choose another port: fluide serve --port {port + 1} (make serve PORT={port + 1})"
+    ]
+    assert "Fluide Connect" not in done.stdout + done.stderr
+    assert not (tmp_path / "data").exists()  # not even the data dir
+
+
+def test_the_banner_comes_after_the_bind_and_says_where_things_are(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path, server_env(tmp_path, None))
+    server.start()
+    try:
+        log = (tmp_path / f"server-{server.port}-1.stderr").read_text()
+    finally:
+        server.stop()
+    base = f"http://{HOST}:{server.port}"
+    assert f"Fluide Connect on {base}" in log
+    assert f"{base}/connect" in log and f"{base}/docs" in log
+    assert f"accounts create --email you@example.com --verified --data-dir {tmp_path}" in log
+    assert str(tmp_path / "outbox") in log
+
+
+def test_serve_refuses_a_bad_database_url_in_one_line(tmp_path: Path) -> None:
+    env = server_env(tmp_path, "postgresql://u:hunter2secret@127.0.0.1:1/nowhere")
+    done = subprocess.run(
+        [sys.executable, "-m", "fluide", "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: cannot connect to the database")
+    assert "Traceback" not in done.stderr and "hunter2secret" not in done.stderr
+    assert "Fluide Connect on" not in done.stderr
 
 
 def test_a_bad_proxy_setting_stops_serve_before_it_starts(

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from fluide.app import create_app
-from fluide.cli.admin import migrate
+from fluide.cli.operations import prepare
 from fluide.kit import datadir
 from fluide.kit.db import make_engine
 from fluide.migrations import upgrade
@@ -93,7 +93,7 @@ def test_private_file_creates_0600_and_never_truncates(tmp_path: Path) -> None:
 async def test_every_file_of_a_running_service_is_private(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A real start on SQLite (``fluide serve``'s migrate, then the app's lifespan) over a data
+    """A real start on SQLite (``fluide serve``'s ``prepare``, then the app's lifespan) over a data
     directory left loose by an earlier version; then the database is written (WAL) and a mail
     goes to the outbox. Everything in it is owner-only while the service runs."""
     data = tmp_path / ".fluide"
@@ -102,7 +102,7 @@ async def test_every_file_of_a_running_service_is_private(
     loose(data / "pepper", b"an-old-pepper-" + b"p" * 40)
     settings = Settings(data_dir=data, database_url=None, log_json=True)
     caplog.set_level(logging.INFO, logger="fluide.datadir")
-    migrate(settings)
+    prepare(settings, warn_if_new=False)  # what `fluide serve` runs before the app
     app = create_app(settings)
     async with app.lifespan():
         # Said once, at the first step; nothing the service made since needed tightening.

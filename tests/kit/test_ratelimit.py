@@ -66,7 +66,7 @@ async def test_the_service_keeps_serving_when_redis_is_down(
 @pytest.fixture
 def prefix() -> str:
     """A key prefix of this test's own: other tests share the Redis database."""
-    return f"fluide-test-{uuid.uuid4().hex[:12]}"
+    return f"fluide-test-{uuid.uuid4().hex[:12]}:"
 
 
 async def _drop_keys(url: str, prefix: str) -> None:
@@ -74,7 +74,7 @@ async def _drop_keys(url: str, prefix: str) -> None:
 
     client = Redis.from_url(url)
     try:
-        keys = [k async for k in client.scan_iter(match=f"{prefix}:*")]
+        keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
         if keys:
             await client.delete(*keys)
     finally:

@@ -1,179 +1,248 @@
-"""Operator commands that work on the database directly: db, accounts, keys."""
+"""Operator commands that work on the database directly: db, accounts, credentials, keys.
+
+Signatures only at import time; each command imports ``fluide.cli.operations`` (SQLAlchemy,
+Alembic, the identity services) when it runs.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from fluide.cli.common import console, print_json, run, settings_for
-from fluide.identity import credentials, keyring
-from fluide.identity.audit import Actor
-from fluide.identity.jwt_core import KeyEncryptor
-from fluide.identity.models import Account
-from fluide.identity.part import Identity
-from fluide.kit import datadir
-from fluide.kit.infra import Infrastructure
-from fluide.migrations import upgrade
-from fluide.settings import Settings
+from fluide.cli.common import (
+    AsJson,
+    CliError,
+    DataDir,
+    console,
+    friendly,
+    print_json,
+    print_table,
+    run,
+    settings_for,
+    write_private,
+)
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Data directory (default ./.fluide or FLUIDE_DATA_DIR)"),
-]
-CLI_ACTOR = Actor("system", "cli", None, None)
-
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-accounts_app = typer.Typer(help="Developer accounts.", no_args_is_help=True)
-keys_app = typer.Typer(help="JWT signing keys.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True, rich_markup_mode=None)
+accounts_app = typer.Typer(help="Developer accounts.", no_args_is_help=True, rich_markup_mode=None)
+credentials_app = typer.Typer(
+    help="API credentials (keys) of every tenant.", no_args_is_help=True, rich_markup_mode=None
+)
+keys_app = typer.Typer(help="JWT signing keys.", no_args_is_help=True, rich_markup_mode=None)
 
 
-def migrate(settings: Settings) -> None:
-    datadir.secure(settings.data_dir)
-    upgrade(settings.resolved_database_url)
+# ---- db ---------------------------------------------------------------------------------------
 
 
 @db_app.command("upgrade")
+@friendly
 def db_upgrade(data_dir: DataDir = None) -> None:
-    """Apply every pending migration."""
+    """Apply every pending migration and name them."""
+    from fluide import migrations
+    from fluide.cli import operations
+
     settings = settings_for(data_dir)
-    migrate(settings)
-    console.print("[green]database is up to date[/green]")
+    applied = operations.prepare(settings, warn_if_new=False)
+    head = migrations.head()
+    if applied:
+        print(f"applied {', '.join(applied)} (now at head {head})")
+    else:
+        print(f"already at head {head}")
+
+
+@db_app.command("current")
+@friendly
+def db_current(data_dir: DataDir = None) -> None:
+    """Show the database's schema revision and whether it is at head."""
+    from fluide import migrations
+    from fluide.cli import operations
+
+    settings = settings_for(data_dir)
+    current, head = operations.revision(settings), migrations.head()
+    if current == head:
+        print(f"{current} (head)")
+    elif current is None:
+        print(f"no schema yet; head is {head}: run `fluide db upgrade`")
+    else:
+        pending = ", ".join(migrations.pending(settings.resolved_database_url))
+        print(f"{current}; head is {head}: `fluide db upgrade` would apply {pending}")
+
+
+# ---- accounts ---------------------------------------------------------------------------------
 
 
 @accounts_app.command("create")
+@friendly
 def accounts_create(
     email: Annotated[str, typer.Option(help="Account email")],
     password: Annotated[str | None, typer.Option(help="Dashboard password (optional)")] = None,
     tenant_name: Annotated[str | None, typer.Option(help="Tenant name")] = None,
-    verified: Annotated[bool, typer.Option("--verified", help="Mark the email verified")] = False,
+    verified: Annotated[
+        bool, typer.Option("--verified", help="Mark the email verified (no code needed)")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the JSON (with the secret) to this file, mode 0600, instead of stdout.",
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Create an account with its tenant and a credential; prints the secret once."""
+    """Create an account with its tenant and a credential; shows the secret once."""
+    from fluide.cli import operations
+
     settings = settings_for(data_dir)
-    migrate(settings)
-
-    async def go() -> dict[str, str]:
-        infra = Infrastructure(settings)
-        identity = Identity(infra)
+    # Open the file first: a path we cannot write must fail before the secret exists.
+    created_file = output is not None and not output.exists()
+    if output is not None:
         try:
-            async with infra.sessionmaker() as session, session.begin():
-                account, _code = await identity.accounts.sign_up(
-                    session, CLI_ACTOR, email=email, password=password, tenant_name=tenant_name
-                )
-                if verified:
-                    issued = await identity.accounts.mark_verified(session, CLI_ACTOR, account)
-                else:
-                    issued = await _credential_unverified(identity, session, account)
-                assert issued is not None
-                return {
-                    "accountId": account.id,
-                    "tenantId": account.tenant_id,
-                    "apiKey": issued.credential.api_key,
-                    "apiSecret": issued.api_secret,
-                }
-        finally:
-            await infra.engine.dispose()
-
+            write_private(output, b"")
+        except OSError as exc:
+            raise CliError(f"cannot write {output}: {exc.strerror}") from exc
     try:
-        out = run(go())
-    except Exception as exc:
+        operations.prepare(settings)
         # An operator's tool: an address already registered is said plainly
-        # (EMAIL_ALREADY_REGISTERED); enumeration is a concern of the public sign-up only.
-        code = getattr(exc, "code", type(exc).__name__)
-        console.print(f"[red]error[/red] {code}: {getattr(exc, 'message', 'failed')}")
-        for field, problems in (getattr(exc, "errors", None) or {}).items():
-            console.print(f"  {field}: {'; '.join(problems)}", markup=False)
-        raise typer.Exit(1) from exc
-    if as_json:
+        # (EMAIL_ALREADY_REGISTERED), an invalid one with the reason (`friendly`); enumeration
+        # is a concern of the public sign-up only.
+        out = run(operations.create_account(settings, email, password, tenant_name, verified))
+    except BaseException:
+        if created_file and output is not None:
+            output.unlink(missing_ok=True)
+        raise
+    if output is not None:
+        write_private(output, (json.dumps(out, indent=2) + "\n").encode())
+        console.print(
+            f"account {out['accountId']}, tenant {out['tenantId']}, key {out['apiKey']}; "
+            f"the secret is in {output} (mode 0600)",
+            markup=False,
+        )
+    elif as_json:
         print_json(out)
     else:
-        console.print(f"account  {out['accountId']}\ntenant   {out['tenantId']}")
-        console.print(f"apiKey   {out['apiKey']}")
-        console.print(f"apiSecret {out['apiSecret']}  [yellow](shown once: store it now)[/yellow]")
+        print(f"account   {out['accountId']}\ntenant    {out['tenantId']}")
+        print(f"apiKey    {out['apiKey']}\napiSecret {out['apiSecret']}")
+        console.print("[yellow]The secret is shown once: store it now.[/yellow]")
 
 
-async def _credential_unverified(
-    identity: Identity, session: AsyncSession, account: Account
-) -> credentials.IssuedCredential:
-    return await identity.credentials.create(
-        session,
-        CLI_ACTOR,
-        tenant_id=account.tenant_id,
-        account_id=account.id,
-        name="Default key",
-    )
+@accounts_app.command("list")
+@friendly
+def accounts_list(data_dir: DataDir = None, as_json: AsJson = False) -> None:
+    """Every developer account, with its tenant and active credentials."""
+    from rich.table import Table
+
+    from fluide.cli import operations
+
+    rows = run(operations.list_accounts(settings_for(data_dir)))
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("account", "email", "tenant", "verified", "created", "active keys")
+    for r in rows:
+        table.add_row(
+            r["accountId"],
+            r["email"],
+            r["tenantId"],
+            r["verifiedAt"] or "no",
+            r["createdAt"],
+            str(r["activeCredentials"]),
+        )
+    print_table(table)
+
+
+# ---- credentials ------------------------------------------------------------------------------
+
+
+@credentials_app.command("list")
+@friendly
+def credentials_list(
+    account: Annotated[
+        str | None, typer.Option("--account", help="Only this account's (id or email)")
+    ] = None,
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant's")] = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """API credentials: id, key, owner, status and dates. Never a secret."""
+    from rich.table import Table
+
+    from fluide.cli import operations
+
+    rows = run(operations.list_credentials(settings_for(data_dir), account, tenant))
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("credential", "name", "api key", "env", "status", "email", "tenant", "created")
+    for r in rows:
+        status = r["status"] + (" (secret exposed)" if r["secretExposedAt"] else "")
+        table.add_row(
+            r["credentialId"],
+            r["name"],
+            r["apiKey"],
+            r["environment"],
+            status,
+            r["email"],
+            r["tenantId"],
+            r["createdAt"],
+        )
+    print_table(table)
+
+
+@credentials_app.command("revoke")
+@friendly
+def credentials_revoke(
+    credential: Annotated[str, typer.Argument(help="Credential id (cred_…) or its API key")],
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Revoke a credential: its secret stops exchanging and every running server refuses its
+    tokens within a second. Audited."""
+    from fluide.cli import operations
+
+    out, was_active = run(operations.revoke_credential(settings_for(data_dir), credential))
+    if as_json:
+        print_json(out)
+    elif was_active:
+        print(f"revoked {out['credentialId']} ({out['apiKey']}, {out['email']})")
+    else:
+        print(f"{out['credentialId']} was already revoked ({out['revokedAt']})")
+
+
+# ---- signing keys -----------------------------------------------------------------------------
 
 
 @keys_app.command("rotate")
+@friendly
 def keys_rotate(data_dir: DataDir = None) -> None:
     """Promote the published next key to signing; retire the current one."""
+    from fluide.cli import operations
+    from fluide.identity.keyring import RotationTooSoon
+
     settings = settings_for(data_dir)
-    migrate(settings)
-
-    async def go() -> str:
-        infra = Infrastructure(settings)
-        encryptor = KeyEncryptor(settings.kek_bytes())
-        try:
-            async with infra.sessionmaker() as session, session.begin():
-                await keyring.ensure_keys(session, settings.signing_alg, encryptor, infra.clock())
-            async with infra.sessionmaker() as session, session.begin():
-                row = await keyring.rotate(
-                    session,
-                    settings.signing_alg,
-                    encryptor,
-                    infra.clock(),
-                    keyring.max_token_age(settings),
-                    timedelta(seconds=settings.signing_key_publish_seconds),
-                )
-                return row.kid
-        finally:
-            await infra.engine.dispose()
-
+    operations.prepare(settings)
     try:
-        kid = run(go())
-    except keyring.RotationTooSoon as exc:
-        console.print("[red]the next key has not been published long enough; try later[/red]")
-        raise typer.Exit(1) from exc
-    console.print(f"[green]now signing with[/green] {kid}")
+        kid = run(operations.rotate_keys(settings))
+    except RotationTooSoon as exc:
+        raise CliError(
+            "the next key has not been published for FLUIDE_SIGNING_KEY_PUBLISH_SECONDS yet; "
+            "try again later"
+        ) from exc
+    print(f"now signing with {kid}")
 
 
 @keys_app.command("list")
-def keys_list(
-    data_dir: DataDir = None, as_json: Annotated[bool, typer.Option("--json")] = False
-) -> None:
-    """Every signing key and its state."""
-    settings = settings_for(data_dir)
-    migrate(settings)
+@friendly
+def keys_list(data_dir: DataDir = None, as_json: AsJson = False) -> None:
+    """Every signing key and its state (reads only: creates, promotes and prunes nothing)."""
+    from rich.table import Table
 
-    async def go() -> list[dict[str, str | None]]:
-        infra = Infrastructure(settings)
-        encryptor = KeyEncryptor(settings.kek_bytes())
-        try:
-            async with infra.sessionmaker() as session, session.begin():
-                await keyring.ensure_keys(session, settings.signing_alg, encryptor, infra.clock())
-                await keyring.prune(session, infra.clock(), keyring.max_token_age(settings))
-            async with infra.sessionmaker() as session:
-                return [
-                    {
-                        "kid": r.kid,
-                        "alg": r.alg,
-                        "state": r.state,
-                        "createdAt": r.created_at.isoformat(),
-                        "activatedAt": r.activated_at.isoformat() if r.activated_at else None,
-                        "retiredAt": r.retired_at.isoformat() if r.retired_at else None,
-                    }
-                    for r in await keyring.list_keys(session)
-                ]
-        finally:
-            await infra.engine.dispose()
+    from fluide.cli import operations
 
-    rows = run(go())
+    rows = run(operations.list_keys(settings_for(data_dir)))
     if as_json:
         print_json(rows)
         return
@@ -187,4 +256,11 @@ def keys_list(
             r["activatedAt"] or "",
             r["retiredAt"] or "",
         )
-    console.print(table)
+    print_table(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(db_app, name="db")
+    app.add_typer(accounts_app, name="accounts")
+    app.add_typer(credentials_app, name="credentials")
+    app.add_typer(keys_app, name="keys")

@@ -1,7 +1,9 @@
 """The change feed: how every process keeps its ``IdentityState`` fresh.
 
 Every process polls the ``revocation_events`` table (``FLUIDE_REVOCATION_POLL_SECONDS``, 0.5 s)
-and, with Redis configured, is nudged to poll at once by a publish on ``fluide:changes``. A
+and, with Redis configured, is nudged to poll at once by a publish on the deployment's change
+channel (``FLUIDE_REDIS_PREFIX`` + ``changes``: ``fluide:changes`` by default; pub/sub channels
+ignore the database number, so only the prefix keeps deployments sharing a Redis apart). A
 change committed in this process is applied here before the request answers (``changed``,
 called by identity's after-commit hook, ``identity.part``) and pushed to the others.
 """
@@ -24,7 +26,9 @@ from fluide.kit import uow
 from fluide.kit.db import READ_ONLY
 
 log = logging.getLogger("fluide.identity.feed")
-REDIS_CHANNEL = "fluide:changes"
+# The change channel is ``FLUIDE_REDIS_PREFIX`` + this (``fluide:changes`` by default).
+REDIS_CHANNEL_NAME = "changes"
+REDIS_CHANNEL = "fluide:" + REDIS_CHANNEL_NAME  # with the default prefix
 # ``kit.uow.note`` keys: the API keys whose credential the unit of work changed (the exchange's
 # snapshot of them is dropped), and whether it wrote to the change feed (applied here and
 # pushed to the other processes once committed).
@@ -49,12 +53,14 @@ class ChangeFeed:
         *,
         poll_seconds: float,
         redis_url: str | None,
+        redis_prefix: str = "fluide:",
     ) -> None:
         self.sessionmaker = sessionmaker
         self.state = state
         self.encryptor = encryptor
         self.poll_seconds = poll_seconds
         self.redis_url = redis_url
+        self.redis_channel = redis_prefix + REDIS_CHANNEL_NAME
         self._sync_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -107,20 +113,12 @@ class ChangeFeed:
     async def changed(self) -> None:
         """Called after committing a revocation-class change: apply here, nudge the others."""
         await self.sync_now()
-        if self.redis_url:
-            await self._publish()
+        await self.publish_change()
 
-    async def _publish(self) -> None:
-        try:
-            from redis.asyncio import Redis
-
-            client = Redis.from_url(self.redis_url or "")
-            try:
-                await client.publish(REDIS_CHANNEL, b"1")
-            finally:
-                await client.aclose()
-        except Exception as exc:  # polling still delivers within a second
-            log.warning("redis publish failed", extra={"error_type": type(exc).__name__})
+    async def publish_change(self) -> None:
+        """Nudge every process subscribed to this deployment's channel to read the change feed
+        now (with Redis; without, they find the change at their next poll)."""
+        await publish_change(self.redis_url, self.redis_channel)
 
     async def _poll_loop(self) -> None:
         while True:
@@ -137,7 +135,7 @@ class ChangeFeed:
             client = Redis.from_url(self.redis_url or "")
             pubsub = client.pubsub()
             try:
-                await pubsub.subscribe(REDIS_CHANNEL)
+                await pubsub.subscribe(self.redis_channel)
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
                         await self.sync_now()
@@ -150,3 +148,22 @@ class ChangeFeed:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
                     await client.aclose()
+
+
+async def publish_change(redis_url: str | None, channel: str) -> None:
+    """Publish on the change channel (``ChangeFeed.redis_channel``); a no-op without Redis.
+
+    Also used by the CLI after it revokes a credential, so running servers apply it at once.
+    """
+    if not redis_url:
+        return
+    try:
+        from redis.asyncio import Redis
+
+        client = Redis.from_url(redis_url)
+        try:
+            await client.publish(channel, b"1")
+        finally:
+            await client.aclose()
+    except Exception as exc:  # polling still delivers within a second
+        log.warning("redis publish failed", extra={"error_type": type(exc).__name__})

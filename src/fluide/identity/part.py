@@ -50,6 +50,7 @@ class Identity:
             self.encryptor,
             poll_seconds=settings.revocation_poll_seconds,
             redis_url=infra.redis_url,
+            redis_prefix=settings.redis_prefix,
         )
         self.credentials = Credentials(self.hasher, clock)
         self.accounts = Accounts(

@@ -47,7 +47,12 @@ class Infrastructure:
         # Reads only (the exchange's credential read, the change-feed poll): no SQLite write lock.
         self.read_engine: AsyncEngine = read_only(self.engine)
         self.redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
-        self.limiter = RateLimiter(self.redis_url, sync_seconds=settings.rate_limit_sync_seconds)
+        # ``FLUIDE_REDIS_PREFIX`` starts every Redis key: deployments sharing a Redis stay apart.
+        self.limiter = RateLimiter(
+            self.redis_url,
+            prefix=settings.redis_prefix,
+            sync_seconds=settings.rate_limit_sync_seconds,
+        )
         self.mailer = Mailer(
             settings.mail_from,
             settings.data_dir / "outbox",

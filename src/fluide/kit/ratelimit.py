@@ -11,7 +11,7 @@ Two window shapes, both keyed by a limit in ``limits`` notation ("600/minute") a
   background, for the per-key product limit on the hot path (``SharedWindow``).
 
 Redis layout (unchanged from the ``limits`` library's, so processes of the previous release
-share the counters during a rolling deploy): ``<prefix>:LIMITER/<ids…>/<amount>/<n>/<unit>`` is
+share the counters during a rolling deploy): ``<prefix>LIMITER/<ids…>/<amount>/<n>/<unit>`` is
 the moving window's list of timestamps (newest first, trimmed to the limit), and the same key
 plus ``/<window start>`` is a fixed window's integer counter. Each operation is one Lua script,
 so it is atomic on the server. Use one Redis (not Redis Cluster: ``check_and_hit``'s keys would
@@ -220,15 +220,16 @@ class _Memory:
 class RateLimiter:
     """Rate limits in memory, or shared through Redis with a fall-back to memory (module doc).
 
-    ``sync_seconds`` is the period of the background task that sends the shared windows'
-    (``shared_window``) hits to Redis and reads back their counts; ``start`` runs it and
-    ``aclose`` stops it after a last flush.
+    ``prefix`` starts every Redis key (``FLUIDE_REDIS_PREFIX``: deployments sharing a Redis
+    keep their counters apart). ``sync_seconds`` is the period of the background task that sends
+    the shared windows' (``shared_window``) hits to Redis and reads back their counts; ``start``
+    runs it and ``aclose`` stops it after a last flush.
     """
 
     def __init__(
         self,
         redis_url: str | None = None,
-        prefix: str = "fluide",
+        prefix: str = "fluide:",
         sync_seconds: float = DEFAULT_SYNC_SECONDS,
     ) -> None:
         self.prefix = prefix
@@ -316,7 +317,7 @@ class RateLimiter:
         return result
 
     def _key(self, item: RateLimitItem, ids: tuple[str, ...]) -> str:
-        return f"{self.prefix}:{key_for(item, ids)}"
+        return f"{self.prefix}{key_for(item, ids)}"
 
     # ---- the API -----------------------------------------------------------------------------
 
@@ -326,7 +327,7 @@ class RateLimiter:
         period = int(item.get_expiry())
         start = int(time.time()) // period * period
         key = f"{key_for(item, ids)}/{start}"
-        count = await self._call(INCR, [f"{self.prefix}:{key}"], [1, period])
+        count = await self._call(INCR, [f"{self.prefix}{key}"], [1, period])
         if count is NO_ANSWER:
             count = self._memory.incr(key, start)
         return Decision(count <= item.amount, item.amount, item.amount - count, start + period)
@@ -492,7 +493,7 @@ class RateLimiter:
         if client is None:
             return
         try:
-            keys = [key async for key in client.scan_iter(match=f"{self.prefix}:*", count=1000)]
+            keys = [key async for key in client.scan_iter(match=f"{self.prefix}*", count=1000)]
             for i in range(0, len(keys), 500):
                 await client.delete(*keys[i : i + 500])
         except Exception as exc:
@@ -691,7 +692,7 @@ class SharedWindow:
         self.dirty: dict[str, _Slot] = {}
 
     def redis_key(self, key: str, start: int) -> str:
-        return f"{self.limiter.prefix}:{key_for(self.item, (*self.ids, key))}/{start}"
+        return f"{self.limiter.prefix}{key_for(self.item, (*self.ids, key))}/{start}"
 
     def mark(self, key: str, slot: _Slot) -> None:
         self.dirty[key] = slot

@@ -1,0 +1,155 @@
+"""``fluide serve``: bind, migrate, create the first keys, say where everything is, serve.
+
+The socket is bound first, by us, and handed to uvicorn: a port that is taken fails at once
+with one line (nothing migrated, no banner), and the banner only appears once the address is
+ours. Uvicorn's ``Server`` and ``Multiprocess`` take the bound socket as ``uvicorn.run`` does
+after its own ``bind_socket``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from fluide.cli.common import DEFAULT_DATA_DIR, CliError, DataDir, console, friendly, run
+from fluide.cli.common import settings_for as _settings_for
+
+if TYPE_CHECKING:
+    from fluide.settings import Settings
+
+APP = "fluide.app:app_from_env"
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A bound (not yet listening) TCP socket, as uvicorn would bind it; a ``CliError`` that
+    says what to do when the address is taken or not ours."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise CliError(
+                f"port {port} on {host} is already in use (another `fluide serve`?): stop it, "
+                f"or choose another port: fluide serve --port {port + 1} "
+                f"(make serve PORT={port + 1})"
+            ) from exc
+        raise CliError(
+            f"cannot listen on {host}:{port} ({exc.strerror}): check --host and --port"
+        ) from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve_on(sock: socket.socket, **options: Any) -> None:
+    """Run uvicorn on the bound socket (one process, or ``workers`` processes sharing it)."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(APP, factory=True, **options)
+    if config.workers > 1:
+        Multiprocess(config, sockets=[sock]).run()
+        return
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    if not server.started:
+        raise typer.Exit(1)  # uvicorn logged why (the app failed to start)
+
+
+def _program() -> str:
+    """How the user ran us, for the hints: ``.venv/bin/fluide`` from ``make serve``."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    return argv0 if Path(argv0).name == "fluide" else "fluide"
+
+
+def banner(settings: Settings, host: str, port: int, workers: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104 (a comparison)
+    base = f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+    where = f"SQLite in {settings.data_dir.resolve()}" if settings.is_sqlite else "PostgreSQL"
+    create = f"{_program()} accounts create --email you@example.com --verified"
+    if settings.is_sqlite and settings.data_dir != DEFAULT_DATA_DIR:
+        create += f" --data-dir {settings.data_dir}"
+    lines = [
+        f"[bold]Fluide Connect[/bold] on {base}  ({where}, "
+        f"{workers} worker{'s' if workers > 1 else ''})",
+        f"  dashboard  {base}/connect   sign up, API keys, usage, audit log",
+        f"  API docs   {base}/docs      interactive reference (try it out)",
+        f"  first key  {create}",
+    ]
+    if settings.smtp_url is None:
+        outbox = settings.data_dir / "outbox"
+        lines.append(f"             or sign up on the dashboard (the code lands in {outbox})")
+    lines.append("Ctrl+C stops it.")
+    return "\n".join(lines)
+
+
+@friendly
+def serve(
+    host: Annotated[str, typer.Option(help="Bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port")] = 8000,
+    data_dir: DataDir = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+    keep_alive: Annotated[
+        int | None,
+        typer.Option(
+            "--keep-alive",
+            min=1,
+            max=3600,
+            metavar="SECONDS",
+            help="Close a keep-alive connection idle this long (default 5, or "
+            "FLUIDE_KEEP_ALIVE_SECONDS). Behind a load balancer, set it longer than the "
+            "balancer's idle timeout.",
+        ),
+    ] = None,
+) -> None:
+    """Apply migrations and serve the API, dashboard and docs."""
+    settings = _settings_for(data_dir)
+    keep_alive_seconds = settings.keep_alive_seconds if keep_alive is None else keep_alive
+    sock = bind(host, port)
+    try:
+        from fluide.cli import operations
+
+        operations.prepare(settings, warn_if_new=False)
+        run(_first_keys(settings))
+        os.environ.setdefault("FLUIDE_DATA_DIR", str(settings.data_dir))
+        os.environ.setdefault("FLUIDE_BASE_URL", f"http://{host}:{port}")
+        console.print(banner(settings, host, port, workers), soft_wrap=True)
+        serve_on(
+            sock,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+            timeout_keep_alive=keep_alive_seconds,
+        )
+    finally:
+        sock.close()
+
+
+async def _first_keys(settings: Settings) -> None:
+    """Create the first signing keys once, before workers start, so they agree."""
+    from fluide.identity.jwt_core import KeyEncryptor
+    from fluide.identity.keyring import ensure_signing_keys
+    from fluide.kit.infra import Infrastructure
+
+    infra = Infrastructure(settings)
+    try:
+        await ensure_signing_keys(
+            infra.sessionmaker,
+            settings.signing_alg,
+            KeyEncryptor(settings.kek_bytes()),
+            infra.clock,
+        )
+    finally:
+        await infra.engine.dispose()
