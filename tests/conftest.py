@@ -19,18 +19,15 @@ from typing import Any, NoReturn
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from fluide.app import create_app
-from fluide.identity import accounts
+from fluide.app import App, create_app
 from fluide.identity.audit import Actor
 from fluide.kit.clock import FrozenClock
 from fluide.migrations import upgrade
 from fluide.models_registry import metadata
-from fluide.runtime import Runtime
 from fluide.settings import Settings, async_database_url
 
 PG_URL = os.environ.get("FLUIDE_TEST_DATABASE_URL")
@@ -177,20 +174,20 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-async def app(settings: Settings, clock: FrozenClock) -> AsyncIterator[FastAPI]:
+async def app(settings: Settings, clock: FrozenClock) -> AsyncIterator[App]:
     application = create_app(settings, clock)
-    async with application.router.lifespan_context(application):
+    async with application.lifespan():
         yield application
 
 
 @pytest.fixture
-def runtime(app: FastAPI) -> Runtime:
-    rt: Runtime = app.state.runtime
-    return rt
+def runtime(app: App) -> App:
+    """The running app, for tests that reach its parts (``runtime.infra``, ``.identity``)."""
+    return app
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: App) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
@@ -214,20 +211,18 @@ class Dev:
         }
 
 
-async def create_dev(rt: Runtime, email: str | None = None, verified: bool = True) -> Dev:
+async def create_dev(rt: App, email: str | None = None, verified: bool = True) -> Dev:
     actor = Actor("system", "test", None, None)
     email = email or f"dev-{uuid.uuid4().hex[:8]}@example.com"
-    async with rt.sessionmaker() as session, session.begin():
-        account, _ = await accounts.sign_up(
-            rt, session, actor, email=email, password=None, tenant_name=None
+    async with rt.infra.sessionmaker() as session, session.begin():
+        account, _ = await rt.identity.accounts.sign_up(
+            session, actor, email=email, password=None, tenant_name=None
         )
         if verified:
-            issued = await accounts.mark_verified(rt, session, actor, account)
+            issued = await rt.identity.accounts.mark_verified(session, actor, account)
         else:
-            issued = await accounts.credentials.create(
+            issued = await rt.identity.credentials.create(
                 session,
-                rt.hasher,
-                rt.clock,
                 actor,
                 tenant_id=account.tenant_id,
                 account_id=account.id,
@@ -244,7 +239,7 @@ async def create_dev(rt: Runtime, email: str | None = None, verified: bool = Tru
 
 
 @pytest.fixture
-async def dev(runtime: Runtime) -> Dev:
+async def dev(runtime: App) -> Dev:
     return await create_dev(runtime)
 
 
@@ -307,19 +302,17 @@ async def wait_for_status(
 
 
 @asynccontextmanager
-async def database_unreachable(
-    runtime: Runtime, backend: str, tmp_path: Path
-) -> AsyncIterator[None]:
+async def database_unreachable(runtime: App, backend: str, tmp_path: Path) -> AsyncIterator[None]:
     """The runtime's engine swapped for one whose database cannot be reached, then restored."""
     dead_url = (
         "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere"
         if backend == "postgres"
         else f"sqlite+aiosqlite:///{tmp_path}/no/such/dir/fluide.db"
     )
-    live = runtime.engine
-    runtime.engine = create_async_engine(dead_url)
+    live = runtime.infra.engine
+    runtime.infra.engine = create_async_engine(dead_url)
     try:
         yield
     finally:
-        await runtime.engine.dispose()
-        runtime.engine = live
+        await runtime.infra.engine.dispose()
+        runtime.infra.engine = live

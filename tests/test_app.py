@@ -9,35 +9,35 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Response
+from fastapi import Response
 from fastapi.routing import APIRoute
 
 from fluide.apidocs.catalogue import Kind, classify
+from fluide.app import App
 from fluide.dashboard.web import COOKIE_CHALLENGE
 from fluide.gateway.routes import EXCHANGE_PATHS
 from fluide.gateway.routes import walk as walk_routes
-from fluide.identity import credentials, formats, tokens
+from fluide.identity import formats
 from fluide.identity.audit import Actor
 from fluide.identity.errors import EXCHANGE_CHALLENGE
+from fluide.identity.exchange.lane import ExchangeFastPath
 from fluide.identity.models import Credential
-from fluide.identity.routes import ExchangeFastPath
-from fluide.runtime import Runtime
 from tests.conftest import CLIENT_ID, Dev, bearer, create_dev, exchange
 
 TOKEN = "/api/v1/authorize/token"
 
 
-def test_the_lane_wraps_the_fast_path_in_the_apps_own_middlewares(app: FastAPI) -> None:
-    lane: Any = app.exchange_lane  # type: ignore[attr-defined]
+def test_one_pipeline_with_the_exchange_lane_at_its_edge(app: App) -> None:
+    layer: Any = app.pipeline
     names = []
-    while lane is not None and not isinstance(lane, ExchangeFastPath):
-        names.append(type(lane).__name__)
-        lane = getattr(lane, "app", None)
-    assert isinstance(lane, ExchangeFastPath)
-    # The same order as the app's own stack (outermost first).
-    stack = [getattr(m.cls, "__name__", "") for m in app.user_middleware]
+    while layer is not app.fastapi:
+        names.append(type(layer).__name__)
+        edge, layer = layer, getattr(layer, "app", None)
+    # One stack (outermost first), FastAPI innermost with no middleware of its own; the
+    # exchange leaves it at the edge, after the same request-id and input-limit layers.
     assert names == ["RequestIdMiddleware", "LimitsMiddleware", "GatewayMiddleware"]
-    assert [n for n in stack if n in names] == names
+    assert app.fastapi.user_middleware == []
+    assert isinstance(edge.exchange, ExchangeFastPath)
 
 
 async def test_the_exchange_gets_a_request_id_and_input_limits(
@@ -63,12 +63,12 @@ async def test_the_exchange_gets_a_request_id_and_input_limits(
 
 
 async def test_an_unexpected_failure_is_the_500_envelope(
-    client: httpx.AsyncClient, dev: Dev, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, dev: Dev, runtime: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom with a secret-looking fl_sk_value")
 
-    monkeypatch.setattr(tokens, "exchange", broken)
+    monkeypatch.setattr(runtime.identity.exchange, "exchange", broken)
     resp = await client.post(TOKEN, headers=dev.exchange_headers())
     assert resp.status_code == 500
     body = resp.json()
@@ -146,7 +146,7 @@ class Walk:
         self.seen.append((method, path, code))
 
 
-async def _bad_credentials(client: httpx.AsyncClient, runtime: Runtime, dev: Dev) -> list[Any]:
+async def _bad_credentials(client: httpx.AsyncClient, runtime: App, dev: Dev) -> list[Any]:
     """Header sets that each fail one check (2-10) or the account session."""
     token = (await exchange(client, dev))["accessToken"]
     revoked_jti = (await exchange(client, dev))["accessToken"]
@@ -154,14 +154,14 @@ async def _bad_credentials(client: httpx.AsyncClient, runtime: Runtime, dev: Dev
     other = await create_dev(runtime)
     gone = await create_dev(runtime)
     gone_token = (await exchange(client, gone))["accessToken"]
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.infra.sessionmaker() as session, session.begin():
         cred = await session.get(Credential, gone.credential_id)
         assert cred is not None
-        await credentials.revoke(session, runtime.clock, Actor("system", None, None, None), cred)
-    await runtime.changed()
+        await runtime.identity.credentials.revoke(session, Actor("system", None, None, None), cred)
+    await runtime.identity.feed.changed()
     fake = SimpleNamespace(id=dev.credential_id, tenant_id=dev.tenant_id, api_key=dev.api_key)
-    expired = tokens.mint_access_token(
-        runtime, fake, client_id=CLIENT_ID, scope="hr:read", generation=1, ttl=-600
+    expired = runtime.identity.tokens.mint(
+        fake, client_id=CLIENT_ID, scope="hr:read", generation=1, ttl=-600
     )[0].access_token
     return [
         {},
@@ -185,11 +185,11 @@ def _concrete(path: str) -> str:
 
 
 async def test_every_401_of_every_route_carries_www_authenticate(
-    app: FastAPI, client: httpx.AsyncClient, runtime: Runtime, dev: Dev
+    app: App, client: httpx.AsyncClient, runtime: App, dev: Dev
 ) -> None:
     walk = Walk()
     variants = await _bad_credentials(client, runtime, dev)
-    routes = [i for i in walk_routes(app.routes) if isinstance(i.route, APIRoute)]
+    routes = [i for i in walk_routes(app.fastapi.routes) if isinstance(i.route, APIRoute)]
     for info in routes:
         path = _concrete(info.path)
         is_exchange = info.path in EXCHANGE_PATHS
@@ -225,14 +225,14 @@ async def test_every_401_of_every_route_carries_www_authenticate(
     assert len(walk.seen) > 500
 
 
-async def _exchange_401s(client: httpx.AsyncClient, runtime: Runtime, dev: Dev, base: str) -> Walk:
+async def _exchange_401s(client: httpx.AsyncClient, runtime: App, dev: Dev, base: str) -> Walk:
     walk = Walk()
     gone = await create_dev(runtime)
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.infra.sessionmaker() as session, session.begin():
         cred = await session.get(Credential, gone.credential_id)
         assert cred is not None
-        await credentials.revoke(session, runtime.clock, Actor("system", None, None, None), cred)
-    await runtime.changed()
+        await runtime.identity.credentials.revoke(session, Actor("system", None, None, None), cred)
+    await runtime.identity.feed.changed()
     cases = [
         dev.exchange_headers(secret=formats.new_api_secret()),
         dev.exchange_headers(secret="fl_sk_decoy"),  # the old decoy (issue 14, finding 1)
@@ -255,13 +255,13 @@ async def _exchange_401s(client: httpx.AsyncClient, runtime: Runtime, dev: Dev, 
 
 
 async def test_every_401_of_the_exchange_fast_path_names_the_fluide_headers(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev
+    client: httpx.AsyncClient, runtime: App, dev: Dev
 ) -> None:
     await _exchange_401s(client, runtime, dev, "")
 
 
 async def test_every_401_of_the_exchange_route_names_the_fluide_headers(
-    app: FastAPI, runtime: Runtime, dev: Dev
+    app: App, runtime: App, dev: Dev
 ) -> None:
     # Under a root_path the documented route serves the exchange, not ExchangeFastPath.
     transport = httpx.ASGITransport(app=app, root_path="/base")
@@ -283,16 +283,16 @@ class TestMetricsChallenge:
         assert resp.status_code == 401 and resp.headers["www-authenticate"] == "Bearer"
 
 
-async def test_a_bare_401_gets_a_default_challenge(app: FastAPI, client: httpx.AsyncClient) -> None:
+async def test_a_bare_401_gets_a_default_challenge(app: App, client: httpx.AsyncClient) -> None:
     # A 401 built outside the error classes (a plain response) still carries one.
-    @app.get("/bare-401")
+    @app.fastapi.get("/bare-401")
     async def bare() -> Response:
         return Response(status_code=401)
 
     resp = await client.get("/bare-401")
     assert resp.status_code == 401 and resp.headers["www-authenticate"] == "Bearer"
 
-    @app.get("/own-401")
+    @app.fastapi.get("/own-401")
     async def own() -> Response:
         return Response(status_code=401, headers={"WWW-Authenticate": 'Basic realm="x"'})
 

@@ -1,72 +1,125 @@
-"""The app factory: one FastAPI app with every part mounted."""
+"""The one place that knows every part: it builds the infrastructure, identity and the gateway,
+mounts the routers, and returns the service as one ASGI pipeline.
+
+    RequestIdMiddleware → LimitsMiddleware → GatewayMiddleware ─┬→ ExchangeFastPath  (the exchange)
+    (ids, last-resort 500)  (input limits)   (the edge)         └→ FastAPI           (the rest)
+
+The edge (``gateway.middleware``) serves the token exchange from its own lane, without FastAPI's
+and Starlette's layers (they cost about a tenth of its CPU and do nothing for it), runs the
+guard's checks 1–10 on every product path before routing, refuses a secret header everywhere
+else, and counts every request. FastAPI is innermost: routing, dependencies (the request's unit
+of work, ``kit.uow``), checks 11–12 (``gateway.guard.GuardedRoute``), error envelopes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from starlette.datastructures import State
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import fluide
 from fluide import dashboard
 from fluide.apidocs import install_api_docs
-from fluide.gateway.core import install_gateway
+from fluide.gateway.core import Gateway
+from fluide.gateway.metrics import metrics_endpoint
 from fluide.gateway.middleware import GatewayMiddleware
-from fluide.identity.routes import ExchangeFastPath, auth, developer, exchange, public
+from fluide.gateway.routes import assert_guarded
+from fluide.identity.part import Identity
 from fluide.kit.clock import Clock, system_clock
 from fluide.kit.errors import install_error_handlers
 from fluide.kit.gc_tuning import tune_for_serving
+from fluide.kit.infra import Infrastructure
 from fluide.kit.limits import LimitsMiddleware
 from fluide.kit.middleware import RequestIdMiddleware
 from fluide.products import routers as product_routers
 from fluide.products import start_workers
-from fluide.runtime import Runtime
 from fluide.settings import Settings
 
 
-class FluideApp(FastAPI):
-    """The FastAPI app, with the token exchange in a lane of its own.
+class App:
+    """The service: one ASGI pipeline (module doc) and the parts it was built from.
 
-    ``POST /api/v1/authorize/token`` goes through the same request-id, input-limit and gateway
-    middlewares as everything else (ids, limits, metrics, the last-resort 500 envelope) and
-    then straight to ``ExchangeFastPath``, without FastAPI's and Starlette's own layers
-    (OpenTelemetry hook, server-error, exception-telemetry and body-limit middlewares, router),
-    which do nothing for it and cost about a tenth of its CPU. Every other request, and the
-    exchange under a ``root_path``, takes the usual way.
+    ``fastapi`` is the innermost app (routes, ``openapi()``); ``state`` its state, where
+    dependencies find ``infra``, ``identity`` and ``gateway``. ``lifespan()`` starts and stops
+    everything (the ASGI lifespan protocol runs the same, through FastAPI).
     """
 
-    exchange_lane: ASGIApp | None = None
+    def __init__(
+        self,
+        pipeline: ASGIApp,
+        fastapi: FastAPI,
+        infra: Infrastructure,
+        identity: Identity,
+        gateway: Gateway,
+    ) -> None:
+        self.pipeline = pipeline
+        self.fastapi = fastapi
+        self.infra = infra
+        self.identity = identity
+        self.gateway = gateway
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        lane = self.exchange_lane
-        if lane is not None and not self.root_path and ExchangeFastPath.serves(scope):
-            scope["app"] = self
-            await lane(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
+        await self.pipeline(scope, receive, send)
+
+    @property
+    def state(self) -> State:
+        return self.fastapi.state
+
+    def lifespan(self) -> AbstractAsyncContextManager[Any]:
+        return self.fastapi.router.lifespan_context(self.fastapi)
 
 
 def create_app(
     settings: Settings | None = None, clock: Clock = system_clock, *, serving: bool = False
-) -> FastAPI:
+) -> App:
     """The app. ``serving``: this process serves it (``fluide serve``) and nothing else, so the
     garbage collector is tuned for that once it has started (kit.gc_tuning)."""
     settings = settings or Settings()
-    runtime = Runtime(settings, clock)
+    infra = Infrastructure(settings, clock)
+    identity = Identity(infra)
+    gateway = Gateway(infra, identity.state, identity.exposure)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await runtime.start()
-        start_workers(runtime)
+        await infra.start()
+        start_workers(infra)
         if serving:
             tune_for_serving()
         try:
             yield
         finally:
-            await runtime.stop()
+            await infra.stop()
 
-    app = FluideApp(
+    fastapi = _fastapi(lifespan)
+    fastapi.state.infra = infra
+    fastapi.state.identity = identity
+    fastapi.state.gateway = gateway
+    _mount(fastapi, identity)
+    assert_guarded(fastapi)  # after every router; again at start (routes added since)
+
+    async def start_gateway() -> None:
+        await gateway.start(fastapi)
+
+    infra.on_start.append(start_gateway)
+    infra.on_stop.append(gateway.stop)
+    pipeline = RequestIdMiddleware(
+        LimitsMiddleware(
+            GatewayMiddleware(fastapi, gateway, exchange=identity.lane),
+            max_body_bytes=settings.max_body_bytes,
+            max_header_bytes=settings.max_header_bytes,
+            max_header_value_bytes=settings.max_header_value_bytes,
+            max_json_depth=settings.max_json_depth,
+        )
+    )
+    return App(pipeline, fastapi, infra, identity, gateway)
+
+
+def _fastapi(lifespan: Any) -> FastAPI:
+    app = FastAPI(
         title="Fluide Connect API",
         version=fluide.__version__,
         description="Developer platform in front of the Fluide HR, Payroll, Pay, Books and "
@@ -75,43 +128,27 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    app.state.runtime = runtime
     install_error_handlers(app)
+    return app
+
+
+def _mount(app: FastAPI, identity: Identity) -> None:
+    public, exchange, developer, accounts = identity.routers()
     app.include_router(public)
     # Routes match in order: the hot product routes before the developer and account routes.
-    # (The token exchange is served ahead of routing by ExchangeFastPath; its router only
-    # documents it, and serves it where that middleware is not installed.)
+    # (The token exchange is served ahead of routing from its lane; its router documents it,
+    # and serves it under a root_path.)
     for router in product_routers():
         app.include_router(router)
     app.include_router(exchange)
     app.include_router(developer)
-    app.include_router(auth)
+    app.include_router(accounts)
     dashboard.mount(app)
-    gateway = install_gateway(app, runtime)  # after every router: it checks they are guarded
+    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     install_api_docs(app)
-    limits = {
-        "max_body_bytes": settings.max_body_bytes,
-        "max_header_bytes": settings.max_header_bytes,
-        "max_header_value_bytes": settings.max_header_value_bytes,
-        "max_json_depth": settings.max_json_depth,
-    }
-    app.add_middleware(LimitsMiddleware, **limits)
-    app.add_middleware(RequestIdMiddleware)
-    # The exchange's lane: the same middlewares in the same order, around ExchangeFastPath
-    # (whose "anything else" never happens here: FluideApp sends it the exchange only).
-    app.exchange_lane = RequestIdMiddleware(
-        LimitsMiddleware(
-            GatewayMiddleware(ExchangeFastPath(_not_the_exchange), gateway=gateway), **limits
-        )
-    )
-    return app
 
 
-async def _not_the_exchange(scope: Scope, receive: Receive, send: Send) -> None:
-    raise RuntimeError("the exchange lane was given another request")
-
-
-def app_from_env() -> FastAPI:
+def app_from_env() -> App:
     """Factory for ``uvicorn --factory`` (each worker process builds its own app)."""
     settings = Settings()
     from fluide.kit.logging import configure_logging

@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     # attempts fill a window per (account, address): once full, that address's attempts on that
     # account are refused without a password check. They also fill one window per account (all
     # addresses): once full, failing attempts answer 429 instead of 401, but a correct password
-    # still signs in, so nobody elsewhere can lock the owner out (identity.signin_limits).
+    # still signs in, so nobody elsewhere can lock the owner out (identity.accounts.signin).
     signin_limit: str = "10/minute"
     signin_failure_limit: str = "5/15minutes"
     signin_account_failure_limit: str = "20/15minutes"

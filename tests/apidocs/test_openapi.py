@@ -6,12 +6,12 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 from pydantic import BaseModel
 
 from fluide.apidocs import error_responses
+from fluide.app import App
 from fluide.gateway import guarded_router, require_scope
 from fluide.kit.errors import AppError
 from tests.conftest import Dev, bearer, exchange
@@ -228,7 +228,7 @@ class _Entry(BaseModel):
 
 
 async def test_routes_added_later_are_documented_by_path(
-    app: FastAPI, client: httpx.AsyncClient
+    app: App, client: httpx.AsyncClient
 ) -> None:
     r = guarded_router("books")
 
@@ -243,8 +243,8 @@ async def test_routes_added_later_are_documented_by_path(
         """Add an entry to a ledger."""
         return body
 
-    app.include_router(r)
-    app.openapi_schema = None
+    app.fastapi.include_router(r)
+    app.fastapi.openapi_schema = None
     doc = await _doc(client)
     validate(doc)
     op = doc["paths"]["/api/v1/books/ledgers/{ledger_id}/entries"]["post"]
@@ -317,10 +317,10 @@ async def test_live_answers_use_documented_codes_and_the_envelope(
 
 @pytest.mark.parametrize("path", ["/api/v1/authorize/token", "/api/v1/hr/health"])
 async def test_document_is_built_once_and_cached(
-    app: FastAPI, client: httpx.AsyncClient, path: str
+    app: App, client: httpx.AsyncClient, path: str
 ) -> None:
     first = await _doc(client)
-    assert app.openapi_schema is not None
+    assert app.fastapi.openapi_schema is not None
     assert path in first["paths"]
     assert await _doc(client) == first
 

@@ -17,9 +17,11 @@ from typer.testing import CliRunner, Result
 
 from fluide import migrations
 from fluide.cli.main import app
+from fluide.identity.jwt_core import KeyEncryptor
+from fluide.identity.keyring import ensure_signing_keys
 from fluide.identity.models import AuditEvent, Credential, RevocationEvent, SigningKeyRow
 from fluide.kit.clock import system_clock
-from fluide.runtime import Runtime
+from fluide.kit.infra import Infrastructure
 from fluide.settings import Settings
 from tests.client.support import LiveServer
 from tests.conftest import Dev, bearer
@@ -50,7 +52,7 @@ def create(email: str, *extra: str) -> dict[str, str]:
 
 def query(env: Path, statement: object) -> list[object]:
     async def go() -> list[object]:
-        rt = Runtime(Settings(data_dir=env))
+        rt = Infrastructure(Settings(data_dir=env))
         try:
             async with rt.sessionmaker() as session:
                 return list((await session.execute(statement)).all())  # type: ignore[call-overload]
@@ -245,9 +247,15 @@ def test_read_commands_refuse_a_schema_behind_head(env: Path) -> None:
 
 def test_keys_list_is_read_only_and_uncut(env: Path) -> None:
     async def seed() -> None:
-        rt = Runtime(Settings(data_dir=env))
+        rt = Infrastructure(Settings(data_dir=env))
         try:
-            await rt.ensure_signing_keys()  # what ``fluide serve`` does at start
+            # What ``fluide serve`` does at start.
+            await ensure_signing_keys(
+                rt.sessionmaker,
+                rt.settings.signing_alg,
+                KeyEncryptor(rt.settings.kek_bytes()),
+                rt.clock,
+            )
             async with rt.sessionmaker() as session, session.begin():
                 # A retired key whose tokens all expired long ago: a prune would remove it.
                 old = (await session.scalars(select(SigningKeyRow))).first()

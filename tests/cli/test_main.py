@@ -32,7 +32,7 @@ HEAVY = (
     "jwt",
     "cryptography",
     "fluide.app",
-    "fluide.runtime",
+    "fluide.kit.infra",
     "fluide.settings",
     "fluide.client",
     "fluide.cli.operations",

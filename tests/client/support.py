@@ -17,12 +17,10 @@ from typing import Any, TypeVar
 
 import httpx
 import uvicorn
-from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from fluide.app import create_app
+from fluide.app import App, create_app
 from fluide.identity.models import AuditEvent
-from fluide.runtime import Runtime
 from fluide.settings import Settings
 
 T = TypeVar("T")
@@ -165,15 +163,15 @@ class RecordingTransport(httpx.BaseTransport):
         self.inner.close()
 
 
-def asgi_recording(app: FastAPI, recorder: Recorder) -> RecordingAsyncTransport:
+def asgi_recording(app: App, recorder: Recorder) -> RecordingAsyncTransport:
     return RecordingAsyncTransport(
         httpx.ASGITransport(app=app, raise_app_exceptions=False), recorder
     )
 
 
-async def exchange_rows(rt: Runtime, credential_id: str) -> int:
+async def exchange_rows(rt: App, credential_id: str) -> int:
     """Successful ``token.exchange`` audit rows of one credential (the server's own count)."""
-    async with rt.sessionmaker() as session:
+    async with rt.infra.sessionmaker() as session:
         count = await session.scalar(
             select(func.count())
             .select_from(AuditEvent)
@@ -191,12 +189,12 @@ class LiveServer:
     """The real app served by uvicorn on a real 127.0.0.1 socket, in a background thread."""
 
     base_url: str
-    app: FastAPI
+    app: App
     loop: asyncio.AbstractEventLoop
 
     @property
-    def runtime(self) -> Runtime:
-        rt: Runtime = self.app.state.runtime
+    def runtime(self) -> App:
+        rt: App = self.app
         return rt
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:

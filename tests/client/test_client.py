@@ -8,8 +8,8 @@ import random
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
+from fluide.app import App
 from fluide.client import (
     AsyncFluideClient,
     AuthenticationError,
@@ -22,7 +22,6 @@ from fluide.client import (
 )
 from fluide.identity import formats
 from fluide.kit.clock import FrozenClock
-from fluide.runtime import Runtime
 from tests.client.keys import KEY, SECRET
 from tests.client.support import SECRET_HEADER, Recorder, asgi_recording, exchange_rows
 from tests.conftest import CLIENT_ID, Dev, bearer, create_dev, exchange
@@ -31,7 +30,7 @@ BASE = "http://testserver"
 PRODUCTS = ("hr", "payroll", "pay", "books", "utils")
 
 
-def make_client(app: FastAPI, dev: Dev, recorder: Recorder, **kw: object) -> AsyncFluideClient:
+def make_client(app: App, dev: Dev, recorder: Recorder, **kw: object) -> AsyncFluideClient:
     return AsyncFluideClient(
         BASE,
         dev.api_key,
@@ -55,7 +54,7 @@ def assert_no_secret_off_the_token_route(recorder: Recorder) -> None:
 
 
 async def test_100_concurrent_calls_on_a_cold_client_cause_one_exchange(
-    app: FastAPI, dev: Dev, runtime: Runtime
+    app: App, dev: Dev, runtime: App
 ) -> None:
     recorder = Recorder()
     async with make_client(app, dev, recorder) as fluide:
@@ -68,7 +67,7 @@ async def test_100_concurrent_calls_on_a_cold_client_cause_one_exchange(
 
 
 async def test_refreshes_before_exp_without_a_failed_call(
-    app: FastAPI, dev: Dev, clock: FrozenClock
+    app: App, dev: Dev, clock: FrozenClock
 ) -> None:
     recorder = Recorder(clock=lambda: clock().timestamp())
     fluide = make_client(app, dev, recorder, clock=lambda: clock().timestamp())
@@ -94,7 +93,7 @@ async def test_refreshes_before_exp_without_a_failed_call(
 
 
 async def test_token_revoked_behind_its_back_is_re_exchanged_once(
-    app: FastAPI, dev: Dev, client: httpx.AsyncClient
+    app: App, dev: Dev, client: httpx.AsyncClient
 ) -> None:
     recorder = Recorder()
     async with make_client(app, dev, recorder) as fluide:
@@ -114,7 +113,7 @@ async def test_token_revoked_behind_its_back_is_re_exchanged_once(
 
 
 async def test_token_expired_by_the_servers_clock_is_re_exchanged_once(
-    app: FastAPI, dev: Dev, clock: FrozenClock
+    app: App, dev: Dev, clock: FrozenClock
 ) -> None:
     # The client's clock lags the server's: it believes its token is fresh, the server not.
     recorder = Recorder()
@@ -128,7 +127,7 @@ async def test_token_expired_by_the_servers_clock_is_re_exchanged_once(
 
 
 async def test_wrong_secret_raises_authentication_error_after_one_attempt(
-    app: FastAPI, dev: Dev
+    app: App, dev: Dev
 ) -> None:
     recorder = Recorder()
     wrong = formats.new_api_secret()  # well-formed (a mistyped one never leaves the client)
@@ -143,7 +142,7 @@ async def test_wrong_secret_raises_authentication_error_after_one_attempt(
         assert wrong not in text and dev.api_secret not in text
 
 
-async def test_no_request_but_the_exchange_ever_carries_the_secret(app: FastAPI, dev: Dev) -> None:
+async def test_no_request_but_the_exchange_ever_carries_the_secret(app: App, dev: Dev) -> None:
     recorder = Recorder()
     async with make_client(app, dev, recorder) as fluide:
         for product in PRODUCTS:
@@ -161,7 +160,7 @@ async def test_no_request_but_the_exchange_ever_carries_the_secret(app: FastAPI,
     assert all(call.status < 400 for call in recorder.log)
 
 
-async def test_session_helpers(app: FastAPI, dev: Dev) -> None:
+async def test_session_helpers(app: App, dev: Dev) -> None:
     recorder = Recorder()
     async with make_client(app, dev, recorder) as fluide:
         current = await fluide.current()
@@ -183,7 +182,7 @@ async def test_session_helpers(app: FastAPI, dev: Dev) -> None:
 
 
 async def test_rotate_secret_without_grace_switches_to_the_new_secret(
-    app: FastAPI, dev: Dev, client: httpx.AsyncClient
+    app: App, dev: Dev, client: httpx.AsyncClient
 ) -> None:
     recorder = Recorder()
     async with make_client(app, dev, recorder) as fluide:
@@ -200,9 +199,7 @@ async def test_rotate_secret_without_grace_switches_to_the_new_secret(
     assert old.json()["code"] == "DEVELOPER_KEYS_INVALID"
 
 
-async def test_narrowed_scope_raises_permission_error_naming_the_scope(
-    app: FastAPI, dev: Dev
-) -> None:
+async def test_narrowed_scope_raises_permission_error_naming_the_scope(app: App, dev: Dev) -> None:
     async with make_client(app, dev, Recorder(), scope="hr:read") as fluide:
         assert (await fluide.health("hr"))["status"] == "ok"
         with pytest.raises(PermissionDeniedError) as caught:
@@ -211,7 +208,7 @@ async def test_narrowed_scope_raises_permission_error_naming_the_scope(
     assert caught.value.scope == "payroll:read"
 
 
-async def test_validation_error_carries_field_errors(app: FastAPI, dev: Dev) -> None:
+async def test_validation_error_carries_field_errors(app: App, dev: Dev) -> None:
     async with make_client(app, dev, Recorder()) as fluide:
         with pytest.raises(ValidationError) as caught:
             await fluide.rotate_secret(grace_seconds=-1)
@@ -219,7 +216,7 @@ async def test_validation_error_carries_field_errors(app: FastAPI, dev: Dev) -> 
     assert any("graceSeconds" in field for field in caught.value.errors)
 
 
-async def test_unverified_developer_gets_a_permission_error(app: FastAPI, runtime: Runtime) -> None:
+async def test_unverified_developer_gets_a_permission_error(app: App, runtime: App) -> None:
     unverified = await create_dev(runtime, verified=False)
     async with make_client(app, unverified, Recorder()) as fluide:
         with pytest.raises(PermissionDeniedError) as caught:
@@ -228,7 +225,7 @@ async def test_unverified_developer_gets_a_permission_error(app: FastAPI, runtim
 
 
 async def test_configuration_from_the_environment(
-    app: FastAPI, dev: Dev, monkeypatch: pytest.MonkeyPatch
+    app: App, dev: Dev, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FLUIDE_BASE_URL", BASE)
     monkeypatch.setenv("FLUIDE_API_KEY", dev.api_key)
@@ -243,7 +240,7 @@ async def test_configuration_from_the_environment(
     assert "FLUIDE_API_SECRET" in str(caught.value)
 
 
-async def test_absolute_urls_are_refused(app: FastAPI, dev: Dev) -> None:
+async def test_absolute_urls_are_refused(app: App, dev: Dev) -> None:
     recorder = Recorder()
     async with make_client(app, dev, recorder) as fluide:
         with pytest.raises(ValueError, match="absolute URL"):
@@ -289,7 +286,7 @@ class socket_port:
 
 
 async def test_revoke_signs_out_the_cached_token_itself(
-    app: FastAPI, dev: Dev, clock: FrozenClock, client: httpx.AsyncClient
+    app: App, dev: Dev, clock: FrozenClock, client: httpx.AsyncClient
 ) -> None:
     recorder = Recorder()
     async with make_client(app, dev, recorder, clock=lambda: clock().timestamp()) as fluide:
@@ -322,7 +319,7 @@ async def test_revoke_signs_out_the_cached_token_itself(
 
 
 async def test_100_concurrent_calls_in_the_refresh_window_cause_one_refresh(
-    app: FastAPI, dev: Dev, clock: FrozenClock
+    app: App, dev: Dev, clock: FrozenClock
 ) -> None:
     recorder = Recorder(clock=lambda: clock().timestamp())
     async with make_client(app, dev, recorder, clock=lambda: clock().timestamp()) as fluide:

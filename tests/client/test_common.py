@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from fluide.app import App
 from fluide.client import (
     AsyncFluideClient,
     FluideClient,
@@ -25,7 +25,6 @@ from fluide.client import (
 from fluide.client._retry import REPEATABLE, repeatable
 from fluide.products.hr.models import Employee
 from fluide.products.pay.models import Payout
-from fluide.runtime import Runtime
 from tests.client.keys import KEY, SECRET
 from tests.client.support import Recorder, asgi_recording
 from tests.conftest import Dev
@@ -47,7 +46,7 @@ class AnswerLost(httpx.AsyncBaseTransport):
         return response
 
 
-def client_for(app: FastAPI, dev: Dev, transport: httpx.AsyncBaseTransport) -> AsyncFluideClient:
+def client_for(app: App, dev: Dev, transport: httpx.AsyncBaseTransport) -> AsyncFluideClient:
     return AsyncFluideClient(
         "http://testserver",
         dev.api_key,
@@ -62,13 +61,13 @@ async def no_sleep(seconds: float) -> None:
     return None
 
 
-async def count(runtime: Runtime, model: Any) -> int:
-    async with runtime.sessionmaker() as session:
+async def count(runtime: App, model: Any) -> int:
+    async with runtime.infra.sessionmaker() as session:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 async def test_a_deduplicated_post_whose_answer_was_lost_is_retried_and_pays_once(
-    app: FastAPI, dev: Dev, runtime: Runtime
+    app: App, dev: Dev, runtime: App
 ) -> None:
     recorder = Recorder()
     lossy = AnswerLost(asgi_recording(app, recorder), "/api/v1/pay/payouts")
@@ -90,7 +89,7 @@ async def test_a_deduplicated_post_whose_answer_was_lost_is_retried_and_pays_onc
 
 
 async def test_a_post_the_server_does_not_deduplicate_is_not_retried(
-    app: FastAPI, dev: Dev, runtime: Runtime
+    app: App, dev: Dev, runtime: App
 ) -> None:
     recorder = Recorder()
     lossy = AnswerLost(asgi_recording(app, recorder), "/api/v1/hr/employees")
@@ -138,7 +137,7 @@ def test_what_counts_as_repeatable() -> None:
     assert policy.delay_for_response(lost, 0) is None
 
 
-async def test_with_options_shares_the_token_and_the_pool(app: FastAPI, dev: Dev) -> None:
+async def test_with_options_shares_the_token_and_the_pool(app: App, dev: Dev) -> None:
     recorder = Recorder()
     fluide = client_for(app, dev, asgi_recording(app, recorder))
     async with fluide:

@@ -47,7 +47,7 @@ EXCLUDED = {
 @pytest.fixture(scope="module")
 def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp: Path = tmp_path_factory.mktemp("openapi")
-    return build_openapi(create_app(make_settings(tmp, f"sqlite+aiosqlite:///{tmp}/f.db")))
+    return build_openapi(create_app(make_settings(tmp, f"sqlite+aiosqlite:///{tmp}/f.db")).fastapi)
 
 
 def document_ops(doc: dict[str, Any]) -> Iterator[tuple[tuple[str, str], dict[str, Any]]]:

@@ -19,7 +19,7 @@ def test_importing_the_sdk_does_not_load_the_server() -> None:
     code = (
         "import sys, fluide.client; "
         "bad = [m for m in ('fastapi', 'sqlalchemy', 'fluide.identity', 'fluide.app', "
-        "'fluide.gateway', 'fluide.runtime') if m in sys.modules]; print(','.join(bad))"
+        "'fluide.gateway', 'fluide.kit') if m in sys.modules]; print(','.join(bad))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import random
 
-from fastapi import FastAPI
-
+from fluide.app import App
 from fluide.client import AsyncFluideClient, FluideClient
 from tests.client.scenario import walk
 from tests.client.support import LiveServer, Recorder, asgi_recording
 from tests.conftest import Dev
 
 
-async def test_the_async_client_walks_every_operation(app: FastAPI, dev: Dev) -> None:
+async def test_the_async_client_walks_every_operation(app: App, dev: Dev) -> None:
     recorder = Recorder()
     async with AsyncFluideClient(
         "http://testserver",

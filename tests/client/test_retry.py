@@ -9,11 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
+from fluide.app import App
 from fluide.client import AsyncFluideClient, RateLimitError, RetryPolicy
 from fluide.client._retry import parse_retry_after
-from fluide.runtime import Runtime
 from tests.client.support import Recorder, asgi_recording
 from tests.conftest import Dev
 
@@ -26,7 +25,7 @@ def settings_overrides() -> dict[str, Any]:
 
 
 def make_client(
-    app: FastAPI, dev: Dev, recorder: Recorder, sleep: Any, **retry: Any
+    app: App, dev: Dev, recorder: Recorder, sleep: Any, **retry: Any
 ) -> AsyncFluideClient:
     return AsyncFluideClient(
         "http://testserver",
@@ -38,7 +37,7 @@ def make_client(
     )
 
 
-async def test_429_is_retried_after_retry_after(app: FastAPI, dev: Dev, runtime: Runtime) -> None:
+async def test_429_is_retried_after_retry_after(app: App, dev: Dev, runtime: App) -> None:
     recorder = Recorder()
     slept: list[float] = []
 
@@ -64,7 +63,7 @@ def limited_retry_after(recorder: Recorder) -> float:
     return recorder.last_retry_after
 
 
-async def test_retries_are_bounded(app: FastAPI, dev: Dev) -> None:
+async def test_retries_are_bounded(app: App, dev: Dev) -> None:
     recorder = Recorder()
     slept: list[float] = []
 
@@ -82,7 +81,7 @@ async def test_retries_are_bounded(app: FastAPI, dev: Dev) -> None:
     assert len(recorder.statuses(429)) == 3
 
 
-async def test_a_wait_longer_than_max_wait_raises_at_once(app: FastAPI, dev: Dev) -> None:
+async def test_a_wait_longer_than_max_wait_raises_at_once(app: App, dev: Dev) -> None:
     recorder = Recorder()
     slept: list[float] = []
 
@@ -98,7 +97,7 @@ async def test_a_wait_longer_than_max_wait_raises_at_once(app: FastAPI, dev: Dev
     assert len(recorder.statuses(429)) == 1
 
 
-async def test_with_options_max_retries_zero_raises_the_first_429(app: FastAPI, dev: Dev) -> None:
+async def test_with_options_max_retries_zero_raises_the_first_429(app: App, dev: Dev) -> None:
     recorder = Recorder()
     slept: list[float] = []
 

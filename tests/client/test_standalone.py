@@ -29,7 +29,7 @@ import fluide.client
 from fluide.client import FluideClient
 from fluide.client.models import Employee
 present = [m for m in {SERVER_ONLY!r} if importlib.util.find_spec(m) is not None]
-present += [m for m in ("fluide.app", "fluide.identity", "fluide.runtime")
+present += [m for m in ("fluide.app", "fluide.identity", "fluide.kit")
             if importlib.util.find_spec(m) is not None]
 dists = sorted(d.metadata["Name"].lower() for d in importlib.metadata.distributions())
 print("present:", present)

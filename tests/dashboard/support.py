@@ -10,9 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from fluide.identity import accounts
+from fluide.app import App
 from fluide.identity.audit import Actor
-from fluide.runtime import Runtime
 
 PASSWORD = "correct horse battery staple"
 CSRF_RE = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
@@ -30,15 +29,15 @@ class Member:
     api_secret: str
 
 
-async def create_member(rt: Runtime, email: str | None = None) -> Member:
+async def create_member(rt: App, email: str | None = None) -> Member:
     """A verified account with a password and its default credential."""
     actor = Actor("system", "test", None, None)
     email = email or f"member-{uuid.uuid4().hex[:8]}@example.com"
-    async with rt.sessionmaker() as session, session.begin():
-        account, _ = await accounts.sign_up(
-            rt, session, actor, email=email, password=PASSWORD, tenant_name=None
+    async with rt.infra.sessionmaker() as session, session.begin():
+        account, _ = await rt.identity.accounts.sign_up(
+            session, actor, email=email, password=PASSWORD, tenant_name=None
         )
-        issued = await accounts.mark_verified(rt, session, actor, account)
+        issued = await rt.identity.accounts.mark_verified(session, actor, account)
         assert issued is not None
         return Member(
             email,

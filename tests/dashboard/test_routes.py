@@ -12,16 +12,15 @@ from urllib.parse import quote
 import httpx
 import jwt as pyjwt
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from fluide.app import App
 from fluide.gateway.models import UsageDaily
 from fluide.identity import audit
 from fluide.identity.audit import Actor
 from fluide.identity.models import AuditEvent, Credential
 from fluide.identity.principal import ALL_SCOPES
 from fluide.kit.clock import FrozenClock
-from fluide.runtime import Runtime
 from fluide.settings import Settings
 from tests.conftest import CLIENT_ID
 from tests.dashboard.support import (
@@ -44,15 +43,15 @@ def exchange_headers(key: str, secret: str) -> dict[str, str]:
     return {"X-Fluide-Api-Key": key, "X-Fluide-Api-Secret": secret, "X-Fluide-Client-Id": CLIENT_ID}
 
 
-async def credential(rt: Runtime, credential_id: str) -> Credential:
-    async with rt.sessionmaker() as session:
+async def credential(rt: App, credential_id: str) -> Credential:
+    async with rt.infra.sessionmaker() as session:
         cred = await session.get(Credential, credential_id)
         assert cred is not None
         return cred
 
 
-async def count_audit(rt: Runtime, action: str, credential_id: str) -> int:
-    async with rt.sessionmaker() as session:
+async def count_audit(rt: App, action: str, credential_id: str) -> int:
+    async with rt.infra.sessionmaker() as session:
         return int(
             await session.scalar(
                 select(func.count())
@@ -64,7 +63,7 @@ async def count_audit(rt: Runtime, action: str, credential_id: str) -> int:
 
 
 @pytest.fixture
-async def member(runtime: Runtime) -> Member:
+async def member(runtime: App) -> Member:
     return await create_member(runtime)
 
 
@@ -227,7 +226,7 @@ async def test_session_cookie_is_hardened(client: httpx.AsyncClient, member: Mem
     assert "secure" not in lowered  # plain HTTP in this test
 
 
-async def test_session_cookie_is_secure_behind_https(app: FastAPI, member: Member) -> None:
+async def test_session_cookie_is_secure_behind_https(app: App, member: Member) -> None:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
         page = await client.get("/connect/signin")
@@ -321,7 +320,7 @@ async def test_unknown_page_is_an_html_404(client: httpx.AsyncClient) -> None:
 
 
 async def test_revoke_without_a_valid_csrf_token_is_refused_and_changes_nothing(
-    app: FastAPI, client: httpx.AsyncClient, runtime: Runtime, signed_in: Member
+    app: App, client: httpx.AsyncClient, runtime: App, signed_in: Member
 ) -> None:
     path = f"/connect/keys/{signed_in.credential_id}/revoke"
     transport = httpx.ASGITransport(app=app)
@@ -350,7 +349,7 @@ async def test_revoke_without_a_valid_csrf_token_is_refused_and_changes_nothing(
 
 
 async def test_csrf_token_is_bound_to_the_session(
-    client: httpx.AsyncClient, runtime: Runtime, member: Member
+    client: httpx.AsyncClient, runtime: App, member: Member
 ) -> None:
     anonymous_token = await form_token(client, "/connect/signin")
     await sign_in(client, member.email)
@@ -421,7 +420,7 @@ async def test_create_credential_needs_a_scope(
 
 
 async def test_rotate_now_stops_the_old_secret(
-    client: httpx.AsyncClient, runtime: Runtime, signed_in: Member
+    client: httpx.AsyncClient, runtime: App, signed_in: Member
 ) -> None:
     page = await client.get(f"/connect/keys/{signed_in.credential_id}/rotate")
     for label in ("Now", "1 hour", "24 hours", "7 days", "stops at once"):
@@ -461,7 +460,7 @@ async def test_rotate_with_overlap_keeps_the_old_secret(
 
 
 async def test_rotate_refuses_an_unlisted_overlap(
-    client: httpx.AsyncClient, runtime: Runtime, signed_in: Member
+    client: httpx.AsyncClient, runtime: App, signed_in: Member
 ) -> None:
     token = await form_token(client)
     resp = await client.post(
@@ -473,7 +472,7 @@ async def test_rotate_refuses_an_unlisted_overlap(
 
 
 async def test_revoke_asks_first_then_refuses_exchange(
-    client: httpx.AsyncClient, runtime: Runtime, signed_in: Member
+    client: httpx.AsyncClient, runtime: App, signed_in: Member
 ) -> None:
     page = await client.get(f"/connect/keys/{signed_in.credential_id}/revoke")
     assert "permanent" in page.text
@@ -490,7 +489,7 @@ async def test_revoke_asks_first_then_refuses_exchange(
 
 
 async def test_another_tenants_credential_is_a_404(
-    client: httpx.AsyncClient, runtime: Runtime, signed_in: Member
+    client: httpx.AsyncClient, runtime: App, signed_in: Member
 ) -> None:
     other = await create_member(runtime)
     token = await form_token(client)
@@ -506,13 +505,13 @@ async def test_another_tenants_credential_is_a_404(
 
 
 async def test_exposed_secret_shows_a_warning(
-    client: httpx.AsyncClient, runtime: Runtime, signed_in: Member
+    client: httpx.AsyncClient, runtime: App, signed_in: Member
 ) -> None:
     assert "Secret exposed" not in (await client.get("/connect/keys")).text
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.infra.sessionmaker() as session, session.begin():
         cred = await session.get(Credential, signed_in.credential_id)
         assert cred is not None
-        cred.secret_exposed_at = runtime.clock()
+        cred.secret_exposed_at = runtime.infra.clock()
     assert "Secret exposed" in (await client.get("/connect/keys")).text
 
 
@@ -543,7 +542,7 @@ async def test_try_it_hands_a_short_token_to_the_playground(
 
 
 async def test_the_try_it_token_cannot_rotate_the_secret(
-    client: httpx.AsyncClient, runtime: Runtime, signed_in: Member
+    client: httpx.AsyncClient, runtime: App, signed_in: Member
 ) -> None:
     # It carries every scope of its credential, but it was minted without the secret and
     # lives in the browser's playground: a new secret must not come out of it.
@@ -566,7 +565,7 @@ async def test_the_try_it_token_cannot_rotate_the_secret(
             assert refused.status_code == 403, refused.text
             assert refused.json()["code"] == "INSUFFICIENT_SCOPE"
             assert "apiSecret" not in refused.text
-    async with runtime.sessionmaker() as session:
+    async with runtime.infra.sessionmaker() as session:
         cred = await credential(runtime, signed_in.credential_id)
         assert (cred.generation, cred.previous_secret_hash) == (1, None)
         denied = (
@@ -604,10 +603,10 @@ async def test_the_try_it_token_cannot_rotate_the_secret(
 
 
 async def test_usage_page_charts_requests_and_denials(
-    client: httpx.AsyncClient, runtime: Runtime, signed_in: Member
+    client: httpx.AsyncClient, runtime: App, signed_in: Member
 ) -> None:
-    today = runtime.clock().date()
-    async with runtime.sessionmaker() as session, session.begin():
+    today = runtime.infra.clock().date()
+    async with runtime.infra.sessionmaker() as session, session.begin():
         for back, count in ((0, 7), (1, 5), (13, 2), (14, 1000)):  # 14 days back: outside
             session.add(
                 UsageDaily(
@@ -642,14 +641,14 @@ async def test_usage_page_without_traffic(client: httpx.AsyncClient, signed_in: 
 
 
 async def test_audit_log_filters_and_pages(
-    client: httpx.AsyncClient, runtime: Runtime, signed_in: Member
+    client: httpx.AsyncClient, runtime: App, signed_in: Member
 ) -> None:
     actor = Actor("system", "test", None, None)
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.infra.sessionmaker() as session, session.begin():
         for i in range(30):
             audit.record(
                 session,
-                runtime.clock,
+                runtime.infra.clock,
                 actor,
                 "token.exchange",
                 outcome="denied" if i % 3 == 0 else "success",

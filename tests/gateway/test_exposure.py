@@ -8,26 +8,26 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from fluide.app import App
 from fluide.gateway.limiter import ProductLimiter
 from fluide.gateway.routes import EXCHANGE_PATHS
 from fluide.identity import formats
+from fluide.identity.exchange.lane import _EXCHANGE_ROUTES
 from fluide.identity.models import AuditEvent, Credential
-from fluide.identity.routes import _EXCHANGE_ROUTES
-from fluide.runtime import Runtime
 from tests.conftest import CLIENT_ID, Dev, bearer, create_dev, exchange
 
 HEALTH = "/api/v1/hr/health"
 
 
-async def _credential(rt: Runtime, dev: Dev) -> Credential:
-    async with rt.sessionmaker() as session:
+async def _credential(rt: App, dev: Dev) -> Credential:
+    async with rt.infra.sessionmaker() as session:
         cred = await session.get(Credential, dev.credential_id)
         assert cred is not None
         return cred
 
 
-async def _exposure_events(rt: Runtime, dev: Dev) -> list[AuditEvent]:
-    async with rt.sessionmaker() as session:
+async def _exposure_events(rt: App, dev: Dev) -> list[AuditEvent]:
+    async with rt.infra.sessionmaker() as session:
         rows = await session.scalars(
             select(AuditEvent).where(
                 AuditEvent.credential_id == dev.credential_id,
@@ -46,7 +46,7 @@ async def _current(client: httpx.AsyncClient, dev: Dev) -> dict[str, object]:
 
 
 async def test_live_secret_with_the_key_flags_and_audits(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev, caplog: pytest.LogCaptureFixture
+    client: httpx.AsyncClient, runtime: App, dev: Dev, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert (await _current(client, dev))["secretExposedAt"] is None
     caplog.set_level(logging.DEBUG)
@@ -68,7 +68,7 @@ async def test_live_secret_with_the_key_flags_and_audits(
 
 
 async def test_live_secret_with_only_the_token_flags(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev
+    client: httpx.AsyncClient, runtime: App, dev: Dev
 ) -> None:
     token = (await exchange(client, dev))["accessToken"]
     headers = {"Authorization": f"Bearer {token}", "X-Fluide-Client-Id": CLIENT_ID}
@@ -78,7 +78,7 @@ async def test_live_secret_with_only_the_token_flags(
 
 
 async def test_previous_secret_in_grace_flags(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev
+    client: httpx.AsyncClient, runtime: App, dev: Dev
 ) -> None:
     token = (await exchange(client, dev))["accessToken"]
     resp = await client.post(
@@ -92,7 +92,7 @@ async def test_previous_secret_in_grace_flags(
 
 @pytest.mark.parametrize("which", ["wrong", "dead previous", "other key"])
 async def test_a_secret_that_is_not_live_for_that_key_flags_nothing(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev, which: str
+    client: httpx.AsyncClient, runtime: App, dev: Dev, which: str
 ) -> None:
     key, secret = dev.api_key, "fl_sk_notarealsecret"
     if which == "dead previous":
@@ -114,7 +114,7 @@ async def test_a_secret_that_is_not_live_for_that_key_flags_nothing(
 
 
 async def test_exposure_checks_are_budgeted_per_source_address(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev
+    client: httpx.AsyncClient, runtime: App, dev: Dev
 ) -> None:
     gateway = client._transport.app.state.gateway  # type: ignore[attr-defined]
     gateway.exposure_limiter = ProductLimiter("3/hour")  # an hour window: no boundary mid-test
@@ -165,7 +165,7 @@ OUTSIDE = [
 
 @pytest.mark.parametrize(("method", "path"), OUTSIDE)
 async def test_a_secret_outside_the_exchange_is_refused_and_flagged(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev, method: str, path: str
+    client: httpx.AsyncClient, runtime: App, dev: Dev, method: str, path: str
 ) -> None:
     headers = {"X-Fluide-Api-Key": dev.api_key, "X-Fluide-Api-Secret": dev.api_secret}
     resp = await client.request(method, path, headers=headers)
@@ -179,7 +179,7 @@ async def test_a_secret_outside_the_exchange_is_refused_and_flagged(
 
 
 async def test_a_secret_outside_the_exchange_with_a_session_token_flags_the_key(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev
+    client: httpx.AsyncClient, runtime: App, dev: Dev
 ) -> None:
     # An account session token is no JWT: the key header names the credential.
     headers = {
@@ -193,7 +193,7 @@ async def test_a_secret_outside_the_exchange_with_a_session_token_flags_the_key(
 
 
 async def test_the_exchange_still_takes_the_secret(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev
+    client: httpx.AsyncClient, runtime: App, dev: Dev
 ) -> None:
     for path in EXCHANGE_PATHS:
         resp = await client.post(path, headers=dev.exchange_headers())
@@ -203,7 +203,7 @@ async def test_the_exchange_still_takes_the_secret(
 
 
 async def test_a_wrong_secret_outside_the_exchange_flags_nothing(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev
+    client: httpx.AsyncClient, runtime: App, dev: Dev
 ) -> None:
     for value in (formats.new_api_secret(), "x", dev.api_key):
         headers = {"X-Fluide-Api-Key": dev.api_key, "X-Fluide-Api-Secret": value}

@@ -17,10 +17,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from fluide.app import App
 from fluide.identity import credentials, jwt_core
 from fluide.identity.audit import SYSTEM
 from fluide.kit.clock import FrozenClock
-from fluide.runtime import Runtime
 from tests.conftest import CLIENT_ID, Dev, bearer, create_dev, exchange
 
 HEALTH = "/api/v1/hr/health"
@@ -39,10 +39,10 @@ def _segments(header: dict[str, Any], claims: dict[str, Any]) -> str:
     return f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
 
 
-def claims_for(rt: Runtime, dev: Dev, **overrides: Any) -> dict[str, Any]:
-    now = int(rt.clock().timestamp())
+def claims_for(rt: App, dev: Dev, **overrides: Any) -> dict[str, Any]:
+    now = int(rt.infra.clock().timestamp())
     claims: dict[str, Any] = {
-        "iss": rt.settings.issuer,
+        "iss": rt.infra.settings.issuer,
         "sub": dev.credential_id,
         "iat": now,
         "nbf": now,
@@ -58,8 +58,8 @@ def claims_for(rt: Runtime, dev: Dev, **overrides: Any) -> dict[str, Any]:
     return claims
 
 
-def mint(rt: Runtime, claims: dict[str, Any]) -> str:
-    key = rt.keyset.signing_key
+def mint(rt: App, claims: dict[str, Any]) -> str:
+    key = rt.identity.state.keyset.signing_key
     assert key is not None
     return jwt_core.mint(claims, key)
 
@@ -79,77 +79,77 @@ def assert_error(resp: httpx.Response, status: int, code: str) -> dict[str, Any]
 
 # ---- the table ---------------------------------------------------------------------------------
 
-Headers = Callable[[httpx.AsyncClient, Runtime, Dev, FrozenClock], Awaitable[dict[str, str]]]
+Headers = Callable[[httpx.AsyncClient, App, Dev, FrozenClock], Awaitable[dict[str, str]]]
 
 
-async def valid(client: httpx.AsyncClient, rt: Runtime, dev: Dev, clock: FrozenClock) -> dict:
+async def valid(client: httpx.AsyncClient, rt: App, dev: Dev, clock: FrozenClock) -> dict:
     return bearer((await exchange(client, dev))["accessToken"], dev)
 
 
-async def row1(client: httpx.AsyncClient, rt: Runtime, dev: Dev, clock: FrozenClock) -> dict:
+async def row1(client: httpx.AsyncClient, rt: App, dev: Dev, clock: FrozenClock) -> dict:
     return {**await valid(client, rt, dev, clock), "X-Fluide-Api-Secret": "anything"}
 
 
-async def row2(client: httpx.AsyncClient, rt: Runtime, dev: Dev, clock: FrozenClock) -> dict:
+async def row2(client: httpx.AsyncClient, rt: App, dev: Dev, clock: FrozenClock) -> dict:
     headers = await valid(client, rt, dev, clock)
     del headers["Authorization"]
     return headers
 
 
-async def row3(client: httpx.AsyncClient, rt: Runtime, dev: Dev, clock: FrozenClock) -> dict:
+async def row3(client: httpx.AsyncClient, rt: App, dev: Dev, clock: FrozenClock) -> dict:
     token = (await exchange(client, dev))["accessToken"]
     return {**bearer(token, dev), "Authorization": f"Token {token}"}
 
 
-async def row4_key(client: httpx.AsyncClient, rt: Runtime, dev: Dev, clock: FrozenClock) -> dict:
+async def row4_key(client: httpx.AsyncClient, rt: App, dev: Dev, clock: FrozenClock) -> dict:
     return bearer((await exchange(client, dev))["accessToken"])
 
 
-async def row4_client(client: httpx.AsyncClient, rt: Runtime, dev: Dev, clock: FrozenClock) -> dict:
+async def row4_client(client: httpx.AsyncClient, rt: App, dev: Dev, clock: FrozenClock) -> dict:
     headers = await valid(client, rt, dev, clock)
     del headers["X-Fluide-Client-Id"]
     return headers
 
 
-async def row5(client: httpx.AsyncClient, rt: Runtime, dev: Dev, clock: FrozenClock) -> dict:
+async def row5(client: httpx.AsyncClient, rt: App, dev: Dev, clock: FrozenClock) -> dict:
     token = (await exchange(client, dev))["accessToken"]
     head, payload, sig = token.split(".")
     flipped = sig[:-2] + ("AA" if sig[-2:] != "AA" else "BB")
     return bearer(f"{head}.{payload}.{flipped}", dev)
 
 
-async def row6(client: httpx.AsyncClient, rt: Runtime, dev: Dev, clock: FrozenClock) -> dict:
+async def row6(client: httpx.AsyncClient, rt: App, dev: Dev, clock: FrozenClock) -> dict:
     headers = await valid(client, rt, dev, clock)
-    clock.advance(900 + rt.settings.token_leeway_seconds + 1)
+    clock.advance(900 + rt.infra.settings.token_leeway_seconds + 1)
     return headers
 
 
-async def row7(client: httpx.AsyncClient, rt: Runtime, dev: Dev, clock: FrozenClock) -> dict:
+async def row7(client: httpx.AsyncClient, rt: App, dev: Dev, clock: FrozenClock) -> dict:
     headers = await valid(client, rt, dev, clock)
     resp = await client.post("/api/v1/authorize/revoke", headers=headers)
     assert resp.status_code == 204
     return headers
 
 
-async def row8(client: httpx.AsyncClient, rt: Runtime, dev: Dev, clock: FrozenClock) -> dict:
+async def row8(client: httpx.AsyncClient, rt: App, dev: Dev, clock: FrozenClock) -> dict:
     return {**await valid(client, rt, dev, clock), "X-Fluide-Client-Id": "fluide-admin"}
 
 
-async def row9(client: httpx.AsyncClient, rt: Runtime, dev: Dev, clock: FrozenClock) -> dict:
+async def row9(client: httpx.AsyncClient, rt: App, dev: Dev, clock: FrozenClock) -> dict:
     other = await create_dev(rt)
     return {**await valid(client, rt, dev, clock), "X-Fluide-Api-Key": other.api_key}
 
 
-async def row10(client: httpx.AsyncClient, rt: Runtime, dev: Dev, clock: FrozenClock) -> dict:
+async def row10(client: httpx.AsyncClient, rt: App, dev: Dev, clock: FrozenClock) -> dict:
     headers = await valid(client, rt, dev, clock)
-    async with rt.sessionmaker() as session, session.begin():
+    async with rt.infra.sessionmaker() as session, session.begin():
         cred = await credentials.get_for_tenant(session, dev.tenant_id, dev.credential_id)
-        await credentials.revoke(session, rt.clock, SYSTEM, cred)
-    await rt.changed()
+        await rt.identity.credentials.revoke(session, SYSTEM, cred)
+    await rt.identity.feed.changed()
     return headers
 
 
-async def row11(client: httpx.AsyncClient, rt: Runtime, dev: Dev, clock: FrozenClock) -> dict:
+async def row11(client: httpx.AsyncClient, rt: App, dev: Dev, clock: FrozenClock) -> dict:
     resp = await client.post(
         "/api/v1/authorize/token", headers={**dev.exchange_headers(), "X-Fluide-Scope": "pay:read"}
     )
@@ -157,7 +157,7 @@ async def row11(client: httpx.AsyncClient, rt: Runtime, dev: Dev, clock: FrozenC
     return bearer(resp.json()["accessToken"], dev)
 
 
-async def row12(client: httpx.AsyncClient, rt: Runtime, dev: Dev, clock: FrozenClock) -> dict:
+async def row12(client: httpx.AsyncClient, rt: App, dev: Dev, clock: FrozenClock) -> dict:
     headers = await valid(client, rt, dev, clock)
     for _ in range(5):  # the limit of this module is 5/hour
         assert (await call(client, headers)).status_code == 200
@@ -184,7 +184,7 @@ ROWS: list[tuple[str, Headers, int, str]] = [
 @pytest.mark.parametrize(("row", "make", "status", "code"), ROWS, ids=[r[0] for r in ROWS])
 async def test_every_row_of_the_guard(
     client: httpx.AsyncClient,
-    runtime: Runtime,
+    runtime: App,
     dev: Dev,
     clock: FrozenClock,
     row: str,
@@ -253,7 +253,7 @@ async def test_malformed_authorization(client: httpx.AsyncClient, dev: Dev, valu
 
 
 async def test_tenant_a_token_with_tenant_b_key(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev
+    client: httpx.AsyncClient, runtime: App, dev: Dev
 ) -> None:
     other = await create_dev(runtime)
     assert other.tenant_id != dev.tenant_id
@@ -270,7 +270,7 @@ async def test_admin_client_id_is_refused(client: httpx.AsyncClient, dev: Dev) -
 
 
 async def test_cached_token_respects_expiry(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev, clock: FrozenClock
+    client: httpx.AsyncClient, runtime: App, dev: Dev, clock: FrozenClock
 ) -> None:
     headers = bearer((await exchange(client, dev))["accessToken"], dev)
     assert (await call(client, headers)).status_code == 200
@@ -278,7 +278,7 @@ async def test_cached_token_respects_expiry(
     assert len(gateway.cache) == 1
     clock.advance(900)  # within the leeway: still accepted
     assert (await call(client, headers)).status_code == 200
-    clock.advance(runtime.settings.token_leeway_seconds)
+    clock.advance(runtime.infra.settings.token_leeway_seconds)
     assert_error(await call(client, headers), 401, "TOKEN_EXPIRED")
     assert len(gateway.cache) == 0
 
@@ -308,28 +308,28 @@ async def test_rotation_with_grace_keeps_old_tokens(client: httpx.AsyncClient, d
 # ---- forged tokens ------------------------------------------------------------------------------
 
 
-def _public_pem(rt: Runtime) -> bytes:
-    key = rt.keyset.signing_key
+def _public_pem(rt: App) -> bytes:
+    key = rt.identity.state.keyset.signing_key
     assert key is not None
     return key.private_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 
 
-def forge_alg_none(rt: Runtime, dev: Dev) -> str:
-    kid = rt.keyset.signing_key.kid  # type: ignore[union-attr]
+def forge_alg_none(rt: App, dev: Dev) -> str:
+    kid = rt.identity.state.keyset.signing_key.kid  # type: ignore[union-attr]
     return _segments({"alg": "none", "typ": "at+jwt", "kid": kid}, claims_for(rt, dev)) + "."
 
 
-def forge_hs256_with_public_key(rt: Runtime, dev: Dev) -> str:
-    kid = rt.keyset.signing_key.kid  # type: ignore[union-attr]
+def forge_hs256_with_public_key(rt: App, dev: Dev) -> str:
+    kid = rt.identity.state.keyset.signing_key.kid  # type: ignore[union-attr]
     signing_input = _segments({"alg": "HS256", "typ": "at+jwt", "kid": kid}, claims_for(rt, dev))
     sig = hmac.new(_public_pem(rt), signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{_b64(sig)}"
 
 
-def _foreign(kid: str) -> Callable[[Runtime, Dev], str]:
-    def forge(rt: Runtime, dev: Dev) -> str:
+def _foreign(kid: str) -> Callable[[App, Dev], str]:
+    def forge(rt: App, dev: Dev) -> str:
         key = ec.generate_private_key(ec.SECP256R1())
         return pyjwt.encode(
             claims_for(rt, dev), key, algorithm="ES256", headers={"kid": kid, "typ": "at+jwt"}
@@ -338,38 +338,38 @@ def _foreign(kid: str) -> Callable[[Runtime, Dev], str]:
     return forge
 
 
-def forge_foreign_key_real_kid(rt: Runtime, dev: Dev) -> str:
-    return _foreign(rt.keyset.signing_key.kid)(rt, dev)  # type: ignore[union-attr]
+def forge_foreign_key_real_kid(rt: App, dev: Dev) -> str:
+    return _foreign(rt.identity.state.keyset.signing_key.kid)(rt, dev)  # type: ignore[union-attr]
 
 
-def forge_tampered_payload(rt: Runtime, dev: Dev) -> str:
+def forge_tampered_payload(rt: App, dev: Dev) -> str:
     head, _, sig = mint(rt, claims_for(rt, dev)).split(".")
     evil = claims_for(rt, dev, scope="hr:read hr:write payroll:write", tenant_id="ten_other")
     return f"{head}.{_b64(json.dumps(evil).encode())}.{sig}"
 
 
-def forge_nbf_future(rt: Runtime, dev: Dev) -> str:
-    now = int(rt.clock().timestamp())
+def forge_nbf_future(rt: App, dev: Dev) -> str:
+    now = int(rt.infra.clock().timestamp())
     return mint(rt, claims_for(rt, dev, nbf=now + 3600, iat=now + 3600, exp=now + 4500))
 
 
-def forge_wrong_iss(rt: Runtime, dev: Dev) -> str:
+def forge_wrong_iss(rt: App, dev: Dev) -> str:
     return mint(rt, claims_for(rt, dev, iss="https://evil.example"))
 
 
-def forge_missing_claim(rt: Runtime, dev: Dev) -> str:
+def forge_missing_claim(rt: App, dev: Dev) -> str:
     claims = claims_for(rt, dev)
     del claims["gen"]
     return mint(rt, claims)
 
 
-def forge_expired(rt: Runtime, dev: Dev) -> str:
-    now = int(rt.clock().timestamp())
+def forge_expired(rt: App, dev: Dev) -> str:
+    now = int(rt.infra.clock().timestamp())
     return mint(rt, claims_for(rt, dev, iat=now - 2000, nbf=now - 2000, exp=now - 1000))
 
 
-def forge_jku(rt: Runtime, dev: Dev) -> str:
-    key = rt.keyset.signing_key
+def forge_jku(rt: App, dev: Dev) -> str:
+    key = rt.identity.state.keyset.signing_key
     assert key is not None
     return pyjwt.encode(
         claims_for(rt, dev),
@@ -379,7 +379,7 @@ def forge_jku(rt: Runtime, dev: Dev) -> str:
     )
 
 
-FORGERIES: list[tuple[str, Callable[[Runtime, Dev], str], str]] = [
+FORGERIES: list[tuple[str, Callable[[App, Dev], str], str]] = [
     ("alg none", forge_alg_none, "TOKEN_INVALID"),
     ("HS256 signed with the public key PEM", forge_hs256_with_public_key, "TOKEN_INVALID"),
     ("unknown kid", _foreign("k-" + uuid.uuid4().hex), "TOKEN_INVALID"),
@@ -398,10 +398,10 @@ FORGERIES: list[tuple[str, Callable[[Runtime, Dev], str], str]] = [
 @pytest.mark.parametrize(("name", "forge", "code"), FORGERIES, ids=[f[0] for f in FORGERIES])
 async def test_forged_tokens_are_refused(
     client: httpx.AsyncClient,
-    runtime: Runtime,
+    runtime: App,
     dev: Dev,
     name: str,
-    forge: Callable[[Runtime, Dev], str],
+    forge: Callable[[App, Dev], str],
     code: str,
 ) -> None:
     # The control: the same claims, honestly signed, pass.
@@ -416,7 +416,7 @@ async def test_forged_tokens_are_refused(
 
 
 async def test_a_removed_signing_key_empties_the_cache(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev
+    client: httpx.AsyncClient, runtime: App, dev: Dev
 ) -> None:
     headers = bearer((await exchange(client, dev))["accessToken"], dev)
     assert (await call(client, headers)).status_code == 200
@@ -425,7 +425,7 @@ async def test_a_removed_signing_key_empties_the_cache(
     # Simulate a key set without the token's key (its key was removed after rotations).
     from fluide.identity.keyring import KeySet
 
-    runtime.keyset = KeySet(signing_key=runtime.keyset.signing_key)
+    runtime.identity.state.keyset = KeySet(signing_key=runtime.identity.state.keyset.signing_key)
     assert_error(await call(client, headers), 401, "TOKEN_INVALID")
 
 

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from fluide.app import create_app
+from fluide.app import App, create_app
 from fluide.gateway.limiter import ProductLimiter
 from fluide.kit.clock import FrozenClock
 from tests.conftest import bearer, create_dev, exchange, make_settings
@@ -43,15 +42,15 @@ def test_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(limiter._windows) <= 10
 
 
-async def _app(tmp_path: Path, database_url: str, **overrides: object) -> FastAPI:
+async def _app(tmp_path: Path, database_url: str, **overrides: object) -> App:
     return create_app(make_settings(tmp_path, database_url, **overrides), FrozenClock())
 
 
-async def _run_limit(app: FastAPI) -> None:
-    rt = app.state.runtime
+async def _run_limit(app: App) -> None:
+    rt = app
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with (
-        app.router.lifespan_context(app),
+        app.lifespan(),
         httpx.AsyncClient(transport=transport, base_url="http://t") as client,
     ):
         dev = await create_dev(rt)
@@ -94,11 +93,11 @@ async def test_two_apps_on_one_redis_share_a_keys_budget(
 ) -> None:
     a = await _app(tmp_path, database_url, product_rate_limit="4/hour", redis_url=redis_url)
     b = await _app(tmp_path, database_url, product_rate_limit="4/hour", redis_url=redis_url)
-    async with a.router.lifespan_context(a), b.router.lifespan_context(b):
+    async with a.lifespan(), b.lifespan():
         ca = httpx.AsyncClient(transport=httpx.ASGITransport(app=a), base_url="http://a")
         cb = httpx.AsyncClient(transport=httpx.ASGITransport(app=b), base_url="http://b")
         async with ca, cb:
-            dev = await create_dev(a.state.runtime)
+            dev = await create_dev(a)
             headers = bearer((await exchange(ca, dev))["accessToken"], dev)
             statuses = [(await c.get(HEALTH, headers=headers)).status_code for c in (ca, cb) * 3]
     assert statuses == [200, 200, 200, 200, 429, 429]

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from fluide.runtime import Runtime
+from fluide.app import App
 from tests.conftest import Dev, bearer, create_dev, exchange
 
 METRICS_TOKEN = "metrics-token-for-tests-0123456789"
@@ -34,7 +34,7 @@ class TestWithToken:
         assert resp.json()["code"] == "METRICS_UNAUTHORIZED"
         assert METRICS_TOKEN not in resp.text
 
-    async def test_counters(self, client: httpx.AsyncClient, runtime: Runtime, dev: Dev) -> None:
+    async def test_counters(self, client: httpx.AsyncClient, runtime: App, dev: Dev) -> None:
         token = (await exchange(client, dev))["accessToken"]
         other = await create_dev(runtime)
         assert (

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fluide.runtime import Runtime
+from fluide.app import create_app
 from tests.conftest import (
     CLIENT_ID,
     REDIS_URL,
@@ -90,12 +90,10 @@ def _prepare(tmp_path: Path, url: str) -> Dev:
         # Start from empty tables: signing keys another module left (under another key
         # encryption key) would not decrypt here.
         await truncate_pg(url)
-        rt = Runtime(make_settings(tmp_path / "setup", url))
-        await rt.start()  # creates the signing keys once, before the servers start
-        try:
+        rt = create_app(make_settings(tmp_path / "setup", url))
+        # Starting creates the signing keys once, before the servers start.
+        async with rt.lifespan():
             return await create_dev(rt)
-        finally:
-            await rt.stop()
 
     return asyncio.run(go())
 

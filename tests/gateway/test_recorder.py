@@ -9,19 +9,18 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from fluide.app import create_app
+from fluide.app import App, create_app
 from fluide.gateway.models import UsageDaily
 from fluide.gateway.usage import usage_summary
 from fluide.identity.models import Credential
 from fluide.kit.clock import FrozenClock, as_utc
-from fluide.runtime import Runtime
 from tests.conftest import Dev, bearer, create_dev, exchange, make_settings
 
 HEALTH = "/api/v1/hr/health"
 
 
-async def _rows(rt: Runtime, dev: Dev) -> dict[tuple[date, str], int]:
-    async with rt.sessionmaker() as session:
+async def _rows(rt: App, dev: Dev) -> dict[tuple[date, str], int]:
+    async with rt.infra.sessionmaker() as session:
         rows = await session.execute(
             select(UsageDaily.day, UsageDaily.code, UsageDaily.count).where(
                 UsageDaily.credential_id == dev.credential_id
@@ -31,7 +30,7 @@ async def _rows(rt: Runtime, dev: Dev) -> dict[tuple[date, str], int]:
 
 
 async def test_counts_accumulate_in_memory_and_flush_in_one_batch(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev, clock: FrozenClock
+    client: httpx.AsyncClient, runtime: App, dev: Dev, clock: FrozenClock
 ) -> None:
     gateway = client._transport.app.state.gateway  # type: ignore[attr-defined]
     token = (await exchange(client, dev))["accessToken"]
@@ -54,7 +53,7 @@ async def test_counts_accumulate_in_memory_and_flush_in_one_batch(
         (today, "API_KEY_MISMATCH"): 1,
         (today, "INSUFFICIENT_SCOPE"): 1,
     }
-    async with runtime.sessionmaker() as session:
+    async with runtime.infra.sessionmaker() as session:
         cred = await session.get(Credential, dev.credential_id)
         assert cred is not None and cred.last_used_at is not None
         assert as_utc(cred.last_used_at) == clock()
@@ -68,14 +67,14 @@ async def test_counts_accumulate_in_memory_and_flush_in_one_batch(
         assert (await client.get(HEALTH, headers=bearer(token, dev))).status_code == 200
     await gateway.usage.flush()
     assert (await _rows(runtime, dev))[(today, "")] == 5
-    async with runtime.sessionmaker() as session:
+    async with runtime.infra.sessionmaker() as session:
         cred = await session.get(Credential, dev.credential_id)
         assert cred is not None and as_utc(cred.last_used_at) == clock()  # type: ignore[arg-type]
     assert await gateway.usage.flush() == 0
 
 
 async def test_unverified_denials_are_not_counted(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev
+    client: httpx.AsyncClient, runtime: App, dev: Dev
 ) -> None:
     gateway = client._transport.app.state.gateway  # type: ignore[attr-defined]
     assert (await client.get(HEALTH)).status_code == 401
@@ -84,7 +83,7 @@ async def test_unverified_denials_are_not_counted(
 
 
 async def test_a_failed_flush_keeps_the_counts(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev, backend: str, tmp_path: Path
+    client: httpx.AsyncClient, runtime: App, dev: Dev, backend: str, tmp_path: Path
 ) -> None:
     gateway = client._transport.app.state.gateway  # type: ignore[attr-defined]
     token = (await exchange(client, dev))["accessToken"]
@@ -117,10 +116,10 @@ async def test_usage_is_flushed_on_shutdown(tmp_path: Path, database_url: str) -
     app = create_app(settings, FrozenClock())
     transport = httpx.ASGITransport(app=app)
     async with (
-        app.router.lifespan_context(app),
+        app.lifespan(),
         httpx.AsyncClient(transport=transport, base_url="http://t") as client,
     ):
-        dev = await create_dev(app.state.runtime)
+        dev = await create_dev(app)
         token = (await exchange(client, dev))["accessToken"]
         for _ in range(4):
             assert (await client.get(HEALTH, headers=bearer(token, dev))).status_code == 200

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter
 
-from fluide.app import create_app
+from fluide.app import App, create_app
 from fluide.gateway import CurrentPrincipal, guarded_router, require_scope
 from fluide.gateway.routes import (
     PRODUCT_PREFIXES,
@@ -27,10 +27,10 @@ def _concrete(path: str) -> str:
 
 
 async def test_every_product_route_refuses_a_request_without_headers(
-    app: FastAPI, client: httpx.AsyncClient
+    app: App, client: httpx.AsyncClient
 ) -> None:
     checked = 0
-    for info in walk(app.routes):
+    for info in walk(app.fastapi.routes):
         if not is_product_path(info.path):
             continue
         for method in sorted(info.methods) or ["GET"]:
@@ -43,7 +43,7 @@ async def test_every_product_route_refuses_a_request_without_headers(
     # The five health checks at least: the walk cannot pass by finding nothing.
     assert checked >= 5
     for prefix in PRODUCT_PREFIXES:
-        assert any(info.path == f"{prefix}/health" for info in walk(app.routes))
+        assert any(info.path == f"{prefix}/health" for info in walk(app.fastapi.routes))
 
 
 @pytest.mark.parametrize(
@@ -74,7 +74,7 @@ def _settings(tmp_path: Path) -> Settings:
 
 
 def test_the_app_as_built_is_guarded(tmp_path: Path) -> None:
-    assert_guarded(create_app(_settings(tmp_path)))
+    assert_guarded(create_app(_settings(tmp_path)).fastapi)
 
 
 def test_a_route_without_scope_stops_the_app(tmp_path: Path) -> None:
@@ -85,18 +85,18 @@ def test_a_route_without_scope_stops_the_app(tmp_path: Path) -> None:
     async def sneaky() -> dict[str, str]:
         return {"leak": "yes"}
 
-    app.include_router(router)
+    app.fastapi.include_router(router)
     with pytest.raises(UnguardedRouteError, match="/api/v1/hr/sneaky"):
-        assert_guarded(app)
+        assert_guarded(app.fastapi)
 
 
 def test_a_plain_router_under_a_product_prefix_stops_the_app(tmp_path: Path) -> None:
     app = create_app(_settings(tmp_path))
     router = APIRouter(prefix="/api/v1/payroll")
     router.add_api_route("/export", lambda: {}, methods=["GET"])
-    app.include_router(router)
+    app.fastapi.include_router(router)
     with pytest.raises(UnguardedRouteError, match="/api/v1/payroll/export"):
-        assert_guarded(app)
+        assert_guarded(app.fastapi)
 
 
 def test_a_starlette_route_or_mount_under_a_prefix_stops_the_app(tmp_path: Path) -> None:
@@ -104,20 +104,20 @@ def test_a_starlette_route_or_mount_under_a_prefix_stops_the_app(tmp_path: Path)
     from starlette.staticfiles import StaticFiles
 
     app = create_app(_settings(tmp_path))
-    app.add_route("/api/v1/books/raw", lambda request: PlainTextResponse("x"))
+    app.fastapi.add_route("/api/v1/books/raw", lambda request: PlainTextResponse("x"))
     with pytest.raises(UnguardedRouteError, match="/api/v1/books/raw"):
-        assert_guarded(app)
+        assert_guarded(app.fastapi)
     app = create_app(_settings(tmp_path))
-    app.mount("/api/v1", StaticFiles(directory=tmp_path))
+    app.fastapi.mount("/api/v1", StaticFiles(directory=tmp_path))
     with pytest.raises(UnguardedRouteError, match="mount"):
-        assert_guarded(app)
+        assert_guarded(app.fastapi)
 
 
 async def test_an_unguarded_route_fails_at_start(settings: Settings) -> None:
     app = create_app(settings)
-    app.add_api_route("/api/v1/utils/debug", lambda: {}, methods=["GET"])
+    app.fastapi.add_api_route("/api/v1/utils/debug", lambda: {}, methods=["GET"])
     with pytest.raises(UnguardedRouteError):
-        async with app.router.lifespan_context(app):
+        async with app.lifespan():
             pass
 
 
@@ -153,13 +153,13 @@ async def test_a_product_route_reads_the_principal(settings: Settings) -> None:
     async def whoami(principal: CurrentPrincipal) -> dict[str, str]:
         return {"tenantId": principal.tenant_id, "credentialId": principal.credential_id}
 
-    app.include_router(router)
+    app.fastapi.include_router(router)
     transport = httpx.ASGITransport(app=app)
     async with (
-        app.router.lifespan_context(app),
+        app.lifespan(),
         httpx.AsyncClient(transport=transport, base_url="http://t") as client,
     ):
-        dev = await create_dev(app.state.runtime)
+        dev = await create_dev(app)
         token = (await exchange(client, dev))["accessToken"]
         resp = await client.get("/api/v1/books/whoami", headers=bearer(token, dev))
         assert resp.status_code == 200, resp.text
@@ -180,7 +180,7 @@ def test_a_guarded_route_declares_one_scope() -> None:
 
 
 async def test_require_scope_outside_a_guarded_router_is_a_dependency(
-    app: FastAPI, client: httpx.AsyncClient, dev: Dev
+    app: App, client: httpx.AsyncClient, dev: Dev
 ) -> None:
     # A route of the app's own (not under a product prefix, so the middleware does not guard
     # it) can still demand a scope: the dependency authenticates and checks 11-12 itself.
@@ -190,7 +190,7 @@ async def test_require_scope_outside_a_guarded_router_is_a_dependency(
     async def scoped(principal: CurrentPrincipal) -> dict[str, str]:
         return {"credentialId": principal.credential_id}
 
-    app.include_router(router)
+    app.fastapi.include_router(router)
     assert (await client.get("/api/v1/extra/scoped")).status_code == 401
     token = (await exchange(client, dev))["accessToken"]
     resp = await client.get("/api/v1/extra/scoped", headers=bearer(token, dev))

@@ -9,12 +9,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
-from fastapi import FastAPI
 
-from fluide.identity import accounts
+from fluide.app import App
 from fluide.identity.audit import Actor
 from fluide.identity.credential_cache import CachedCredential, CredentialCache
-from fluide.runtime import Runtime
 from tests.conftest import CLIENT_ID
 
 TOKEN = "/api/v1/authorize/token"
@@ -22,7 +20,7 @@ PASSWORD = "correct horse battery staple"
 DECOY = "fl_sk_decoy"  # the value main used to compare against when nothing was stored
 
 
-def client_from(app: FastAPI, ip: str, port: int = 50000) -> httpx.AsyncClient:
+def client_from(app: App, ip: str, port: int = 50000) -> httpx.AsyncClient:
     """A client whose requests come from ``ip`` (the ASGI scope's client address)."""
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(ip, port))
     return httpx.AsyncClient(transport=transport, base_url="http://testserver")
@@ -97,15 +95,15 @@ class Owner:
         assert resp.status_code == 200, resp.text
 
 
-async def sign_in_owner(rt: Runtime, client: httpx.AsyncClient) -> Owner:
+async def sign_in_owner(rt: App, client: httpx.AsyncClient) -> Owner:
     """A new verified account with a password, signed in over HTTP."""
     email = f"owner-{uuid.uuid4().hex[:10]}@example.com"
     actor = Actor("system", "test", None, None)
-    async with rt.sessionmaker() as session, session.begin():
-        account, _ = await accounts.sign_up(
-            rt, session, actor, email=email, password=PASSWORD, tenant_name=None
+    async with rt.infra.sessionmaker() as session, session.begin():
+        account, _ = await rt.identity.accounts.sign_up(
+            session, actor, email=email, password=PASSWORD, tenant_name=None
         )
-        await accounts.mark_verified(rt, session, actor, account)
+        await rt.identity.accounts.mark_verified(session, actor, account)
     resp = await client.post("/api/v1/auth/signin", json={"email": email, "password": PASSWORD})
     assert resp.status_code == 200, resp.text
     return Owner(client, resp.json()["sessionToken"], account.tenant_id)
@@ -133,10 +131,10 @@ class CacheProbe:
 
 
 @contextmanager
-def probing(rt: Runtime, ttl: float | None = None) -> Iterator[CacheProbe]:
+def probing(rt: App, ttl: float | None = None) -> Iterator[CacheProbe]:
     """Probe ``rt``'s snapshot; with ``ttl``, entries live that long (seconds) meanwhile, so a
     warm state stays warm however slow the machine is."""
-    cache = rt.credential_cache
+    cache = rt.identity.state.credential_cache
     probe = CacheProbe(cache)
     saved_ttl = cache.ttl
     cache.get = probe.get  # type: ignore[method-assign]

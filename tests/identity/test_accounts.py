@@ -14,20 +14,20 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from fluide.identity import accounts
+from fluide.app import App
+from fluide.identity.accounts import service as accounts
 from fluide.identity.models import Account
 from fluide.kit.clock import FrozenClock
-from fluide.runtime import Runtime
 
 PASSWORD = "correct horse battery staple"
 
 
-def _outbox(runtime: Runtime) -> list[Message]:
-    folder = runtime.settings.data_dir / "outbox"
+def _outbox(runtime: App) -> list[Message]:
+    folder = runtime.infra.settings.data_dir / "outbox"
     return [email.message_from_bytes(p.read_bytes()) for p in sorted(Path(folder).glob("*.eml"))]
 
 
-def _code_for(runtime: Runtime, address: str) -> str:
+def _code_for(runtime: App, address: str) -> str:
     mails = [m for m in _outbox(runtime) if m["To"] == address]
     assert mails, "no verification mail"
     match = re.search(r"\b(\d{6})\b", str(mails[-1]["Subject"]))
@@ -40,7 +40,7 @@ async def _signup(client: httpx.AsyncClient, address: str) -> httpx.Response:
 
 
 async def test_signup_verify_returns_the_secret_once(
-    client: httpx.AsyncClient, runtime: Runtime
+    client: httpx.AsyncClient, runtime: App
 ) -> None:
     resp = await _signup(client, "ada@example.com")
     assert resp.status_code == 202
@@ -80,7 +80,7 @@ async def test_bad_input(client: httpx.AsyncClient) -> None:
     assert "password" in short.json()["errors"]
 
 
-async def test_five_wrong_codes_lock_the_code(client: httpx.AsyncClient, runtime: Runtime) -> None:
+async def test_five_wrong_codes_lock_the_code(client: httpx.AsyncClient, runtime: App) -> None:
     await _signup(client, "eve@example.com")
     code = _code_for(runtime, "eve@example.com")
     wrong = "000000" if code != "000000" else "111111"
@@ -107,7 +107,7 @@ async def test_five_wrong_codes_lock_the_code(client: httpx.AsyncClient, runtime
 
 
 async def test_code_expires_after_fifteen_minutes(
-    client: httpx.AsyncClient, runtime: Runtime, clock: FrozenClock
+    client: httpx.AsyncClient, runtime: App, clock: FrozenClock
 ) -> None:
     await _signup(client, "late@example.com")
     code = _code_for(runtime, "late@example.com")
@@ -118,7 +118,7 @@ async def test_code_expires_after_fifteen_minutes(
     assert (resp.status_code, resp.json()["code"]) == (400, "VERIFICATION_CODE_EXPIRED")
 
 
-async def _signed_in(client: httpx.AsyncClient, runtime: Runtime, address: str) -> dict[str, str]:
+async def _signed_in(client: httpx.AsyncClient, runtime: App, address: str) -> dict[str, str]:
     await _signup(client, address)
     await client.post(
         "/api/v1/auth/verify", json={"email": address, "code": _code_for(runtime, address)}
@@ -145,7 +145,7 @@ async def test_signin_requires_verification_and_the_right_password(
 
 
 async def test_credentials_lifecycle_for_the_signed_in_account(
-    client: httpx.AsyncClient, runtime: Runtime
+    client: httpx.AsyncClient, runtime: App
 ) -> None:
     session = await _signed_in(client, runtime, "lin@example.com")
     me = await client.get("/api/v1/auth/me", headers=session)
@@ -205,7 +205,7 @@ async def test_credentials_lifecycle_for_the_signed_in_account(
     "body", [{"name": ""}, {"name": "x", "environment": "moon"}, {"name": "x", "scopes": ["root"]}]
 )
 async def test_credential_validation(
-    client: httpx.AsyncClient, runtime: Runtime, body: dict[str, object]
+    client: httpx.AsyncClient, runtime: App, body: dict[str, object]
 ) -> None:
     session = await _signed_in(client, runtime, "val@example.com")
     resp = await client.post("/api/v1/auth/credentials", headers=session, json=body)
@@ -235,7 +235,7 @@ ONE_MAILBOX_OR_NOTHING = [
 
 @pytest.mark.parametrize("address", ONE_MAILBOX_OR_NOTHING)
 async def test_only_one_mailbox_is_an_email_address(
-    client: httpx.AsyncClient, runtime: Runtime, address: str
+    client: httpx.AsyncClient, runtime: App, address: str
 ) -> None:
     """A list, a display name, a NUL or a header break would have been mailed as given: every
     route an address comes in by refuses it, and no mail goes anywhere."""
@@ -251,12 +251,12 @@ async def test_only_one_mailbox_is_an_email_address(
         assert list(resp.json()["errors"]) == (["body"] if "\x00" in address else ["email"])
         assert "\x00" not in resp.text
     assert _outbox(runtime) == []
-    async with runtime.sessionmaker() as session:
+    async with runtime.infra.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Account)) == 0
 
 
 async def test_addresses_are_stored_in_one_canonical_form(
-    client: httpx.AsyncClient, runtime: Runtime
+    client: httpx.AsyncClient, runtime: App
 ) -> None:
     resp = await _signup(client, "  Ada.Lovelace@Example.COM ")
     assert resp.json()["email"] == "Ada.Lovelace@example.com"
@@ -282,7 +282,7 @@ def _shape(resp: httpx.Response) -> tuple[int, list[str], list[str]]:
 
 
 async def test_signup_answers_alike_for_new_and_registered_addresses(
-    client: httpx.AsyncClient, runtime: Runtime
+    client: httpx.AsyncClient, runtime: App
 ) -> None:
     first = await _signup(client, "bob@example.com")
     code = _code_for(runtime, "bob@example.com")
@@ -308,7 +308,7 @@ async def test_signup_answers_alike_for_new_and_registered_addresses(
     for notice in notices:
         assert "tried to sign up" in str(notice["Subject"])
         assert not re.search(r"\b\d{6}\b", str(notice["Subject"]) + notice.get_payload())
-    async with runtime.sessionmaker() as session:
+    async with runtime.infra.sessionmaker() as session:
         emails = sorted(await session.scalars(select(Account.email)))
     assert emails == ["bob@example.com", "carol@example.com"]
     verified = await client.post(
@@ -336,7 +336,7 @@ async def _sign_in_headers(client: httpx.AsyncClient, address: str) -> dict[str,
 
 
 async def test_signup_mail_to_one_address_is_limited(
-    client: httpx.AsyncClient, runtime: Runtime
+    client: httpx.AsyncClient, runtime: App
 ) -> None:
     """Signing a registered address up again and again must not flood its mailbox."""
     for _ in range(8):
@@ -345,7 +345,7 @@ async def test_signup_mail_to_one_address_is_limited(
 
 
 async def test_both_sign_up_paths_hash_the_password_once(
-    client: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, runtime: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The slow part (Argon2id) runs for a registered address too, so the answer's timing does
     not tell the two cases apart."""
@@ -364,7 +364,7 @@ async def test_both_sign_up_paths_hash_the_password_once(
 
 
 async def test_sign_up_takes_as_long_for_a_registered_address(
-    client: httpx.AsyncClient, runtime: Runtime
+    client: httpx.AsyncClient, runtime: App
 ) -> None:
     """Median wall time of interleaved sign-ups, new versus registered: within a factor of 1.5
     (without the password hash on the registered path the ratio was over 10)."""
@@ -386,7 +386,7 @@ async def _verify(client: httpx.AsyncClient, address: str, code: str) -> httpx.R
 
 
 async def test_a_wrong_code_answers_alike_for_every_address(
-    client: httpx.AsyncClient, runtime: Runtime, clock: FrozenClock
+    client: httpx.AsyncClient, runtime: App, clock: FrozenClock
 ) -> None:
     """Unknown, waiting, verified, expired, locked: a wrong code gets one answer."""
     for address in ("waiting@example.com", "verified@example.com", "expired@example.com"):
@@ -426,13 +426,13 @@ def _wrong(code: str) -> str:
 
 
 async def test_concurrent_sign_ups_of_one_address_make_one_account(
-    client: httpx.AsyncClient, runtime: Runtime
+    client: httpx.AsyncClient, runtime: App
 ) -> None:
     """The loser of the race (a unique violation on PostgreSQL) answers like the winner."""
     answers = await asyncio.gather(*(_signup(client, "race@example.com") for _ in range(4)))
     assert [a.status_code for a in answers] == [202] * 4
     assert len({a.text for a in answers}) == 1
-    async with runtime.sessionmaker() as session:
+    async with runtime.infra.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Account)) == 1
     subjects = [str(m["Subject"]) for m in _outbox(runtime) if m["To"] == "race@example.com"]
     assert sum("verification code" in s for s in subjects) == 1

@@ -14,15 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import select
 
-from fluide.app import create_app
+from fluide.app import App, create_app
 from fluide.gateway.limiter import ProductLimiter
 from fluide.identity import formats
 from fluide.identity.models import AuditEvent, Credential
 from fluide.kit.clock import FrozenClock
-from fluide.runtime import Runtime
 from tests.client.support import live_server
 from tests.conftest import Dev, create_dev, make_settings, redis_or_skip
 
@@ -108,7 +106,7 @@ def settings_overrides(setup: Setup) -> dict[str, Any]:
 
 @asynccontextmanager
 async def calling(
-    app: FastAPI, setup: Setup, client: str, forged: str | None, *, split: bool = False
+    app: App, setup: Setup, client: str, forged: str | None, *, split: bool = False
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client whose requests reach the app as ``client``'s do through ``setup``."""
     peer, headers = setup.wire(client, forged, split=split)
@@ -130,13 +128,13 @@ def forgeries(setup: Setup, victim: str) -> list[str]:
     ]
 
 
-async def _audit(rt: Runtime) -> list[AuditEvent]:
-    async with rt.sessionmaker() as session:
+async def _audit(rt: App) -> list[AuditEvent]:
+    async with rt.infra.sessionmaker() as session:
         return list((await session.scalars(select(AuditEvent).order_by(AuditEvent.id))).all())
 
 
 async def test_audit_rows_carry_the_real_address(
-    app: FastAPI, runtime: Runtime, dev: Dev, setup: Setup
+    app: App, runtime: App, dev: Dev, setup: Setup
 ) -> None:
     me, victim = setup.new_client(), setup.new_client()
     before = {e.id for e in await _audit(runtime)}
@@ -160,9 +158,7 @@ async def test_audit_rows_carry_the_real_address(
     assert {e.source_ip for e in rows} == {me}
 
 
-async def test_exchange_lock_out_follows_the_real_address(
-    app: FastAPI, dev: Dev, setup: Setup
-) -> None:
+async def test_exchange_lock_out_follows_the_real_address(app: App, dev: Dev, setup: Setup) -> None:
     """The lock-out after 2 failures (per key and address) is the attacker's, whatever it
     writes, and never the address it claims to be."""
     attacker, victim = setup.new_client(), setup.new_client()
@@ -180,7 +176,7 @@ async def test_exchange_lock_out_follows_the_real_address(
         assert (await http.post(TOKEN, headers=dev.exchange_headers())).status_code == 200
 
 
-async def test_signin_limit_follows_the_real_address(app: FastAPI, setup: Setup) -> None:
+async def test_signin_limit_follows_the_real_address(app: App, setup: Setup) -> None:
     attacker, victim = setup.new_client(), setup.new_client()
     statuses = []
     for i, forged in enumerate(forgeries(setup, victim)):
@@ -195,15 +191,15 @@ async def test_signin_limit_follows_the_real_address(app: FastAPI, setup: Setup)
     assert resp.status_code == 401
 
 
-async def _exposed(rt: Runtime, dev: Dev) -> Credential:
-    async with rt.sessionmaker() as session:
+async def _exposed(rt: App, dev: Dev) -> Credential:
+    async with rt.infra.sessionmaker() as session:
         cred = await session.get(Credential, dev.credential_id)
         assert cred is not None
         return cred
 
 
 async def test_exposure_budget_follows_the_real_address(
-    app: FastAPI, runtime: Runtime, dev: Dev, setup: Setup
+    app: App, runtime: App, dev: Dev, setup: Setup
 ) -> None:
     """Exposure checks are budgeted per address: an attacker who spent its own budget cannot
     spend anyone else's by naming them, and the owner's leak is still caught."""
@@ -241,8 +237,8 @@ async def test_processes_on_one_redis_count_the_real_address(
         create_app(make_settings(tmp_path / name, database_url, **overrides), FrozenClock())
         for name in ("a", "b")
     ]
-    async with apps[0].router.lifespan_context(apps[0]), apps[1].router.lifespan_context(apps[1]):
-        dev = await create_dev(apps[0].state.runtime)
+    async with apps[0].lifespan(), apps[1].lifespan():
+        dev = await create_dev(apps[0])
         attacker, victim = setup.new_client(), setup.new_client()
         wrong = dev.exchange_headers("fl_sk_wrong")
         codes = []

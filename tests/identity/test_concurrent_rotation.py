@@ -9,9 +9,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from fluide.identity import accounts
+from fluide.app import App
+from fluide.identity.accounts import service as accounts
 from fluide.identity.models import Account, AuditEvent
-from fluide.runtime import Runtime
 from tests.conftest import Dev, bearer, exchange
 
 N = 20
@@ -23,8 +23,8 @@ def settings_overrides() -> dict[str, Any]:
     return {"exchange_failure_limit": "1000/minute", "exchange_failure_limit_long": "1000/hour"}
 
 
-async def _rotation_rows(runtime: Runtime) -> int:
-    async with runtime.sessionmaker() as session:
+async def _rotation_rows(runtime: App) -> int:
+    async with runtime.infra.sessionmaker() as session:
         count = await session.scalar(
             select(func.count())
             .select_from(AuditEvent)
@@ -45,7 +45,7 @@ async def _valid(client: httpx.AsyncClient, dev: Dev, secrets: list[str]) -> lis
 
 
 async def test_without_grace_one_rotation_wins_and_the_rest_are_refused(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+    client: httpx.AsyncClient, dev: Dev, runtime: App
 ) -> None:
     tokens = [(await exchange(client, dev))["accessToken"] for _ in range(N)]
     responses = await asyncio.gather(
@@ -67,7 +67,7 @@ async def test_without_grace_one_rotation_wins_and_the_rest_are_refused(
 
 
 async def test_with_grace_every_rotation_lands_and_two_secrets_remain(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+    client: httpx.AsyncClient, dev: Dev, runtime: App
 ) -> None:
     token = (await exchange(client, dev))["accessToken"]
     responses = await asyncio.gather(
@@ -87,9 +87,9 @@ async def test_with_grace_every_rotation_lands_and_two_secrets_remain(
 
 
 async def test_session_rotations_without_grace_leave_exactly_one_secret(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+    client: httpx.AsyncClient, dev: Dev, runtime: App
 ) -> None:
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.infra.sessionmaker() as session, session.begin():
         account = await session.get(Account, dev.account_id)
         assert account is not None
         account.password_hash = accounts.hash_password("a long password 123")

@@ -15,18 +15,17 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
-from fluide.identity import credentials, formats
+from fluide.app import App
+from fluide.identity import formats
 from fluide.identity.audit import Actor
 from fluide.identity.credential_cache import CachedCredential, CredentialCache
 from fluide.identity.models import Credential, RevocationEvent
 from fluide.identity.revocation import RevocationView
 from fluide.kit.clock import FrozenClock, system_clock
-from fluide.runtime import Runtime
 from tests.conftest import Dev, exchange
 from tests.identity.support import (
     DECOY,
@@ -51,19 +50,17 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def probe(runtime: Runtime) -> Iterator[CacheProbe]:
+def probe(runtime: App) -> Iterator[CacheProbe]:
     with probing(runtime, ttl=HOUR) as p:
         yield p
 
 
-async def _rotate_elsewhere(rt: Runtime, dev: Dev, grace_seconds: int) -> str:
+async def _rotate_elsewhere(rt: App, dev: Dev, grace_seconds: int) -> str:
     """Rotate as another process would: straight through the database, so this process's
     request path (and its snapshot) hears nothing of it."""
-    async with rt.sessionmaker() as session, session.begin():
-        rotation = await credentials.rotate_secret(
+    async with rt.infra.sessionmaker() as session, session.begin():
+        rotation = await rt.identity.credentials.rotate_secret(
             session,
-            rt.hasher,
-            rt.clock,
             OTHER_PROCESS,
             tenant_id=dev.tenant_id,
             credential_id=dev.credential_id,
@@ -73,7 +70,7 @@ async def _rotate_elsewhere(rt: Runtime, dev: Dev, grace_seconds: int) -> str:
 
 
 async def test_a_secret_rotated_in_another_process_exchanges_at_once(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime, probe: CacheProbe
+    client: httpx.AsyncClient, dev: Dev, runtime: App, probe: CacheProbe
 ) -> None:
     await exchange(client, dev)  # the old secret is now in this process's snapshot
     assert probe.take() == [False]
@@ -86,12 +83,16 @@ async def test_a_secret_rotated_in_another_process_exchanges_at_once(
 
 
 async def test_a_rotation_without_grace_elsewhere_ends_the_old_secret_with_the_view(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime, probe: CacheProbe
+    client: httpx.AsyncClient, dev: Dev, runtime: App, probe: CacheProbe
 ) -> None:
     await exchange(client, dev)
     await _rotate_elsewhere(runtime, dev, grace_seconds=0)
-    assert runtime.credential_cache.get(dev.api_key) is not None  # warm until the view knows
-    await runtime.sync_now()  # what the change feed does within a second (or at once via Redis)
+    assert (
+        runtime.identity.state.credential_cache.get(dev.api_key) is not None
+    )  # warm until the view knows
+    await (
+        runtime.identity.feed.sync_now()
+    )  # what the change feed does within a second (or at once via Redis)
     probe.take()
     resp = await client.post(TOKEN, headers=dev.exchange_headers())
     assert resp.status_code == 401
@@ -100,11 +101,13 @@ async def test_a_rotation_without_grace_elsewhere_ends_the_old_secret_with_the_v
 
 
 async def test_a_credential_revoked_elsewhere_is_refused_once_the_view_knows(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime, probe: CacheProbe
+    client: httpx.AsyncClient, dev: Dev, runtime: App, probe: CacheProbe
 ) -> None:
     await exchange(client, dev)
-    assert runtime.credential_cache.get(dev.api_key) is not None  # warm until the view knows
-    async with runtime.sessionmaker() as session, session.begin():
+    assert (
+        runtime.identity.state.credential_cache.get(dev.api_key) is not None
+    )  # warm until the view knows
+    async with runtime.infra.sessionmaker() as session, session.begin():
         await session.execute(
             update(Credential).where(Credential.id == dev.credential_id).values(status="revoked")
         )
@@ -116,7 +119,7 @@ async def test_a_credential_revoked_elsewhere_is_refused_once_the_view_knows(
                 created_at=system_clock(),
             )
         )
-    await runtime.sync_now()
+    await runtime.identity.feed.sync_now()
     probe.take()
     resp = await client.post(TOKEN, headers=dev.exchange_headers())
     assert resp.status_code == 401
@@ -125,10 +128,10 @@ async def test_a_credential_revoked_elsewhere_is_refused_once_the_view_knows(
 
 
 async def test_a_rotation_in_this_process_drops_the_snapshot(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime, probe: CacheProbe
+    client: httpx.AsyncClient, dev: Dev, runtime: App, probe: CacheProbe
 ) -> None:
     first = await exchange(client, dev)
-    assert runtime.credential_cache.get(dev.api_key) is not None
+    assert runtime.identity.state.credential_cache.get(dev.api_key) is not None
     headers = {
         "Authorization": f"Bearer {first['accessToken']}",
         "X-Fluide-Client-Id": "fluide-developer",
@@ -137,9 +140,11 @@ async def test_a_rotation_in_this_process_drops_the_snapshot(
         "/api/v1/authorize/rotate-secret", headers=headers, json={"graceSeconds": 300}
     )
     assert one.status_code == 200, one.text
-    assert runtime.credential_cache.get(dev.api_key) is None  # dropped, not expired (1 h)
+    assert (
+        runtime.identity.state.credential_cache.get(dev.api_key) is None
+    )  # dropped, not expired (1 h)
     await exchange(client, dev)  # the first secret, inside its grace: cached again
-    assert runtime.credential_cache.get(dev.api_key) is not None
+    assert runtime.identity.state.credential_cache.get(dev.api_key) is not None
     second = await client.post(
         "/api/v1/authorize/rotate-secret", headers=headers, json={"graceSeconds": 300}
     )
@@ -152,11 +157,11 @@ async def test_a_rotation_in_this_process_drops_the_snapshot(
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 async def test_denials_are_never_kept(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime, probe: CacheProbe
+    client: httpx.AsyncClient, dev: Dev, runtime: App, probe: CacheProbe
 ) -> None:
     resp = await client.post(TOKEN, headers=dev.exchange_headers(secret="fl_sk_" + "x" * 40))
     assert resp.status_code == 401
-    assert runtime.credential_cache.get(dev.api_key) is None
+    assert runtime.identity.state.credential_cache.get(dev.api_key) is None
 
 
 def _entry(fetched: float, generation: int = 3) -> CachedCredential:
@@ -225,7 +230,7 @@ class Scene:
 
 
 @pytest.fixture
-async def scene(app: FastAPI, runtime: Runtime, clock: FrozenClock) -> AsyncIterator[Scene]:
+async def scene(app: App, runtime: App, clock: FrozenClock) -> AsyncIterator[Scene]:
     """One credential per state a snapshot can hold (a revoked one is never held)."""
     async with (
         client_from(app, "127.0.0.3") as owner_client,
@@ -285,13 +290,13 @@ def _secret(scene: Scene, state: Stated, choice: tuple[str, Any]) -> str:
 )
 @given(index=st.integers(0, 3), choice=_choice)
 async def test_the_snapshot_and_the_database_answer_every_input_alike(
-    scene: Scene, runtime: Runtime, probe: CacheProbe, index: int, choice: tuple[str, Any]
+    scene: Scene, runtime: App, probe: CacheProbe, index: int, choice: tuple[str, Any]
 ) -> None:
     """The same input, once with the snapshot cold (the database decides) and once warm (the
     snapshot decides, or hands over to the database): the same answer."""
     state = scene.states[index]
     secret = _secret(scene, state, choice)
-    runtime.credential_cache.clear()
+    runtime.identity.state.credential_cache.clear()
     probe.take()
     cold = await try_exchange(scene.attacker, state.key.api_key, secret)
     assert probe.take() == [False]

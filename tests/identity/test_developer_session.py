@@ -8,12 +8,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from fluide.app import App
 from fluide.identity import credentials
 from fluide.identity.audit import Actor
 from fluide.identity.models import AuditEvent, Credential
 from fluide.identity.principal import ALL_SCOPES
 from fluide.kit.clock import FrozenClock
-from fluide.runtime import Runtime
 from tests.conftest import CLIENT_ID, Dev, bearer, create_dev, exchange
 
 TOKEN = "/api/v1/authorize/token"
@@ -28,7 +28,7 @@ def token_jti(token: str) -> str:
 
 
 async def test_current_describes_the_credential_and_never_the_secret(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+    client: httpx.AsyncClient, dev: Dev, runtime: App
 ) -> None:
     token = (await exchange(client, dev))["accessToken"]
     resp = await client.get(CURRENT, headers=bearer(token))
@@ -50,7 +50,7 @@ async def test_current_describes_the_credential_and_never_the_secret(
         assert field in body
     assert body["apiKey"] == dev.api_key
     assert body["status"] == "active"
-    async with runtime.sessionmaker() as session:
+    async with runtime.infra.sessionmaker() as session:
         stored = await session.scalar(
             select(Credential.secret_hash).where(Credential.id == dev.credential_id)
         )
@@ -62,7 +62,7 @@ async def test_current_describes_the_credential_and_never_the_secret(
 
 
 async def test_current_with_a_matching_key_and_with_a_mismatched_one(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+    client: httpx.AsyncClient, dev: Dev, runtime: App
 ) -> None:
     token = (await exchange(client, dev))["accessToken"]
     assert (await client.get(CURRENT, headers=bearer(token, dev))).status_code == 200
@@ -98,7 +98,7 @@ async def test_expired_token(client: httpx.AsyncClient, dev: Dev, clock: FrozenC
 
 
 async def test_rotation_without_grace_stops_the_old_secret_and_old_tokens(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+    client: httpx.AsyncClient, dev: Dev, runtime: App
 ) -> None:
     earlier = await exchange(client, dev)
     caller = await exchange(client, dev)
@@ -123,7 +123,7 @@ async def test_rotation_without_grace_stops_the_old_secret_and_old_tokens(
     assert ctx.status_code == 200
     assert ctx.json()["status"] == "revoked"
     assert (await client.get(CURRENT, headers=bearer(fresh["accessToken"]))).status_code == 200
-    async with runtime.sessionmaker() as session:
+    async with runtime.infra.sessionmaker() as session:
         rows = (
             await session.scalars(
                 select(AuditEvent).where(AuditEvent.action == "credential.rotate_secret")
@@ -177,7 +177,7 @@ async def test_revoke_signs_the_token_out(client: httpx.AsyncClient, dev: Dev) -
 
 
 async def test_auth_context_statuses_and_ownership(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime, clock: FrozenClock
+    client: httpx.AsyncClient, dev: Dev, runtime: App, clock: FrozenClock
 ) -> None:
     short = await exchange(client, dev)
     ctx = await client.get(short["authContextPath"], headers=bearer(short["accessToken"]))
@@ -203,16 +203,15 @@ async def test_auth_context_statuses_and_ownership(
 
 
 async def test_revoked_credential_refuses_exchange_and_its_tokens(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+    client: httpx.AsyncClient, dev: Dev, runtime: App
 ) -> None:
     token = (await exchange(client, dev))["accessToken"]
-    from fluide.identity import credentials
     from fluide.identity.audit import SYSTEM
 
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.infra.sessionmaker() as session, session.begin():
         cred = await credentials.get_for_tenant(session, dev.tenant_id, dev.credential_id)
-        await credentials.revoke(session, runtime.clock, SYSTEM, cred)
-    await runtime.changed()
+        await runtime.identity.credentials.revoke(session, SYSTEM, cred)
+    await runtime.identity.feed.changed()
     resp = await client.post(TOKEN, headers=dev.exchange_headers())
     assert (resp.status_code, resp.json()["code"]) == (401, "CREDENTIAL_REVOKED")
     resp = await client.get(CURRENT, headers=bearer(token))
@@ -239,8 +238,8 @@ async def _narrowed(client: httpx.AsyncClient, dev: Dev, scope: str) -> str:
     return token
 
 
-async def _rotation_events(runtime: Runtime, dev: Dev) -> list[AuditEvent]:
-    async with runtime.sessionmaker() as session:
+async def _rotation_events(runtime: App, dev: Dev) -> list[AuditEvent]:
+    async with runtime.infra.sessionmaker() as session:
         rows = await session.scalars(
             select(AuditEvent).where(
                 AuditEvent.action == "credential.rotate_secret",
@@ -251,7 +250,7 @@ async def _rotation_events(runtime: Runtime, dev: Dev) -> list[AuditEvent]:
 
 
 async def test_a_narrowed_token_cannot_rotate(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+    client: httpx.AsyncClient, dev: Dev, runtime: App
 ) -> None:
     narrow = await _narrowed(client, dev, "hr:read")
     for path in (ROTATE, "/api/v1/developer-access/rotate-secret"):
@@ -266,7 +265,7 @@ async def test_a_narrowed_token_cannot_rotate(
     # Nothing changed: the secret still exchanges, the generation and the grace are untouched,
     # the refusals are audited.
     await exchange(client, dev)
-    async with runtime.sessionmaker() as session:
+    async with runtime.infra.sessionmaker() as session:
         cred = await session.get(Credential, dev.credential_id)
         assert cred is not None
         assert (cred.generation, cred.previous_secret_hash) == (1, None)
@@ -287,13 +286,11 @@ async def test_a_token_narrowed_to_every_scope_may_rotate(
     await exchange(client, dev, secret=resp.json()["apiSecret"])
 
 
-async def _credential_with(runtime: Runtime, dev: Dev, scopes: list[str]) -> Dev:
+async def _credential_with(runtime: App, dev: Dev, scopes: list[str]) -> Dev:
     actor = Actor("system", "test", None, None)
-    async with runtime.sessionmaker() as session, session.begin():
-        issued = await credentials.create(
+    async with runtime.infra.sessionmaker() as session, session.begin():
+        issued = await runtime.identity.credentials.create(
             session,
-            runtime.hasher,
-            runtime.clock,
             actor,
             tenant_id=dev.tenant_id,
             account_id=dev.account_id,
@@ -316,7 +313,7 @@ async def _credential_with(runtime: Runtime, dev: Dev, scopes: list[str]) -> Dev
 )
 @given(data=st.data())
 async def test_a_token_rotates_iff_it_carries_every_scope_of_its_credential(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime, data: st.DataObject
+    client: httpx.AsyncClient, dev: Dev, runtime: App, data: st.DataObject
 ) -> None:
     granted = data.draw(st.sets(st.sampled_from(ALL_SCOPES), min_size=1), label="credential")
     carried = data.draw(st.sets(st.sampled_from(sorted(granted)), min_size=1), label="token")
@@ -335,7 +332,7 @@ async def test_a_token_rotates_iff_it_carries_every_scope_of_its_credential(
 
 
 async def test_secret_header_on_session_routes_is_refused_and_flags(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+    client: httpx.AsyncClient, dev: Dev, runtime: App
 ) -> None:
     token = (await exchange(client, dev))["accessToken"]
     headers = {**bearer(token, dev), "X-Fluide-Api-Secret": dev.api_secret}
@@ -353,7 +350,7 @@ async def test_secret_header_on_session_routes_is_refused_and_flags(
         assert resp.json()["code"] == "API_SECRET_NOT_ALLOWED"
         assert dev.api_secret not in resp.text
     # The live secret was flagged, once, and audited; nothing else happened.
-    async with runtime.sessionmaker() as session:
+    async with runtime.infra.sessionmaker() as session:
         cred = await session.get(Credential, dev.credential_id)
         assert cred is not None and cred.secret_exposed_at is not None
         assert cred.generation == 1

@@ -10,10 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
+from fluide.app import App
 from fluide.kit.turns import Turns
-from fluide.runtime import Runtime
 from tests.conftest import Dev, redis_or_skip
 
 TOKEN = "/api/v1/authorize/token"
@@ -32,16 +31,18 @@ def settings_overrides(backend: str) -> dict[str, Any]:
 
 
 @pytest.fixture(autouse=True)
-async def _fresh_limits(runtime: Runtime) -> None:
-    await runtime.limiter.reset()  # Redis keeps counts of earlier tests for the same addresses
+async def _fresh_limits(runtime: App) -> None:
+    await (
+        runtime.infra.limiter.reset()
+    )  # Redis keeps counts of earlier tests for the same addresses
 
 
-def _from(app: FastAPI, ip: str) -> httpx.AsyncClient:
+def _from(app: App, ip: str) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app, client=(ip, 40000))
     return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
-async def test_per_key_limit_answers_429_with_retry_after(app: FastAPI, dev: Dev) -> None:
+async def test_per_key_limit_answers_429_with_retry_after(app: App, dev: Dev) -> None:
     async with _from(app, "10.0.0.1") as client:
         codes = [
             (await client.post(TOKEN, headers=dev.exchange_headers())).status_code for _ in range(4)
@@ -54,7 +55,7 @@ async def test_per_key_limit_answers_429_with_retry_after(app: FastAPI, dev: Dev
         assert (await elsewhere.post(TOKEN, headers=dev.exchange_headers())).status_code == 429
 
 
-async def test_per_address_limit_spans_keys(app: FastAPI, dev: Dev) -> None:
+async def test_per_address_limit_spans_keys(app: App, dev: Dev) -> None:
     async with _from(app, "10.0.0.3") as client:
         codes = []
         for i in range(6):
@@ -64,9 +65,7 @@ async def test_per_address_limit_spans_keys(app: FastAPI, dev: Dev) -> None:
     assert codes[5] == 429
 
 
-async def test_a_lock_out_refuses_failures_and_never_the_right_secret(
-    app: FastAPI, dev: Dev
-) -> None:
+async def test_a_lock_out_refuses_failures_and_never_the_right_secret(app: App, dev: Dev) -> None:
     """DESIGN §3.2 (issue 14; until then the lock-out refused the right secret too): after the
     failures the lock-out allows, further failures from that key and address are 429, while the
     right secret still exchanges, from that address and from any other."""
@@ -82,9 +81,7 @@ async def test_a_lock_out_refuses_failures_and_never_the_right_secret(
         assert (await owner.post(TOKEN, headers=dev.exchange_headers())).status_code == 200
 
 
-async def test_a_burst_of_parallel_wrong_guesses_stops_at_the_lock_out(
-    app: FastAPI, dev: Dev
-) -> None:
+async def test_a_burst_of_parallel_wrong_guesses_stops_at_the_lock_out(app: App, dev: Dev) -> None:
     """Of 30 parallel wrong guesses (5 within this module's per-address budget), exactly the 2
     failures the lock-out allows are answered 401 and counted, the other 3 get the lock-out:
     for one key and address, the look at the lock-out and the count take turns, however the

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from sqlalchemy import event
 
-from fluide.runtime import Runtime
+from fluide.app import App
 from tests.conftest import database_unreachable, wait_for_status
 
 HEALTH = "/api/v1/health"
@@ -31,36 +31,36 @@ async def test_health_is_public_and_up(client: httpx.AsyncClient) -> None:
 
 
 async def test_health_is_503_when_the_database_is_unreachable(
-    client: httpx.AsyncClient, runtime: Runtime, backend: str, tmp_path: Path
+    client: httpx.AsyncClient, runtime: App, backend: str, tmp_path: Path
 ) -> None:
     async with database_unreachable(runtime, backend, tmp_path):
         # A connection refused fails the next probe at once: down within ~one interval.
-        resp = await _wait_for(client, 503, runtime.probe.interval * 4)
+        resp = await _wait_for(client, 503, runtime.infra.probe.interval * 4)
         assert resp.status_code == 503, resp.text
         assert resp.json() == {
             "status": "error",
             "service": "fluide-auth",
             "checks": {"database": "down", "signingKey": "up"},
         }
-    assert (await _wait_for(client, 200, runtime.probe.interval * 4)).status_code == 200
+    assert (await _wait_for(client, 200, runtime.infra.probe.interval * 4)).status_code == 200
 
 
 async def test_health_does_not_query_the_database_per_call(
-    client: httpx.AsyncClient, runtime: Runtime
+    client: httpx.AsyncClient, runtime: App
 ) -> None:
     statements: list[str] = []
 
     def count(*args: Any) -> None:
         statements.append(str(args[2]))
 
-    await runtime.probe.stop()  # its one query per tick would muddy the count
-    runtime.probe.max_age = 600.0  # and its last result stays fresh while it is stopped
-    event.listen(runtime.engine.sync_engine, "before_cursor_execute", count)
+    await runtime.infra.probe.stop()  # its one query per tick would muddy the count
+    runtime.infra.probe.max_age = 600.0  # and its last result stays fresh while it is stopped
+    event.listen(runtime.infra.engine.sync_engine, "before_cursor_execute", count)
     try:
         for _ in range(40):
             assert (await client.get(HEALTH)).status_code == 200
     finally:
-        event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
-        await runtime.probe.start()
+        event.remove(runtime.infra.engine.sync_engine, "before_cursor_execute", count)
+        await runtime.infra.probe.start()
     # Only the revocation poll (a background task) may have queried meanwhile.
     assert [s for s in statements if "revocation_events" not in s] == []

@@ -8,29 +8,29 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from fluide.identity import credentials, session_tokens
+from fluide.app import App
+from fluide.identity import credentials
 from fluide.identity.audit import Actor
 from fluide.identity.errors import CredentialRevoked, EmailNotVerified
 from fluide.identity.models import Account, AuditEvent, IssuedToken
 from fluide.identity.tokens import ExchangeResult
 from fluide.kit.errors import NotFound
-from fluide.runtime import Runtime
 from tests.conftest import Dev, bearer, create_dev
 
 ACTOR = Actor("account", "acc_test", "127.0.0.1", "req-1")
 
 
-async def mint(rt: Runtime, dev: Dev, credential_id: str | None = None) -> ExchangeResult:
-    async with rt.sessionmaker() as session, session.begin():
+async def mint(rt: App, dev: Dev, credential_id: str | None = None) -> ExchangeResult:
+    async with rt.infra.sessionmaker() as session, session.begin():
         account = await session.get(Account, dev.account_id)
         assert account is not None
-        return await session_tokens.mint_for_session(
-            rt, session, ACTOR, account=account, credential_id=credential_id or dev.credential_id
+        return await rt.identity.session_tokens.mint_for_session(
+            session, ACTOR, account=account, credential_id=credential_id or dev.credential_id
         )
 
 
 async def test_token_lives_at_most_five_minutes_and_works_on_a_product_route(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev
+    client: httpx.AsyncClient, runtime: App, dev: Dev
 ) -> None:
     result = await mint(runtime, dev)
     claims = result.claims
@@ -49,14 +49,14 @@ class TestShorterLifetime:
     def settings_overrides(self) -> dict[str, Any]:
         return {"token_ttl_seconds": 120}
 
-    async def test_a_shorter_configured_lifetime_wins(self, runtime: Runtime, dev: Dev) -> None:
+    async def test_a_shorter_configured_lifetime_wins(self, runtime: App, dev: Dev) -> None:
         claims = (await mint(runtime, dev)).claims
         assert claims["exp"] - claims["iat"] == 120
 
 
-async def test_minting_is_recorded_and_audited(runtime: Runtime, dev: Dev) -> None:
+async def test_minting_is_recorded_and_audited(runtime: App, dev: Dev) -> None:
     result = await mint(runtime, dev)
-    async with runtime.sessionmaker() as session:
+    async with runtime.infra.sessionmaker() as session:
         issued = await session.get(IssuedToken, result.claims["jti"])
         assert issued is not None and issued.credential_id == dev.credential_id
         event = await session.scalar(
@@ -72,7 +72,7 @@ async def test_minting_is_recorded_and_audited(runtime: Runtime, dev: Dev) -> No
 
 
 async def test_the_token_is_auth_context_visible(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev
+    client: httpx.AsyncClient, runtime: App, dev: Dev
 ) -> None:
     result = await mint(runtime, dev)
     resp = await client.get(
@@ -82,39 +82,37 @@ async def test_the_token_is_auth_context_visible(
 
 
 async def test_rotation_without_grace_revokes_it(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev
+    client: httpx.AsyncClient, runtime: App, dev: Dev
 ) -> None:
     result = await mint(runtime, dev)
-    async with runtime.sessionmaker() as session, session.begin():
-        await credentials.rotate_secret(
+    async with runtime.infra.sessionmaker() as session, session.begin():
+        await runtime.identity.credentials.rotate_secret(
             session,
-            runtime.hasher,
-            runtime.clock,
             ACTOR,
             tenant_id=dev.tenant_id,
             credential_id=dev.credential_id,
             grace_seconds=0,
         )
-    await runtime.changed()
+    await runtime.identity.feed.changed()
     resp = await client.get("/api/v1/hr/health", headers=bearer(result.access_token, dev))
     assert resp.status_code == 401 and resp.json()["code"] == "TOKEN_REVOKED"
 
 
-async def test_refused_for_a_revoked_credential(runtime: Runtime, dev: Dev) -> None:
-    async with runtime.sessionmaker() as session, session.begin():
+async def test_refused_for_a_revoked_credential(runtime: App, dev: Dev) -> None:
+    async with runtime.infra.sessionmaker() as session, session.begin():
         cred = await credentials.get_for_tenant(session, dev.tenant_id, dev.credential_id)
-        await credentials.revoke(session, runtime.clock, ACTOR, cred)
+        await runtime.identity.credentials.revoke(session, ACTOR, cred)
     with pytest.raises(CredentialRevoked):
         await mint(runtime, dev)
 
 
-async def test_refused_for_another_tenants_credential(runtime: Runtime, dev: Dev) -> None:
+async def test_refused_for_another_tenants_credential(runtime: App, dev: Dev) -> None:
     other = await create_dev(runtime)
     with pytest.raises(NotFound):
         await mint(runtime, dev, credential_id=other.credential_id)
 
 
-async def test_refused_for_an_unverified_account(runtime: Runtime) -> None:
+async def test_refused_for_an_unverified_account(runtime: App) -> None:
     dev = await create_dev(runtime, verified=False)
     with pytest.raises(EmailNotVerified):
         await mint(runtime, dev)

@@ -13,15 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import select
 
-from fluide.app import create_app
-from fluide.identity import accounts, hashing
+from fluide.app import App, create_app
+from fluide.identity import hashing
+from fluide.identity.accounts import service as accounts
+from fluide.identity.accounts.signin import BACK_OFF, LOCKED_OUT
 from fluide.identity.models import AuditEvent
-from fluide.identity.signin_limits import BACK_OFF, LOCKED_OUT
 from fluide.kit.clock import FrozenClock
-from fluide.runtime import Runtime
 from tests.conftest import make_settings, redis_or_skip
 from tests.dashboard.support import PASSWORD, Member, create_member, csrf_of
 
@@ -42,7 +41,7 @@ def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def member(runtime: Runtime) -> Member:
+async def member(runtime: App) -> Member:
     return await create_member(runtime)
 
 
@@ -53,13 +52,13 @@ def addresses(n: int) -> list[str]:
 
 
 @asynccontextmanager
-async def from_address(app: FastAPI, ip: str) -> AsyncIterator[httpx.AsyncClient]:
+async def from_address(app: App, ip: str) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=(ip, 40000), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
 
 
-async def attempt(app: FastAPI, ip: str, email: str, password: str) -> httpx.Response:
+async def attempt(app: App, ip: str, email: str, password: str) -> httpx.Response:
     async with from_address(app, ip) as http:
         return await http.post(SIGNIN, json={"email": email, "password": password})
 
@@ -75,7 +74,7 @@ def outcome(resp: httpx.Response) -> str:
 
 
 async def test_an_address_that_failed_too_often_is_locked_out_of_that_account_only(
-    app: FastAPI, member: Member
+    app: App, member: Member
 ) -> None:
     attacker, owner = addresses(2)
     seen = [outcome(await attempt(app, attacker, member.email, WRONG)) for _ in range(4)]
@@ -83,13 +82,13 @@ async def test_an_address_that_failed_too_often_is_locked_out_of_that_account_on
     # Refused without a check, whatever the password: guessing from there has stopped.
     assert outcome(await attempt(app, attacker, member.email, PASSWORD)) == "locked out"
     # Another account from the same address, and the owner from elsewhere, are unaffected.
-    other = await create_member(app.state.runtime)
+    other = await create_member(app)
     assert outcome(await attempt(app, attacker, other.email, PASSWORD)) == "signed in"
     assert outcome(await attempt(app, owner, member.email, PASSWORD)) == "signed in"
 
 
 async def test_failures_from_many_addresses_never_lock_the_owner_out(
-    app: FastAPI, member: Member
+    app: App, member: Member
 ) -> None:
     """Past the per-account window every failing attempt answers 429, from every address; the
     right password still signs in, from an address that failed too or from a fresh one."""
@@ -104,7 +103,7 @@ async def test_failures_from_many_addresses_never_lock_the_owner_out(
 
 
 async def test_an_unknown_email_is_throttled_exactly_like_an_account(
-    app: FastAPI, member: Member, monkeypatch: pytest.MonkeyPatch
+    app: App, member: Member, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Same answers, same headers, same password-hashing work: nothing tells the two apart."""
     checks: list[str | None] = []
@@ -138,7 +137,7 @@ async def test_an_unknown_email_is_throttled_exactly_like_an_account(
     assert [s[3] for s in known] == [1, 1, 1, 0, 0, 1, 1, 1]  # a hash whenever one is checked
 
 
-async def test_parallel_guesses_stop_at_the_lock_out(app: FastAPI, member: Member) -> None:
+async def test_parallel_guesses_stop_at_the_lock_out(app: App, member: Member) -> None:
     """Attempts for one account from one address are checked one at a time, each looking at
     the lock-out again: of 12 parallel guesses exactly the 3 the window allows are checked."""
     (attacker,) = addresses(1)
@@ -151,12 +150,12 @@ async def test_parallel_guesses_stop_at_the_lock_out(app: FastAPI, member: Membe
 
 
 async def test_refusals_are_audited_under_the_account_with_the_address(
-    app: FastAPI, runtime: Runtime, member: Member
+    app: App, runtime: App, member: Member
 ) -> None:
     (attacker,) = addresses(1)
     for _ in range(4):
         await attempt(app, attacker, member.email, WRONG)
-    async with runtime.sessionmaker() as session:
+    async with runtime.infra.sessionmaker() as session:
         rows = (
             await session.scalars(
                 select(AuditEvent)
@@ -169,7 +168,7 @@ async def test_refusals_are_audited_under_the_account_with_the_address(
     ] * 3 + [("RATE_LIMITED", member.tenant_id, attacker)]
 
 
-async def test_the_dashboard_applies_the_same_limits(app: FastAPI, member: Member) -> None:
+async def test_the_dashboard_applies_the_same_limits(app: App, member: Member) -> None:
     attacker, owner = addresses(2)
 
     async def dashboard(ip: str, password: str) -> httpx.Response:
@@ -205,8 +204,8 @@ async def test_processes_on_one_redis_count_an_accounts_failures_together(
         create_app(make_settings(tmp_path / name, database_url, **overrides), FrozenClock())
         for name in ("a", "b")
     ]
-    async with apps[0].router.lifespan_context(apps[0]), apps[1].router.lifespan_context(apps[1]):
-        member = await create_member(apps[0].state.runtime)
+    async with apps[0].lifespan(), apps[1].lifespan():
+        member = await create_member(apps[0])
         first, second, owner = addresses(3)
         seen = [outcome(await attempt(app, first, member.email, WRONG)) for app in apps + apps[:1]]
         assert seen == ["INVALID_CREDENTIALS"] * 3

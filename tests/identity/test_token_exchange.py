@@ -7,11 +7,10 @@ import asyncio
 import httpx
 import jwt as pyjwt
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from fluide.app import App
 from fluide.identity.models import AuditEvent, IssuedToken
-from fluide.runtime import Runtime
 from tests.conftest import CLIENT_ID, Dev, create_dev, exchange
 
 TOKEN = "/api/v1/authorize/token"
@@ -76,7 +75,7 @@ async def test_missing_header_is_validation_failed(
 
 
 async def test_unknown_key_wrong_secret_and_malformed_key_look_the_same(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+    client: httpx.AsyncClient, dev: Dev, runtime: App
 ) -> None:
     other = await create_dev(runtime)
     cases = [
@@ -101,7 +100,7 @@ async def test_client_id_invalid(client: httpx.AsyncClient, dev: Dev) -> None:
     assert resp.json()["code"] == "CLIENT_ID_INVALID"
 
 
-async def test_email_not_verified(client: httpx.AsyncClient, runtime: Runtime) -> None:
+async def test_email_not_verified(client: httpx.AsyncClient, runtime: App) -> None:
     unverified = await create_dev(runtime, verified=False)
     resp = await client.post(TOKEN, headers=unverified.exchange_headers())
     assert resp.status_code == 403
@@ -120,11 +119,11 @@ async def test_scope_narrowing(client: httpx.AsyncClient, dev: Dev) -> None:
 
 
 async def test_every_exchange_is_audited_without_the_secret(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+    client: httpx.AsyncClient, dev: Dev, runtime: App
 ) -> None:
     await exchange(client, dev)
     await client.post(TOKEN, headers=dev.exchange_headers(secret="fl_sk_wrong"))
-    async with runtime.sessionmaker() as session:
+    async with runtime.infra.sessionmaker() as session:
         rows = (
             await session.scalars(
                 select(AuditEvent)
@@ -144,13 +143,13 @@ async def test_every_exchange_is_audited_without_the_secret(
 
 
 async def test_concurrent_exchanges_are_durable_when_answered(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+    client: httpx.AsyncClient, dev: Dev, runtime: App
 ) -> None:
     """Group commit: each token is handed out only once its row and audit row are committed."""
 
     async def one() -> tuple[int, int]:
         body = await exchange(client, dev)
-        async with runtime.read_engine.connect() as conn:  # a fresh look, as another process
+        async with runtime.infra.read_engine.connect() as conn:  # a fresh look, as another process
             tokens = await conn.scalar(
                 select(func.count()).select_from(IssuedToken).where(IssuedToken.jti == body["jti"])
             )
@@ -177,7 +176,7 @@ async def test_invalid_json_body_is_a_validation_error(client: httpx.AsyncClient
 
 
 async def test_under_a_root_path_the_documented_route_serves_the_exchange(
-    app: FastAPI, dev: Dev
+    app: App, dev: Dev
 ) -> None:
     """Mounted under a prefix (``root_path``), ExchangeFastPath steps aside and the FastAPI
     route (the same handler) answers: same body, same error envelope."""

@@ -40,11 +40,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from fluide.app import create_app
+from fluide.app import App, create_app
 from fluide.identity import formats
 from fluide.identity.credential_cache import CredentialCache
 from fluide.kit.clock import FrozenClock
-from fluide.runtime import Runtime
 from fluide.settings import Settings
 from tests.conftest import redis_or_skip
 from tests.identity.support import (
@@ -83,7 +82,7 @@ class World:
     """The app and what every run of the machine shares (one app, a fresh owner per run)."""
 
     loop: asyncio.AbstractEventLoop
-    runtime: Runtime
+    runtime: App
     clock: FrozenClock
     clients: dict[str, httpx.AsyncClient]
     probe: CacheProbe
@@ -131,8 +130,8 @@ class ExchangeMachine(RuleBasedStateMachine):
         super().__init__()
         self.w = world
         rt = world.runtime
-        world.run(rt.limiter.reset())  # every run starts from no failures, as the model does
-        rt.credential_cache.clear()
+        world.run(rt.infra.limiter.reset())  # every run starts from no failures, as the model does
+        rt.identity.state.credential_cache.clear()
         world.probe.take()
         self.owner: Owner = world.run(sign_in_owner(rt, world.clients[ADDRESSES[1]]))
         self.all: list[Cred] = []
@@ -249,7 +248,7 @@ class ExchangeMachine(RuleBasedStateMachine):
     ) -> None:
         rt, probe = self.w.runtime, self.w.probe
         if cold:
-            rt.credential_cache.clear()
+            rt.identity.state.credential_cache.clear()
             self.warm.clear()
         probe.take()
         client_id = "fluide-developer" if client_ok else BOGUS_CLIENT
@@ -289,14 +288,14 @@ class ExchangeMachine(RuleBasedStateMachine):
 
     @invariant()
     def the_snapshot_never_holds_a_revoked_credential(self) -> None:
-        cache = self.w.runtime.credential_cache
+        cache = self.w.runtime.identity.state.credential_cache
         for cred in self.all:
             if cred.revoked:  # looked at directly: the probe records requests only
                 assert CredentialCache.get(cache, cred.key.api_key) is None
 
 
 async def _start(app: Any, stack: AsyncExitStack) -> dict[str, httpx.AsyncClient]:
-    await stack.enter_async_context(app.router.lifespan_context(app))
+    await stack.enter_async_context(app.lifespan())
     return {ip: await stack.enter_async_context(client_from(app, ip)) for ip in ADDRESSES}
 
 
@@ -306,7 +305,7 @@ def test_only_live_secrets_exchange_in_every_state(settings: Settings, clock: Fr
     app = create_app(settings, clock)
     try:
         clients = loop.run_until_complete(_start(app, stack))
-        runtime: Runtime = app.state.runtime
+        runtime: App = app
         with probing(runtime, ttl=3600) as probe:
             world = World(loop, runtime, clock, clients, probe)
             run_state_machine_as_test(

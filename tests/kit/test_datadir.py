@@ -104,7 +104,7 @@ async def test_every_file_of_a_running_service_is_private(
     caplog.set_level(logging.INFO, logger="fluide.datadir")
     prepare(settings, warn_if_new=False)  # what `fluide serve` runs before the app
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
+    async with app.lifespan():
         # Said once, at the first step; nothing the service made since needed tightening.
         assert [r.tightened for r in caplog.records] == [[".", "pepper"]]  # type: ignore[attr-defined]
         transport = httpx.ASGITransport(app=app)

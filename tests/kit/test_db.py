@@ -200,14 +200,14 @@ async def test_postgres_app_serves_on_after_its_connections_are_killed(
     app = create_app(make_settings(tmp_path, pg_database), FrozenClock())
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with (
-        app.router.lifespan_context(app),
+        app.lifespan(),
         httpx.AsyncClient(transport=transport, base_url="http://t") as client,
     ):
-        rt = app.state.runtime
+        rt = app
         dev = await create_dev(rt)
         for _ in range(3):
             await exchange(client, dev)
-        old = await _backend_pids(rt.engine, 3)
+        old = await _backend_pids(rt.infra.engine, 3)
         await _terminate(pg_database, old)
         await asyncio.sleep(0.2)
         statuses = []

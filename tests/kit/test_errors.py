@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import httpx
-from fastapi import FastAPI
 from sqlalchemy import insert, text
 
+from fluide.app import App
 from fluide.kit import money
 from fluide.kit.errors import DEFAULT_CHALLENGE, AppError, Forbidden, Unauthorized
 from fluide.products.pay.models import Wallet
@@ -42,8 +42,8 @@ async def test_invalid_json_is_validation_failed(client: httpx.AsyncClient, dev:
     assert "errors" in resp.json()
 
 
-async def test_a_crash_is_a_generic_500_with_the_request_id(app: FastAPI) -> None:
-    @app.get("/api/v1/_boom")
+async def test_a_crash_is_a_generic_500_with_the_request_id(app: App) -> None:
+    @app.fastapi.get("/api/v1/_boom")
     async def boom() -> None:
         raise RuntimeError("SELECT secret FROM credentials -- fl_sk_leak")
 
@@ -59,36 +59,34 @@ async def test_a_crash_is_a_generic_500_with_the_request_id(app: FastAPI) -> Non
     assert "fl_sk_leak" not in resp.text
 
 
-async def test_a_number_the_database_cannot_hold_is_a_400_not_a_500(
-    app: FastAPI, backend: str
-) -> None:
+async def test_a_number_the_database_cannot_hold_is_a_400_not_a_500(app: App, backend: str) -> None:
     """The net under a forgotten amount check: a value refused by the money column type, or
     PostgreSQL's "numeric field overflow", is VALIDATION_FAILED naming the limit. Any other
     database error stays a generic 500."""
-    runtime = app.state.runtime
+    runtime = app
 
-    @app.post("/api/v1/_store")
+    @app.fastapi.post("/api/v1/_store")
     async def store() -> None:
-        async with runtime.sessionmaker() as session, session.begin():
+        async with runtime.infra.sessionmaker() as session, session.begin():
             await session.execute(
                 insert(Wallet).values(
                     id="wal_x",
                     tenant_id="t",
                     currency="NGN",
                     balance=money.STORAGE_LIMIT,
-                    created_at=runtime.clock(),
-                    updated_at=runtime.clock(),
+                    created_at=runtime.infra.clock(),
+                    updated_at=runtime.infra.clock(),
                 )
             )
 
-    @app.post("/api/v1/_cast")
+    @app.fastapi.post("/api/v1/_cast")
     async def cast() -> None:
-        async with runtime.sessionmaker() as session:
+        async with runtime.infra.sessionmaker() as session:
             await session.execute(text("SELECT CAST(100000000000000 AS NUMERIC(18, 4))"))
 
-    @app.post("/api/v1/_broken")
+    @app.fastapi.post("/api/v1/_broken")
     async def broken() -> None:
-        async with runtime.sessionmaker() as session:
+        async with runtime.infra.sessionmaker() as session:
             await session.execute(text("SELECT * FROM no_such_table"))
 
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)

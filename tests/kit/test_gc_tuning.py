@@ -20,7 +20,7 @@ from fluide.app import app_from_env
 async def main():
     app = app_from_env()
     before = (gc.get_freeze_count(), gc.get_threshold())
-    async with app.router.lifespan_context(app):
+    async with app.lifespan():
         during = (gc.get_freeze_count(), gc.get_threshold())
     print(json.dumps({"before": before, "during": during}))
 
@@ -53,5 +53,5 @@ def test_the_served_app_freezes_its_startup_heap(tmp_path: Path) -> None:
 async def test_an_app_built_for_tests_leaves_the_collector_alone(settings: Settings) -> None:
     app = create_app(settings)
     before = (gc.get_freeze_count(), gc.get_threshold())
-    async with app.router.lifespan_context(app):
+    async with app.lifespan():
         assert (gc.get_freeze_count(), gc.get_threshold()) == before

@@ -10,21 +10,21 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fluide.app import App
 from fluide.kit import idempotency
 from fluide.kit.clock import FrozenClock
 from fluide.kit.errors import AppError, ValidationFailed
 from fluide.kit.idempotency import IdempotencyRecord
-from fluide.runtime import Runtime
 
 
 class Boom(AppError):
     code = "BOOM"
 
 
-async def _run(runtime: Runtime, key: str | None, body: str, work: Any, wait: float = 5.0) -> Any:
+async def _run(runtime: App, key: str | None, body: str, work: Any, wait: float = 5.0) -> Any:
     return await idempotency.execute(
-        runtime.sessionmaker,
-        runtime.clock,
+        runtime.infra.sessionmaker,
+        runtime.infra.clock,
         tenant_id="ten_test",
         key=key,
         request_hash=idempotency.fingerprint("POST", "/x", {"b": body}),
@@ -42,7 +42,7 @@ def counting_work(calls: list[int], delay: float = 0.0) -> Any:
     return work
 
 
-async def test_winner_runs_once_and_losers_replay(runtime: Runtime) -> None:
+async def test_winner_runs_once_and_losers_replay(runtime: App) -> None:
     calls: list[int] = []
     responses = await asyncio.gather(
         *(_run(runtime, "k", "same", counting_work(calls, 0.05)) for _ in range(5))
@@ -53,14 +53,14 @@ async def test_winner_runs_once_and_losers_replay(runtime: Runtime) -> None:
     assert sum(r.headers.get("idempotent-replayed") == "true" for r in responses) == 4
 
 
-async def test_different_body_is_refused(runtime: Runtime) -> None:
+async def test_different_body_is_refused(runtime: App) -> None:
     await _run(runtime, "k", "one", counting_work([]))
     with pytest.raises(idempotency.IdempotencyKeyReused):
         await _run(runtime, "k", "two", counting_work([]))
 
 
-async def test_in_progress_then_stale_takeover(runtime: Runtime, clock: FrozenClock) -> None:
-    async with runtime.sessionmaker() as session, session.begin():
+async def test_in_progress_then_stale_takeover(runtime: App, clock: FrozenClock) -> None:
+    async with runtime.infra.sessionmaker() as session, session.begin():
         session.add(
             IdempotencyRecord(
                 tenant_id="ten_test",
@@ -81,10 +81,10 @@ async def test_in_progress_then_stale_takeover(runtime: Runtime, clock: FrozenCl
 
 
 async def test_a_waiting_retry_takes_over_when_the_claim_goes_stale(
-    runtime: Runtime, clock: FrozenClock
+    runtime: App, clock: FrozenClock
 ) -> None:
     """A retry already waiting on a dead winner's key takes it over once it is stale."""
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.infra.sessionmaker() as session, session.begin():
         session.add(
             IdempotencyRecord(
                 tenant_id="ten_test",
@@ -103,20 +103,20 @@ async def test_a_waiting_retry_takes_over_when_the_claim_goes_stale(
     assert resp.status_code == 201 and calls == [1]
 
 
-async def test_a_failure_releases_the_key(runtime: Runtime) -> None:
+async def test_a_failure_releases_the_key(runtime: App) -> None:
     async def fail(session: AsyncSession) -> tuple[int, Any]:
         raise Boom
 
     with pytest.raises(Boom):
         await _run(runtime, "k", "same", fail)
-    async with runtime.sessionmaker() as session:
+    async with runtime.infra.sessionmaker() as session:
         assert (await session.scalars(select(IdempotencyRecord))).all() == []
     calls: list[int] = []
     assert (await _run(runtime, "k", "same", counting_work(calls))).status_code == 201
     assert calls == [1]
 
 
-async def test_without_a_key_every_call_runs(runtime: Runtime) -> None:
+async def test_without_a_key_every_call_runs(runtime: App) -> None:
     calls: list[int] = []
     await _run(runtime, None, "same", counting_work(calls))
     await _run(runtime, None, "same", counting_work(calls))
@@ -124,6 +124,6 @@ async def test_without_a_key_every_call_runs(runtime: Runtime) -> None:
 
 
 @pytest.mark.parametrize("bad", ["", "x" * 256, "tab\there"])
-async def test_malformed_keys_are_validation_errors(runtime: Runtime, bad: str) -> None:
+async def test_malformed_keys_are_validation_errors(runtime: App, bad: str) -> None:
     with pytest.raises(ValidationFailed):
         await _run(runtime, bad, "same", counting_work([]))

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from fluide.app import App
 from fluide.kit.clock import FrozenClock
 from fluide.kit.idempotency import IdempotencyRecord
-from fluide.runtime import Runtime
 from tests.conftest import Dev
 from tests.kit.test_idempotency_retention import HOUR, _insert, _rows
 from tests.products.helpers import headers_for
@@ -29,7 +29,7 @@ def settings_overrides() -> dict[str, Any]:
 
 
 async def test_the_app_purges_expired_keys_in_the_background(
-    client: httpx.AsyncClient, runtime: Runtime, clock: FrozenClock, dev: Dev
+    client: httpx.AsyncClient, runtime: App, clock: FrozenClock, dev: Dev
 ) -> None:
     h = await headers_for(client, dev)
     entry = {
@@ -67,6 +67,6 @@ async def test_the_app_purges_expired_keys_in_the_background(
     again = await client.post(JE, headers={**h, "Idempotency-Key": "retained"}, json=entry)
     assert again.status_code == 201 and "idempotent-replayed" not in again.headers
     assert again.json()["id"] != first.json()["id"]
-    async with runtime.sessionmaker() as session:
+    async with runtime.infra.sessionmaker() as session:
         total = await session.scalar(select(func.count()).select_from(IdempotencyRecord))
     assert total == 2

@@ -13,10 +13,10 @@ import orjson
 import pytest
 from sqlalchemy import select
 
+from fluide.app import App
 from fluide.kit import idempotency
 from fluide.kit.clock import FrozenClock
 from fluide.kit.idempotency import IdempotencyRecord
-from fluide.runtime import Runtime
 from tests.kit.test_idempotency import _run as run
 from tests.kit.test_idempotency import counting_work
 
@@ -24,18 +24,18 @@ HOUR = 3600.0
 RETENTION = timedelta(hours=24)
 
 
-async def _run(runtime: Runtime, key: str, body: str, calls: list[int]) -> Any:
+async def _run(runtime: App, key: str, body: str, calls: list[int]) -> Any:
     return await run(runtime, key, body, counting_work(calls))  # retention: the 24 h default
 
 
-async def _rows(runtime: Runtime) -> dict[str, str]:
-    async with runtime.sessionmaker() as session:
+async def _rows(runtime: App) -> dict[str, str]:
+    async with runtime.infra.sessionmaker() as session:
         rows = await session.execute(select(IdempotencyRecord.key, IdempotencyRecord.status))
         return {key: status for key, status in rows}
 
 
 async def test_a_key_replays_within_retention_and_is_new_after_it(
-    runtime: Runtime, clock: FrozenClock
+    runtime: App, clock: FrozenClock
 ) -> None:
     calls: list[int] = []
     first = await _run(runtime, "k", "same", calls)
@@ -56,7 +56,7 @@ async def test_a_key_replays_within_retention_and_is_new_after_it(
 
 
 async def test_after_retention_a_key_may_carry_another_body(
-    runtime: Runtime, clock: FrozenClock
+    runtime: App, clock: FrozenClock
 ) -> None:
     calls: list[int] = []
     await _run(runtime, "k", "one", calls)
@@ -66,7 +66,7 @@ async def test_after_retention_a_key_may_carry_another_body(
 
 
 async def test_concurrent_retries_of_an_expired_key_run_it_once(
-    runtime: Runtime, clock: FrozenClock
+    runtime: App, clock: FrozenClock
 ) -> None:
     calls: list[int] = []
     await _run(runtime, "k", "same", calls)
@@ -77,10 +77,10 @@ async def test_concurrent_retries_of_an_expired_key_run_it_once(
 
 
 async def _insert(
-    runtime: Runtime, key: str, status: str, created_hours_ago: float, completed_hours_ago: float
+    runtime: App, key: str, status: str, created_hours_ago: float, completed_hours_ago: float
 ) -> None:
-    now = runtime.clock()
-    async with runtime.sessionmaker() as session, session.begin():
+    now = runtime.infra.clock()
+    async with runtime.infra.sessionmaker() as session, session.begin():
         session.add(
             IdempotencyRecord(
                 tenant_id="ten_test",
@@ -98,16 +98,19 @@ async def _insert(
 
 
 async def test_purge_deletes_expired_completed_keys_in_bounded_batches(
-    runtime: Runtime,
+    runtime: App,
 ) -> None:
     for i in range(5):
         await _insert(runtime, f"old-{i}", "COMPLETED", 30, 25 + i)
     await _insert(runtime, "fresh", "COMPLETED", 23, 23)
     await _insert(runtime, "in-flight", "IN_PROGRESS", 48, 0)  # older than retention, alive
-    now = runtime.clock()
+    now = runtime.infra.clock()
 
-    assert await idempotency.purge_expired(runtime.sessionmaker, now, batch=2, max_batches=1) == 2
+    assert (
+        await idempotency.purge_expired(runtime.infra.sessionmaker, now, batch=2, max_batches=1)
+        == 2
+    )
     assert len(await _rows(runtime)) == 5
-    assert await idempotency.purge_expired(runtime.sessionmaker, now, batch=2) == 3
+    assert await idempotency.purge_expired(runtime.infra.sessionmaker, now, batch=2) == 3
     assert await _rows(runtime) == {"fresh": "COMPLETED", "in-flight": "IN_PROGRESS"}
-    assert await idempotency.purge_expired(runtime.sessionmaker, now) == 0
+    assert await idempotency.purge_expired(runtime.infra.sessionmaker, now) == 0

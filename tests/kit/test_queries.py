@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from fluide.app import App
 from fluide.kit.errors import NotFound
 from fluide.kit.pagination import PageParams
 from fluide.kit.queries import get_owned, paged
 from fluide.products.hr import service
 from fluide.products.hr.models import Employee
 from fluide.products.hr.schemas import EmployeeCreate
-from fluide.runtime import Runtime
 from tests.products.helpers import employee
 
 
@@ -19,18 +19,18 @@ class Missing(NotFound):
     code, message = "MISSING", "Not here"
 
 
-async def _employees(runtime: Runtime, tenant: str, n: int) -> list[str]:
+async def _employees(runtime: App, tenant: str, n: int) -> list[str]:
     ids = []
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.infra.sessionmaker() as session, session.begin():
         for i in range(n):
             body = EmployeeCreate.model_validate(employee(f"{tenant}-{i}"))
-            ids.append((await service.create(session, tenant, body, runtime.clock())).id)
+            ids.append((await service.create(session, tenant, body, runtime.infra.clock())).id)
     return ids
 
 
-async def test_get_owned_is_not_found_across_tenants(runtime: Runtime) -> None:
+async def test_get_owned_is_not_found_across_tenants(runtime: App) -> None:
     [mine] = await _employees(runtime, "ten_a", 1)
-    async with runtime.sessionmaker() as session:
+    async with runtime.infra.sessionmaker() as session:
         row = await get_owned(session, Employee, "ten_a", mine, Missing)
         assert row.id == mine and row.tenant_id == "ten_a"
         for tenant, id_ in (("ten_b", mine), ("ten_a", "emp_nope")):
@@ -38,10 +38,10 @@ async def test_get_owned_is_not_found_across_tenants(runtime: Runtime) -> None:
                 await get_owned(session, Employee, tenant, id_, Missing)
 
 
-async def test_paged_keeps_to_the_tenant_and_pages_stably(runtime: Runtime) -> None:
+async def test_paged_keeps_to_the_tenant_and_pages_stably(runtime: App) -> None:
     mine = await _employees(runtime, "ten_a", 5)
     await _employees(runtime, "ten_b", 3)
-    async with runtime.sessionmaker() as session:
+    async with runtime.infra.sessionmaker() as session:
         pages = [
             await paged(session, Employee, "ten_a", PageParams(page=p, limit=2)) for p in (1, 2, 3)
         ]

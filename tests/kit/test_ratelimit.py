@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
+from fluide.app import App
 from fluide.kit.ratelimit import RateLimiter, SharedWindow, key_for, parse_limit
 from tests.conftest import Dev, bearer, exchange
 from tests.proxy import TcpProxy
@@ -52,7 +52,7 @@ def settings_overrides() -> dict[str, object]:
 
 
 async def test_the_service_keeps_serving_when_redis_is_down(
-    app: FastAPI, client: httpx.AsyncClient, dev: Dev
+    app: App, client: httpx.AsyncClient, dev: Dev
 ) -> None:
     token = (await exchange(client, dev))["accessToken"]
     resp = await client.get("/api/v1/hr/health", headers=bearer(token, dev))
@@ -406,7 +406,7 @@ async def test_shutdown_flushes_the_pending_counts(redis_url: str, prefix: str) 
         for _ in range(20):  # decided in process, no await: the sync task cannot run meanwhile
             assert (await window.hit("k")).allowed
         assert _pending(window) >= 20
-        await limiter.aclose()  # what the Runtime does on shutdown
+        await limiter.aclose()  # what the App does on shutdown
         assert _pending(window) == 0
         assert await _global_count(redis_url, window, "k") == WARM + 20
     finally:

@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from fluide.app import App
 from fluide.products.pay.models import Payout
 from fluide.products.pay.settlement import settle_once
-from fluide.runtime import Runtime
 from tests.conftest import Dev, bearer, exchange
 
 
@@ -94,15 +94,15 @@ async def fund(
     return out
 
 
-async def settle_all(runtime: Runtime) -> None:
+async def settle_all(runtime: App) -> None:
     """Run settlement passes until no payout is PENDING or PROCESSING (bounded).
 
     The app's own background worker runs too and may hold a payout mid-settlement, so an
     empty pass is not the end: wait for its in-flight payouts to reach a final state.
     """
     for _ in range(200):
-        if await settle_once(runtime) == 0:
-            async with runtime.sessionmaker() as session:
+        if await settle_once(runtime.infra) == 0:
+            async with runtime.infra.sessionmaker() as session:
                 open_count = await session.scalar(
                     select(func.count())
                     .select_from(Payout)

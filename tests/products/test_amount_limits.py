@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fluide.app import App
 from fluide.kit import money
-from fluide.runtime import Runtime
 from tests.conftest import Dev, create_dev
 from tests.products.helpers import employee, fund, headers_for, settle_all
 
@@ -124,7 +124,7 @@ def no_settlement_worker(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("no_settlement_worker")
 async def test_a_top_up_leaves_room_for_the_refunds_of_open_payouts(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+    client: httpx.AsyncClient, dev: Dev, runtime: App
 ) -> None:
     """A failed payout's refund cannot be refused: balance + money in transit stays storable.
     (It used to: the refund overflowed NUMERIC(18, 4) on PostgreSQL and settlement failed on
@@ -173,7 +173,7 @@ _entry = st.tuples(_near_max, st.integers(1, 100))  # (amount, debit lines = cre
 )
 @given(entries=st.lists(_entry, min_size=1, max_size=6))
 async def test_trial_balance_is_the_exact_sum_of_what_was_posted(
-    client: httpx.AsyncClient, runtime: Runtime, entries: list[tuple[str, int]]
+    client: httpx.AsyncClient, runtime: App, entries: list[tuple[str, int]]
 ) -> None:
     """Any mix of amounts up to the largest one a request carries: the trial balance adds
     them exactly, on both backends, and never answers 5xx."""

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import event
 
-from fluide.runtime import Runtime
+from fluide.app import App
 from tests.conftest import Dev, bearer, database_unreachable, exchange, wait_for_status
 
 PRODUCTS = ("hr", "payroll", "pay", "books", "utils")
@@ -54,7 +54,7 @@ async def _wait_for(
 
 
 async def test_health_is_503_when_the_database_is_unreachable(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev, backend: str, tmp_path: Any
+    client: httpx.AsyncClient, runtime: App, dev: Dev, backend: str, tmp_path: Any
 ) -> None:
     headers = bearer((await exchange(client, dev))["accessToken"], dev)
     assert (await client.get("/api/v1/hr/health", headers=headers)).status_code == 200
@@ -70,10 +70,10 @@ async def test_health_is_503_when_the_database_is_unreachable(
 
 
 async def test_health_does_not_query_the_database_per_call(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev
+    client: httpx.AsyncClient, runtime: App, dev: Dev
 ) -> None:
     headers = bearer((await exchange(client, dev))["accessToken"], dev)
-    probe = runtime.probe
+    probe = runtime.infra.probe
     statements: list[str] = []
 
     def count(*args: Any) -> None:
@@ -81,13 +81,13 @@ async def test_health_does_not_query_the_database_per_call(
 
     await probe.stop()  # its one query per tick would muddy the count
     probe.max_age = 600.0  # and its last result stays fresh while it is stopped
-    event.listen(runtime.engine.sync_engine, "before_cursor_execute", count)
+    event.listen(runtime.infra.engine.sync_engine, "before_cursor_execute", count)
     try:
         for _ in range(40):
             resp = await client.get("/api/v1/hr/health", headers=headers)
             assert resp.status_code == 200
     finally:
-        event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
+        event.remove(runtime.infra.engine.sync_engine, "before_cursor_execute", count)
         await probe.start()
     # Only the revocation poll (a background task) may have queried meanwhile.
     assert [s for s in statements if "revocation_events" not in s] == []

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from fluide.runtime import Runtime
+from fluide.app import App
 from tests.conftest import Dev
 from tests.products.helpers import create_employee, employee, headers_for, settle_all
 
@@ -19,7 +19,7 @@ def d(text: str) -> Decimal:
 
 
 async def test_payroll_to_ledger_to_the_cent(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+    client: httpx.AsyncClient, dev: Dev, runtime: App
 ) -> None:
     h = await headers_for(client, dev)
     people = [

@@ -10,7 +10,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fluide.runtime import Runtime
+from fluide.app import App
 from tests.conftest import create_dev
 from tests.products.helpers import employee, headers_for
 
@@ -161,7 +161,7 @@ class World:
 )
 @given(program=ops)
 async def test_two_tenants_never_see_each_other(
-    client: httpx.AsyncClient, runtime: Runtime, program: list[tuple[Any, ...]]
+    client: httpx.AsyncClient, runtime: App, program: list[tuple[Any, ...]]
 ) -> None:
     # Fresh tenants per example: the fixtures live across examples, the property per example.
     a, b = await create_dev(runtime), await create_dev(runtime)

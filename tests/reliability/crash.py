@@ -25,10 +25,10 @@ from typing import Any, Protocol
 import httpx
 from sqlalchemy import select
 
+from fluide.app import App
 from fluide.identity.models import AuditEvent
 from fluide.products.books.models import JournalEntry
 from fluide.products.pay.models import Payout
-from fluide.runtime import Runtime
 from tests.conftest import CLIENT_ID, Dev
 from tests.reliability.leaks import register_from_json, register_secret
 from tests.reliability.server import ServerProcess
@@ -163,7 +163,7 @@ class Scenario(Protocol):
     ) -> None:
         """Run until ``stop`` is set; survive the servers going away and coming back."""
 
-    async def verify(self, clients: Sequence[httpx.AsyncClient], rt: Runtime) -> dict[str, Any]:
+    async def verify(self, clients: Sequence[httpx.AsyncClient], rt: App) -> dict[str, Any]:
         """Check the invariants once every server is up again; return counts for the report."""
 
 
@@ -328,11 +328,11 @@ class RotationScenario:
             ledger.secrets.append(secret)
         return out
 
-    async def verify(self, clients: Sequence[httpx.AsyncClient], rt: Runtime) -> dict[str, Any]:
+    async def verify(self, clients: Sequence[httpx.AsyncClient], rt: App) -> dict[str, Any]:
         client = clients[0]
         probes = 0
         for ledger in self.ledgers:
-            async with rt.sessionmaker() as session:
+            async with rt.infra.sessionmaker() as session:
                 rows = (
                     await session.scalars(
                         select(AuditEvent).where(
@@ -379,7 +379,7 @@ class RotationScenario:
             )
             assert len(valid) <= 2
 
-        async with rt.sessionmaker() as session:
+        async with rt.infra.sessionmaker() as session:
             exchange_rids = set(
                 (
                     await session.scalars(
@@ -522,11 +522,11 @@ class DisbursementScenario:
                 continue
             raise AssertionError(f"disburse answered {status} {code}")
 
-    async def _settled(self, rt: Runtime, tenant_id: str, limit: float = 90.0) -> list[Payout]:
+    async def _settled(self, rt: App, tenant_id: str, limit: float = 90.0) -> list[Payout]:
         """Every payout of the tenant once none is PENDING or PROCESSING (the server settles)."""
         deadline = time.monotonic() + limit
         while True:
-            async with rt.sessionmaker() as session:
+            async with rt.infra.sessionmaker() as session:
                 payouts = list(
                     (await session.scalars(select(Payout).where(Payout.tenant_id == tenant_id)))
                     .unique()
@@ -537,7 +537,7 @@ class DisbursementScenario:
             assert time.monotonic() < deadline, "settlement did not finish after the kills"
             await asyncio.sleep(0.2)
 
-    async def verify(self, clients: Sequence[httpx.AsyncClient], rt: Runtime) -> dict[str, Any]:
+    async def verify(self, clients: Sequence[httpx.AsyncClient], rt: App) -> dict[str, Any]:
         client = clients[0]
         tenant_id = self.tenant_id
         payouts = await self._settled(rt, tenant_id)
@@ -562,7 +562,7 @@ class DisbursementScenario:
                 assert p.status == expected, f"{p.status} for a payout expected {expected}"
 
         # Every settlement posted once (a re-claimed PROCESSING payout is not posted again).
-        async with rt.sessionmaker() as session:
+        async with rt.infra.sessionmaker() as session:
             refs = list(
                 (
                     await session.scalars(
@@ -610,7 +610,7 @@ class DisbursementScenario:
 
 
 async def verify_after(
-    servers: Sequence[ServerProcess], scenario: Scenario, rt: Runtime
+    servers: Sequence[ServerProcess], scenario: Scenario, rt: App
 ) -> dict[str, Any]:
     """Run the scenario's checks through fresh clients once every server is up."""
     clients = [httpx.AsyncClient(base_url=s.base_url, timeout=15.0) for s in servers]

@@ -14,12 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from fluide.app import App
 from fluide.identity import formats
 from fluide.identity.models import AuditEvent
-from fluide.runtime import Runtime
 from tests.conftest import Dev
 from tests.reliability.report import COUNTS
 
@@ -37,13 +36,13 @@ def settings_overrides() -> dict[str, Any]:
     }
 
 
-def client_from(app: FastAPI, ip: str) -> httpx.AsyncClient:
+def client_from(app: App, ip: str) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(ip, 40000))
     return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
-async def denied_audit_counts(rt: Runtime, ip: str) -> Counter[str]:
-    async with rt.sessionmaker() as session:
+async def denied_audit_counts(rt: App, ip: str) -> Counter[str]:
+    async with rt.infra.sessionmaker() as session:
         rows = await session.execute(
             select(AuditEvent.code, func.count())
             .where(
@@ -58,7 +57,7 @@ async def denied_audit_counts(rt: Runtime, ip: str) -> Counter[str]:
 
 @pytest.mark.slow
 async def test_thousand_wrong_secrets_lock_out_then_recover(
-    app: FastAPI, runtime: Runtime, dev: Dev
+    app: App, runtime: App, dev: Dev
 ) -> None:
     attacker_ip = "203.0.113.7"
     codes: list[str] = []
@@ -120,7 +119,7 @@ async def test_thousand_wrong_secrets_lock_out_then_recover(
     COUNTS["brute_force_rate_limited"] += observed["RATE_LIMITED"]
 
 
-async def test_concurrent_burst_is_bounded(app: FastAPI, runtime: Runtime, dev: Dev) -> None:
+async def test_concurrent_burst_is_bounded(app: App, runtime: App, dev: Dev) -> None:
     """200 wrong secrets in waves of 20 at once.
 
     A failure is looked at and counted in turn with the other failures for its key and address

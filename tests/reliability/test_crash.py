@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fluide.runtime import Runtime
+from fluide.app import App, create_app
 from tests.conftest import Dev, bearer, create_dev, make_settings
 from tests.products.helpers import employee
 from tests.reliability.crash import (
@@ -60,18 +60,16 @@ STAFF = [
 
 
 @pytest.fixture
-async def side_runtime(tmp_path: Path, database_url: str) -> AsyncIterator[Runtime]:
+async def side_runtime(tmp_path: Path, database_url: str) -> AsyncIterator[App]:
     """The test's own handle on the server's database (same pepper): seeds and audit reads."""
     settings = make_settings(tmp_path / "side", database_url, pepper=PEPPER, key_encryption_key=KEK)
-    rt = Runtime(settings)
+    rt = create_app(settings)
     yield rt
-    await rt.engine.dispose()
+    await rt.infra.engine.dispose()
 
 
 @pytest.mark.slow
-async def test_kill9_during_rotations(
-    tmp_path: Path, database_url: str, side_runtime: Runtime
-) -> None:
+async def test_kill9_during_rotations(tmp_path: Path, database_url: str, side_runtime: App) -> None:
     rng = random.Random(int(os.environ.get("FLUIDE_CRASH_SEED", "20261128")))
     server = ServerProcess(
         tmp_path / "server",
@@ -133,7 +131,7 @@ async def _payroll_setup(
 
 @pytest.mark.slow
 async def test_kill9_during_payroll_disbursement(
-    tmp_path: Path, database_url: str, side_runtime: Runtime
+    tmp_path: Path, database_url: str, side_runtime: App
 ) -> None:
     rng = random.Random(int(os.environ.get("FLUIDE_CRASH_SEED", "20261128")))
     server = ServerProcess(

@@ -13,12 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from fluide.app import App
 from fluide.identity import formats
 from fluide.identity.models import AuditEvent
-from fluide.runtime import Runtime
 from tests.conftest import redis_or_skip
 from tests.identity.support import Key, Owner, client_from, sign_in_owner, try_exchange
 
@@ -43,8 +42,10 @@ def settings_overrides(backend: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def owner(app: FastAPI, runtime: Runtime) -> Any:
-    await runtime.limiter.reset()  # Redis keeps the counts of earlier tests for these addresses
+async def owner(app: App, runtime: App) -> Any:
+    await (
+        runtime.infra.limiter.reset()
+    )  # Redis keeps the counts of earlier tests for these addresses
     async with client_from(app, OWNER) as client:
         yield await sign_in_owner(runtime, client)
 
@@ -54,9 +55,7 @@ async def key(owner: Owner) -> Key:
     return await owner.create_key()
 
 
-async def test_an_attackers_failures_never_stop_the_owner(
-    app: FastAPI, owner: Owner, key: Key
-) -> None:
+async def test_an_attackers_failures_never_stop_the_owner(app: App, owner: Owner, key: Key) -> None:
     async with client_from(app, ATTACKER) as attacker:
         answers = [await try_exchange(attacker, key.api_key, "fl_sk_wrong") for _ in range(10)]
         assert answers == [WRONG] * KEY_FAILURES + [LOCKED] * (10 - KEY_FAILURES)
@@ -68,9 +67,7 @@ async def test_an_attackers_failures_never_stop_the_owner(
         assert await try_exchange(attacker, key.api_key, formats.new_api_secret()) == LOCKED
 
 
-async def test_the_address_lock_out_refuses_failures_only(
-    app: FastAPI, owner: Owner, key: Key
-) -> None:
+async def test_the_address_lock_out_refuses_failures_only(app: App, owner: Owner, key: Key) -> None:
     async with client_from(app, ATTACKER) as neighbour:
         # Failures spread over many keys, none of them locked out on its own...
         answers = [
@@ -86,7 +83,7 @@ async def test_the_address_lock_out_refuses_failures_only(
 
 
 async def test_only_verified_exchanges_spend_the_key_budget(
-    app: FastAPI, owner: Owner, key: Key
+    app: App, owner: Owner, key: Key
 ) -> None:
     # Twelve attacker addresses, each below every lock-out, each sending the key with a wrong
     # secret and a bogus client id (with the real secret).
@@ -102,7 +99,7 @@ async def test_only_verified_exchanges_spend_the_key_budget(
 
 
 async def test_a_bogus_client_id_is_a_failure(
-    app: FastAPI, runtime: Runtime, owner: Owner, key: Key
+    app: App, runtime: App, owner: Owner, key: Key
 ) -> None:
     async with client_from(app, ATTACKER) as attacker:
         answers = [
@@ -114,7 +111,7 @@ async def test_a_bogus_client_id_is_a_failure(
         assert await try_exchange(attacker, key.api_key, "fl_sk_wrong") == LOCKED
         # ...and, like them, never in the way of the right secret with the right client id.
         assert await try_exchange(attacker, key.api_key, key.secret) == OK
-    async with runtime.sessionmaker() as session:
+    async with runtime.infra.sessionmaker() as session:
         codes = dict(
             (
                 await session.execute(

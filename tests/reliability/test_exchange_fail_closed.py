@@ -14,11 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
+from fluide.app import App
 from fluide.identity import formats
 from fluide.kit.clock import FrozenClock
-from fluide.runtime import Runtime
 from tests.conftest import redis_or_skip
 from tests.identity.support import (
     DECOY,
@@ -49,14 +48,14 @@ def settings_overrides(backend: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def owner(app: FastAPI, runtime: Runtime) -> Any:
-    await runtime.limiter.reset()
+async def owner(app: App, runtime: App) -> Any:
+    await runtime.infra.limiter.reset()
     async with client_from(app, "127.0.0.3") as client:
         yield await sign_in_owner(runtime, client)
 
 
 @pytest.fixture
-async def attacker(app: FastAPI) -> Any:
+async def attacker(app: App) -> Any:
     async with client_from(app, "127.0.0.2") as client:
         yield client
 
@@ -108,7 +107,7 @@ CASES = [
     ("state", "warm"), CASES, ids=[f"{st}-{'warm' if w else 'cold'}" for st, w in CASES]
 )
 async def test_only_live_secrets_exchange_in_every_state(
-    runtime: Runtime,
+    runtime: App,
     owner: Owner,
     attacker: httpx.AsyncClient,
     clock: FrozenClock,
@@ -122,7 +121,7 @@ async def test_only_live_secrets_exchange_in_every_state(
             # The owner's exchange puts the credential in the snapshot; it stays there.
             assert await try_exchange(owner.client, key.api_key, sorted(live)[0]) == (200, None)
         else:
-            runtime.credential_cache.clear()
+            runtime.identity.state.credential_cache.clear()
         probe.take()
         for secret in _attacks(key, dead, other):
             assert await try_exchange(attacker, key.api_key, secret) == DENIED, secret[:8]

@@ -13,14 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import select, update
 
-from fluide.identity import accounts, formats
+from fluide.app import App
+from fluide.identity import formats
 from fluide.identity.audit import Actor
 from fluide.identity.models import Account, Credential, EmailVerification
 from fluide.kit.clock import FrozenClock
-from fluide.runtime import Runtime
 from tests.conftest import Dev, bearer, create_dev, exchange, make_settings
 from tests.dashboard.support import PASSWORD, create_member, csrf_of
 from tests.identity.support import DECOY, sign_in_owner
@@ -43,12 +42,12 @@ def settings_overrides() -> dict[str, Any]:
 
 
 async def test_an_account_without_a_password_signs_in_with_nothing(
-    client: httpx.AsyncClient, runtime: Runtime
+    client: httpx.AsyncClient, runtime: App
 ) -> None:
     """Accounts made by ``fluide accounts create`` without ``--password`` store no hash; the
     sign-in compares against a dummy hash then, and its password must not sign in."""
     dev = await create_dev(runtime)  # no password
-    async with runtime.sessionmaker() as session:
+    async with runtime.infra.sessionmaker() as session:
         email = await session.scalar(select(Account.email).where(Account.id == dev.account_id))
     for password in FILLERS:
         resp = await client.post("/api/v1/auth/signin", json={"email": email, "password": password})
@@ -67,28 +66,26 @@ async def test_an_account_without_a_password_signs_in_with_nothing(
 # ---- verification codes ------------------------------------------------------------------------
 
 
-async def _unverified(rt: Runtime) -> tuple[str, str]:
+async def _unverified(rt: App) -> tuple[str, str]:
     email = f"new-{uuid.uuid4().hex[:8]}@example.com"
-    async with rt.sessionmaker() as session, session.begin():
-        _, code = await accounts.sign_up(
-            rt, session, SYSTEM, email=email, password=PASSWORD, tenant_name=None
+    async with rt.infra.sessionmaker() as session, session.begin():
+        _, code = await rt.identity.accounts.sign_up(
+            session, SYSTEM, email=email, password=PASSWORD, tenant_name=None
         )
     return email, code
 
 
-async def _is_verified(rt: Runtime, email: str) -> bool:
-    async with rt.sessionmaker() as session:
+async def _is_verified(rt: App, email: str) -> bool:
+    async with rt.infra.sessionmaker() as session:
         return (
             await session.scalar(select(Account.email_verified_at).where(Account.email == email))
         ) is not None
 
 
-async def test_no_pending_code_verifies_nothing(
-    client: httpx.AsyncClient, runtime: Runtime
-) -> None:
+async def test_no_pending_code_verifies_nothing(client: httpx.AsyncClient, runtime: App) -> None:
     email, code = await _unverified(runtime)
-    async with runtime.sessionmaker() as session, session.begin():  # every code used up
-        await session.execute(update(EmailVerification).values(consumed_at=runtime.clock()))
+    async with runtime.infra.sessionmaker() as session, session.begin():  # every code used up
+        await session.execute(update(EmailVerification).values(consumed_at=runtime.infra.clock()))
     for attempt in (code, "000000", " 000000 "):
         resp = await client.post("/api/v1/auth/verify", json={"email": email, "code": attempt})
         assert resp.status_code == 400 and "apiSecret" not in resp.text
@@ -104,7 +101,7 @@ async def test_an_unknown_email_verifies_nothing(client: httpx.AsyncClient) -> N
 
 
 async def test_malformed_codes_are_refused_before_any_comparison(
-    client: httpx.AsyncClient, runtime: Runtime
+    client: httpx.AsyncClient, runtime: App
 ) -> None:
     email, _ = await _unverified(runtime)
     for attempt in ("", "      ", "12345", "1234567", "abcdef"):
@@ -120,7 +117,7 @@ async def test_malformed_codes_are_refused_before_any_comparison(
 
 
 async def test_only_a_live_session_token_is_a_session(
-    client: httpx.AsyncClient, runtime: Runtime, clock: FrozenClock
+    client: httpx.AsyncClient, runtime: App, clock: FrozenClock
 ) -> None:
     owner = await sign_in_owner(runtime, client)
     me = "/api/v1/auth/me"
@@ -130,7 +127,7 @@ async def test_only_a_live_session_token_is_a_session(
         return (await client.get(me, headers=headers)).status_code
 
     assert await status(owner.session_token) == 200
-    digest = runtime.hasher.digest(owner.session_token)  # what the table stores
+    digest = runtime.identity.hasher.digest(owner.session_token)  # what the table stores
     forged = [None, "", DECOY, digest, formats.new_session_token(), formats.new_api_secret()]
     for token in forged:
         assert await status(token) == 401
@@ -140,14 +137,14 @@ async def test_only_a_live_session_token_is_a_session(
     )
     assert resp.status_code == 204
     assert await status(signed_out.session_token) == 401
-    clock.advance(runtime.settings.session_ttl_seconds + 1)
+    clock.advance(runtime.infra.settings.session_ttl_seconds + 1)
     assert await status(owner.session_token) == 401
 
 
 # ---- dashboard CSRF ----------------------------------------------------------------------------
 
 
-async def test_csrf_fails_closed_on_any_value(client: httpx.AsyncClient, runtime: Runtime) -> None:
+async def test_csrf_fails_closed_on_any_value(client: httpx.AsyncClient, runtime: App) -> None:
     member = await create_member(runtime)
     page = await client.get("/connect/signin")
     good = csrf_of(page.text)
@@ -200,10 +197,8 @@ async def test_a_blank_metrics_token_is_no_token(
 ) -> None:
     from fluide.app import create_app
 
-    app: FastAPI = create_app(
-        make_settings(tmp_path, database_url, metrics_token=configured), clock
-    )
-    async with app.router.lifespan_context(app):
+    app: App = create_app(make_settings(tmp_path, database_url, metrics_token=configured), clock)
+    async with app.lifespan():
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             for auth in (f"Bearer {configured}", "Bearer ", "Bearer", None, "Bearer \t"):
@@ -218,7 +213,7 @@ async def test_a_blank_metrics_token_is_no_token(
 
 
 async def test_only_a_live_secret_flags_its_credential(
-    client: httpx.AsyncClient, runtime: Runtime, clock: FrozenClock
+    client: httpx.AsyncClient, runtime: App, clock: FrozenClock
 ) -> None:
     owner = await sign_in_owner(runtime, client)
     key = await owner.create_key()
@@ -231,7 +226,7 @@ async def test_only_a_live_secret_flags_its_credential(
             headers={"X-Fluide-Api-Key": key.api_key, "X-Fluide-Api-Secret": secret},
         )
         assert (resp.status_code, resp.json()["code"]) == (400, "API_SECRET_NOT_ALLOWED")
-    async with runtime.sessionmaker() as session:
+    async with runtime.infra.sessionmaker() as session:
         exposed = await session.scalar(
             select(Credential.secret_exposed_at).where(Credential.id == key.credential_id)
         )
@@ -241,7 +236,7 @@ async def test_only_a_live_secret_flags_its_credential(
         headers={"X-Fluide-Api-Key": key.api_key, "X-Fluide-Api-Secret": current},
     )
     assert resp.status_code == 400
-    async with runtime.sessionmaker() as session:
+    async with runtime.infra.sessionmaker() as session:
         exposed = await session.scalar(
             select(Credential.secret_exposed_at).where(Credential.id == key.credential_id)
         )

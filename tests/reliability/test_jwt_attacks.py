@@ -22,10 +22,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.api_jwk import PyJWK
 
+from fluide.app import App
 from fluide.identity import credentials, jwt_core
 from fluide.identity.audit import Actor
 from fluide.kit.clock import FrozenClock
-from fluide.runtime import Runtime
 from tests.conftest import CLIENT_ID, Dev, bearer, create_dev, exchange
 from tests.reliability.report import COUNTS
 
@@ -300,9 +300,7 @@ def _attacks() -> list[Attack]:
 ATTACKS = _attacks()
 
 
-async def _context(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev, clock: FrozenClock
-) -> Ctx:
+async def _context(client: httpx.AsyncClient, runtime: App, dev: Dev, clock: FrozenClock) -> Ctx:
     body = await exchange(client, dev)
     token = body["accessToken"]
     header = pyjwt.get_unverified_header(token)
@@ -315,7 +313,7 @@ async def _context(
     )
     attacker = ec.generate_private_key(ec.SECP256R1())
     attacker_jwk = jwt_core.public_jwk("attacker-kid", "ES256", attacker.public_key())
-    signing_key = runtime.keyset.signing_key
+    signing_key = runtime.identity.state.keyset.signing_key
     assert signing_key is not None
     return Ctx(
         token=token,
@@ -341,7 +339,7 @@ async def _call(client: httpx.AsyncClient, route: str, headers: dict[str, str]) 
 
 
 async def test_forged_tokens_are_refused(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev, clock: FrozenClock
+    client: httpx.AsyncClient, runtime: App, dev: Dev, clock: FrozenClock
 ) -> None:
     ctx = await _context(client, runtime, dev, clock)
     for route in ROUTES:  # the control: the genuine token works
@@ -360,7 +358,7 @@ async def test_forged_tokens_are_refused(
 
 
 async def test_revoked_rotated_and_swapped_tokens(
-    client: httpx.AsyncClient, runtime: Runtime, dev: Dev, clock: FrozenClock
+    client: httpx.AsyncClient, runtime: App, dev: Dev, clock: FrozenClock
 ) -> None:
     other = await create_dev(runtime)
     results: list[tuple[str, str, tuple[int, str]]] = []
@@ -402,18 +400,28 @@ async def test_revoked_rotated_and_swapped_tokens(
     await expect("token after the rotation (control)", bearer(after, dev), "OK")
 
     # Expired by the clock moving on (genuine token, no forging).
-    clock.advance(runtime.settings.token_ttl_seconds + runtime.settings.token_leeway_seconds + 1)
+    clock.advance(
+        runtime.infra.settings.token_ttl_seconds + runtime.infra.settings.token_leeway_seconds + 1
+    )
     await expect("token past exp + leeway", bearer(after, dev), "TOKEN_EXPIRED")
-    clock.advance(-(runtime.settings.token_ttl_seconds + runtime.settings.token_leeway_seconds + 1))
+    clock.advance(
+        -(
+            runtime.infra.settings.token_ttl_seconds
+            + runtime.infra.settings.token_leeway_seconds
+            + 1
+        )
+    )
 
     # The credential revoked: its tokens stop, even unexpired ones.
     live = (await exchange(client, other))["accessToken"]
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.infra.sessionmaker() as session, session.begin():
         cred = await credentials.get_for_tenant(
             session, other.tenant_id, other.credential_id, for_update=True
         )
-        await credentials.revoke(session, runtime.clock, Actor("system", "test", None, None), cred)
-    await runtime.changed()
+        await runtime.identity.credentials.revoke(
+            session, Actor("system", "test", None, None), cred
+        )
+    await runtime.identity.feed.changed()
     await expect("token of a revoked credential", bearer(live, other), "CREDENTIAL_REVOKED")
 
     wrong = [

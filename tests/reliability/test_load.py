@@ -31,8 +31,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from fluide.app import App, create_app
 from fluide.identity.models import AuditEvent
-from fluide.runtime import Runtime
 from tests.conftest import CLIENT_ID, REDIS_URL, create_dev, make_settings
 from tests.products.helpers import employee
 from tests.reliability.crash import CredentialLedger, Outcome, Rotation, Tally
@@ -61,11 +61,11 @@ async def send(
 
 
 @pytest.fixture
-async def side_runtime(tmp_path: Path, database_url: str) -> AsyncIterator[Runtime]:
+async def side_runtime(tmp_path: Path, database_url: str) -> AsyncIterator[App]:
     settings = make_settings(tmp_path / "side", database_url, pepper=PEPPER, key_encryption_key=KEK)
-    rt = Runtime(settings)
+    rt = create_app(settings)
     yield rt
-    await rt.engine.dispose()
+    await rt.infra.engine.dispose()
 
 
 class MixedLoad:
@@ -271,7 +271,7 @@ class MixedLoad:
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["postgres"])
 async def test_mixed_load_on_two_processes(
-    tmp_path: Path, database_url: str, side_runtime: Runtime
+    tmp_path: Path, database_url: str, side_runtime: App
 ) -> None:
     env_settings = {
         "db_pool_size": "5",
@@ -318,7 +318,7 @@ async def test_mixed_load_on_two_processes(
     assert load.ops["rotate"] > 0 and load.ops["hr_health"] > 0
     assert load.ops["hr_create"] > 0 and load.ops["books_post"] > 0 and load.replays > 0
 
-    async with side_runtime.sessionmaker() as session:
+    async with side_runtime.infra.sessionmaker() as session:
         rotations = set(
             (
                 await session.scalars(

@@ -25,9 +25,8 @@ import httpx
 import pytest
 from bench.service import FluideServer
 
-from fluide.identity import accounts
+from fluide.app import create_app
 from fluide.identity.audit import Actor
-from fluide.runtime import Runtime
 from fluide.settings import Settings
 from tests.conftest import CLIENT_ID, redis_or_skip, truncate_pg
 
@@ -117,14 +116,14 @@ class Cluster:
         email = f"scale-{uuid.uuid4().hex[:10]}@example.com"
 
         async def go() -> ScaleDev:
-            rt = Runtime(self.settings())
+            rt = create_app(self.settings())
             try:
-                async with rt.sessionmaker() as session, session.begin():
+                async with rt.infra.sessionmaker() as session, session.begin():
                     actor = Actor("system", "test", None, None)
-                    account, _ = await accounts.sign_up(
-                        rt, session, actor, email=email, password=PASSWORD, tenant_name=None
+                    account, _ = await rt.identity.accounts.sign_up(
+                        session, actor, email=email, password=PASSWORD, tenant_name=None
                     )
-                    issued = await accounts.mark_verified(rt, session, actor, account)
+                    issued = await rt.identity.accounts.mark_verified(session, actor, account)
                     assert issued is not None
                     return ScaleDev(
                         issued.credential.id,
@@ -134,7 +133,7 @@ class Cluster:
                         issued.api_secret,
                     )
             finally:
-                await rt.engine.dispose()
+                await rt.infra.engine.dispose()
 
         return asyncio.run(go())
 

@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from fluide.app import create_app
+from fluide.identity import keyring
 from fluide.identity.models import SigningKeyRow
 from fluide.migrations import upgrade
-from fluide.runtime import Runtime
 from fluide.settings import async_database_url
 from tests.conftest import _pg_admin, make_settings, pg_url_or_skip, unreachable
 
@@ -44,15 +45,27 @@ def empty_pg_database() -> Iterator[str]:
 async def test_concurrent_first_starts_create_one_active_and_one_next_key(
     empty_pg_database: str, tmp_path: Path
 ) -> None:
-    runtimes = [Runtime(make_settings(tmp_path / f"host{i}", empty_pg_database)) for i in range(4)]
+    runtimes = [
+        create_app(make_settings(tmp_path / f"host{i}", empty_pg_database)) for i in range(4)
+    ]
     try:
-        await asyncio.gather(*(rt.ensure_signing_keys() for rt in runtimes))
-        async with runtimes[0].sessionmaker() as session:
+        await asyncio.gather(
+            *(
+                keyring.ensure_signing_keys(
+                    rt.infra.sessionmaker,
+                    rt.infra.settings.signing_alg,
+                    rt.identity.encryptor,
+                    rt.infra.clock,
+                )
+                for rt in runtimes
+            )
+        )
+        async with runtimes[0].infra.sessionmaker() as session:
             rows = await session.execute(
                 select(SigningKeyRow.state, func.count()).group_by(SigningKeyRow.state)
             )
             counts = {state: n for state, n in rows}
     finally:
         for rt in runtimes:
-            await rt.engine.dispose()
+            await rt.infra.engine.dispose()
     assert counts == {"active": 1, "next": 1}

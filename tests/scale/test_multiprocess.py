@@ -10,7 +10,7 @@ import httpx
 import jwt as pyjwt
 import pytest
 
-from fluide.runtime import REDIS_CHANNEL
+from fluide.identity.feed import REDIS_CHANNEL
 from tests.scale.conftest import PASSWORD, Cluster, eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]

@@ -203,6 +203,6 @@ def test_shutdown_flushes_the_pending_counts(
                 admitted += 1
         pending_before_stop = admitted - _shared_count(dev, "100000/hour")
     finally:
-        server.stop()  # SIGTERM: uvicorn drains, the Runtime stops, the limiter flushes
+        server.stop()  # SIGTERM: uvicorn drains, the App stops, the limiter flushes
     assert pending_before_stop > 0  # something was left for the shutdown flush to send
     assert _shared_count(dev, "100000/hour") == admitted

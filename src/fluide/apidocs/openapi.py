@@ -143,7 +143,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     components = doc.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas["ErrorEnvelope"] = ERROR_ENVELOPE
-    # The exchange reads its optional body itself (identity.routes): its model is declared
+    # The exchange reads its optional body itself (identity.exchange.lane): its model is declared
     # in the operation's openapi_extra, so FastAPI does not collect it.
     schemas.setdefault(
         "TokenRequest",

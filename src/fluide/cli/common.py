@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
+from fluide.cli.failure import CliError as CliError  # the commands import it from here
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -37,15 +39,6 @@ DataDir = Annotated[
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-class CliError(Exception):
-    """A failure the user can fix: one line saying what went wrong and what to do."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.message = message
-        self.exit_code = exit_code
 
 
 def fail(message: str, exit_code: int = 1) -> NoReturn:

@@ -32,7 +32,7 @@ def check_database_url(settings: Settings) -> None:
     from sqlalchemy import make_url
     from sqlalchemy.exc import ArgumentError
 
-    from fluide.cli.common import CliError
+    from fluide.cli.failure import CliError
 
     try:
         driver = make_url(settings.resolved_database_url).drivername

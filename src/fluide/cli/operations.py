@@ -20,13 +20,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fluide import migrations
 from fluide.cli.common import CliError, warn
 from fluide.cli.errors import check_database_url, database_label
-from fluide.identity import accounts, credentials, keyring
+from fluide.identity import keyring
 from fluide.identity.audit import Actor
+from fluide.identity.credentials import Credentials
+from fluide.identity.feed import REDIS_CHANNEL_NAME, publish_change
+from fluide.identity.hashing import SecretHasher
+from fluide.identity.jwt_core import KeyEncryptor
 from fluide.identity.models import Account, Credential, SigningKeyRow
+from fluide.identity.part import Identity
 from fluide.kit import datadir
 from fluide.kit.clock import system_clock
 from fluide.kit.db import make_engine, make_sessionmaker
-from fluide.runtime import REDIS_CHANNEL_NAME, Runtime, publish_change
+from fluide.kit.infra import Infrastructure
 from fluide.settings import Settings
 
 CLI_ACTOR = Actor("system", "cli", None, None)
@@ -102,19 +107,18 @@ def _iso(value: datetime | None) -> str | None:
 async def create_account(
     settings: Settings, email: str, password: str | None, tenant_name: str | None, verified: bool
 ) -> dict[str, str]:
-    rt = Runtime(settings)
+    infra = Infrastructure(settings)
+    identity = Identity(infra)
     try:
-        async with rt.sessionmaker() as session, session.begin():
-            account, _code = await accounts.sign_up(
-                rt, session, CLI_ACTOR, email=email, password=password, tenant_name=tenant_name
+        async with infra.sessionmaker() as session, session.begin():
+            account, _code = await identity.accounts.sign_up(
+                session, CLI_ACTOR, email=email, password=password, tenant_name=tenant_name
             )
             if verified:
-                issued = await accounts.mark_verified(rt, session, CLI_ACTOR, account)
+                issued = await identity.accounts.mark_verified(session, CLI_ACTOR, account)
             else:
-                issued = await credentials.create(
+                issued = await identity.credentials.create(
                     session,
-                    rt.hasher,
-                    rt.clock,
                     CLI_ACTOR,
                     tenant_id=account.tenant_id,
                     account_id=account.id,
@@ -128,7 +132,7 @@ async def create_account(
                 "apiSecret": issued.api_secret,
             }
     finally:
-        await rt.engine.dispose()
+        await infra.engine.dispose()
 
 
 async def list_accounts(settings: Settings) -> list[dict[str, Any]]:
@@ -207,7 +211,8 @@ async def revoke_credential(settings: Settings, ident: str) -> tuple[dict[str, A
         if cred is None:
             raise CliError(f"no credential {ident!r}: see `fluide credentials list`")
         was_active = cred.status != "revoked"
-        await credentials.revoke(session, system_clock, CLI_ACTOR, cred)
+        revoker = Credentials(SecretHasher(settings.pepper_bytes()), system_clock)
+        await revoker.revoke(session, CLI_ACTOR, cred)
         email = await session.scalar(select(Account.email).where(Account.id == cred.account_id))
         out = _credential_out(cred, email or "")
     if was_active:
@@ -238,20 +243,24 @@ async def list_keys(settings: Settings) -> list[dict[str, str | None]]:
 
 
 async def rotate_keys(settings: Settings) -> str:
-    rt = Runtime(settings)
+    infra = Infrastructure(settings)
+    encryptor = KeyEncryptor(settings.kek_bytes())
     try:
-        await rt.ensure_signing_keys()
-        async with rt.sessionmaker() as session, session.begin():
+        await keyring.ensure_signing_keys(
+            infra.sessionmaker, settings.signing_alg, encryptor, infra.clock
+        )
+        async with infra.sessionmaker() as session, session.begin():
             row = await keyring.rotate(
                 session,
                 settings.signing_alg,
-                rt.encryptor,
-                rt.clock(),
-                rt.max_token_age,
+                encryptor,
+                infra.clock(),
+                keyring.max_token_age(settings),
                 timedelta(seconds=settings.signing_key_publish_seconds),
             )
             kid = row.kid
-        await rt.publish_change()  # every process loads the new key set now, not at its poll
+        # Every process loads the new key set now, not at its poll.
+        await publish_change(infra.redis_url, settings.redis_prefix + REDIS_CHANNEL_NAME)
         return kid
     finally:
-        await rt.engine.dispose()
+        await infra.engine.dispose()

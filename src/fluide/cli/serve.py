@@ -139,10 +139,17 @@ def serve(
 
 async def _first_keys(settings: Settings) -> None:
     """Create the first signing keys once, before workers start, so they agree."""
-    from fluide.runtime import Runtime
+    from fluide.identity.jwt_core import KeyEncryptor
+    from fluide.identity.keyring import ensure_signing_keys
+    from fluide.kit.infra import Infrastructure
 
-    rt = Runtime(settings)
+    infra = Infrastructure(settings)
     try:
-        await rt.ensure_signing_keys()
+        await ensure_signing_keys(
+            infra.sessionmaker,
+            settings.signing_alg,
+            KeyEncryptor(settings.kek_bytes()),
+            infra.clock,
+        )
     finally:
-        await rt.engine.dispose()
+        await infra.engine.dispose()

@@ -19,16 +19,20 @@ from fastapi import Depends, Form, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import RedirectResponse, Response
 
-from fluide.identity import accounts
+from fluide.identity import credentials
 from fluide.identity.audit import Actor
-from fluide.identity.deps import SESSION_COOKIE, request_actor
+from fluide.identity.deps import SESSION_COOKIE, AccountsDep, request_actor
 from fluide.identity.errors import SessionRequired
-from fluide.identity.models import Account, AccountSession
+from fluide.identity.hashing import SecretHasher
+from fluide.identity.models import Account, AccountSession, Credential
+from fluide.kit import uow
 from fluide.kit.clock import as_utc
 from fluide.kit.errors import AppError, Forbidden
-from fluide.runtime import DbSession, Runtime, get_runtime
+from fluide.kit.pagination import PageParams
+from fluide.kit.uow import DbSession, get_infra
 
 PREFIX = "/connect"
 CSRF_COOKIE = "fluide_csrf"
@@ -69,12 +73,18 @@ templates.env.filters["when"] = _when
 
 
 def is_secure(request: Request) -> bool:
-    rt = get_runtime(request)
-    return request.url.scheme == "https" or rt.settings.base_url.startswith("https://")
+    return request.url.scheme == "https" or get_infra(request).settings.base_url.startswith(
+        "https://"
+    )
 
 
-def csrf_token_for(rt: Runtime, csrf_cookie: str, session_token: str | None) -> str:
-    return rt.hasher.digest(f"csrf:{csrf_cookie}:{session_token or ''}")
+def _hasher(request: Request) -> SecretHasher:
+    hasher: SecretHasher = request.app.state.identity.hasher
+    return hasher
+
+
+def csrf_token_for(hasher: SecretHasher, csrf_cookie: str, session_token: str | None) -> str:
+    return hasher.digest(f"csrf:{csrf_cookie}:{session_token or ''}")
 
 
 def render(
@@ -86,14 +96,15 @@ def render(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """Render a page with a CSRF token for its forms; every page is ``no-store``."""
-    rt = get_runtime(request)
     csrf_cookie = request.cookies.get(CSRF_COOKIE)
     new_cookie = csrf_cookie is None or len(csrf_cookie) != 43
     if new_cookie:
         csrf_cookie = secrets.token_urlsafe(32)
     assert csrf_cookie is not None
     ctx: dict[str, Any] = {
-        "csrf_token": csrf_token_for(rt, csrf_cookie, request.cookies.get(SESSION_COOKIE)),
+        "csrf_token": csrf_token_for(
+            _hasher(request), csrf_cookie, request.cookies.get(SESSION_COOKIE)
+        ),
         "csrf_field": CSRF_FIELD,
         "prefix": PREFIX,
         "account": None,
@@ -168,8 +179,27 @@ _TITLES = {
 }
 
 
+class PageError(Exception):
+    """A failure answered with a page of its own (a form shown again with its error). Raised,
+    not returned, so the request's work is rolled back like that of any failure (``kit.uow``)."""
+
+    def __init__(
+        self,
+        template: str,
+        context: dict[str, Any],
+        status: int,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(template)
+        self.template, self.context, self.status, self.headers = template, context, status, headers
+
+
 class HtmlRoute(APIRoute):
-    """Dashboard routes answer failures with a friendly HTML page, not the JSON envelope."""
+    """Dashboard routes answer failures with a friendly HTML page, not the JSON envelope.
+
+    Such an answer is still a failure: the request's unit of work rolls back (``kit.uow.fail``;
+    the page is rendered inside the route's handler, before the session dependency ends).
+    """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -177,34 +207,38 @@ class HtmlRoute(APIRoute):
         async def html_handler(request: Request) -> Response:
             try:
                 return await handler(request)
-            except SessionRequired:
-                if request.method == "GET":
-                    return redirect(f"{PREFIX}/signin?next={quote(request.url.path)}")
-                return error_page(
-                    request,
-                    401,
-                    "Signed out",
-                    "Your session has ended. Sign in again.",
-                    headers={"WWW-Authenticate": COOKIE_CHALLENGE},
-                )
-            except RequestValidationError:
-                return error_page(
-                    request, 400, _TITLES[400], "Some fields are missing or not valid."
-                )
-            except AppError as exc:
-                title = _TITLES.get(exc.status, "Something went wrong")
-                return error_page(request, exc.status, title, exc.message, exc.errors, exc.headers)
+            except (PageError, SessionRequired, RequestValidationError, AppError) as exc:
+                uow.fail(request)
+                return _failure_page(request, exc)
 
         return html_handler
 
 
+def _failure_page(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, PageError):
+        return render(request, exc.template, exc.context, status=exc.status, headers=exc.headers)
+    if isinstance(exc, SessionRequired):
+        if request.method == "GET":
+            return redirect(f"{PREFIX}/signin?next={quote(request.url.path)}")
+        return error_page(
+            request,
+            401,
+            "Signed out",
+            "Your session has ended. Sign in again.",
+            headers={"WWW-Authenticate": COOKIE_CHALLENGE},
+        )
+    if isinstance(exc, AppError):
+        title = _TITLES.get(exc.status, "Something went wrong")
+        return error_page(request, exc.status, title, exc.message, exc.errors, exc.headers)
+    return error_page(request, 400, _TITLES[400], "Some fields are missing or not valid.")
+
+
 async def require_csrf(request: Request, csrf_token: Annotated[str, Form()] = "") -> None:
     """Runs before the route's body: a POST without a valid token changes nothing."""
-    rt = get_runtime(request)
     cookie = request.cookies.get(CSRF_COOKIE)
     if not cookie or not csrf_token:
         raise CsrfRejected
-    expected = csrf_token_for(rt, cookie, request.cookies.get(SESSION_COOKIE))
+    expected = csrf_token_for(_hasher(request), cookie, request.cookies.get(SESSION_COOKIE))
     # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
     if not hmac.compare_digest(expected.encode(), csrf_token.encode("utf-8", "surrogatepass")):
         raise CsrfRejected
@@ -213,14 +247,20 @@ async def require_csrf(request: Request, csrf_token: Annotated[str, Form()] = ""
 CsrfChecked = Depends(require_csrf)
 
 
-async def signed_in(request: Request, session: DbSession) -> tuple[Account, AccountSession]:
-    rt = get_runtime(request)
-    found = await accounts.account_for_session(rt, session, request.cookies.get(SESSION_COOKIE))
+async def signed_in(
+    request: Request, session: DbSession, accounts: AccountsDep
+) -> tuple[Account, AccountSession]:
+    found = await accounts.account_for_session(session, request.cookies.get(SESSION_COOKIE))
     request.scope.setdefault("state", {})["dashboard_email"] = found[0].email
     return found
 
 
 SignedIn = Annotated[tuple[Account, AccountSession], Depends(signed_in)]
+
+
+async def tenant_credentials(session: AsyncSession, tenant_id: str) -> list[Credential]:
+    rows, _ = await credentials.list_for_tenant(session, tenant_id, PageParams(page=1, limit=200))
+    return rows
 
 
 def account_actor(request: Request, account: Account) -> Actor:

@@ -1,7 +1,8 @@
-"""The gateway's per-app state: token cache, product limiter, usage, metrics.
+"""The gateway's per-process state: token cache, product limiter, usage, metrics.
 
-``install_gateway`` wires it into an app: the ASGI middleware, ``/metrics``, the start and
-shutdown hooks (usage flusher) and the guarded-routes check.
+Built by ``fluide.app`` from the infrastructure and identity's state; its middleware
+(``gateway.middleware``) is the pipeline's edge. ``start`` (a start hook) checks that every
+product route is guarded and starts the usage flusher; ``stop`` flushes what is left.
 """
 
 from __future__ import annotations
@@ -17,30 +18,37 @@ from starlette.types import Scope
 
 from fluide.gateway.cache import TokenCache
 from fluide.gateway.limiter import ProductLimiter
-from fluide.gateway.metrics import GatewayMetrics, metrics_endpoint
-from fluide.gateway.middleware import GatewayMiddleware
+from fluide.gateway.metrics import GatewayMetrics
 from fluide.gateway.recorder import UsageRecorder
 from fluide.gateway.routes import assert_guarded, product_templates
+from fluide.identity.exposure import Exposure
 from fluide.identity.principal import Principal
-from fluide.runtime import Runtime
+from fluide.identity.state import IdentityState
+from fluide.kit.infra import Infrastructure
 
 log = logging.getLogger("fluide.gateway")
 UNMATCHED = "<unmatched>"
 
 
 class Gateway:
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        settings = runtime.settings
-        self.issuer = settings.issuer
-        self.leeway = float(settings.token_leeway_seconds)
+    """The guard's state. From the infrastructure it takes the settings, the clock, the
+    client-address rule (``proxies``), the shared limiter (with Redis) and sessions for usage;
+    from identity, its in-memory state (checks 2–10) and the exposure service (check 1)."""
+
+    def __init__(self, infra: Infrastructure, identity: IdentityState, exposure: Exposure) -> None:
+        settings = infra.settings
+        self.settings = settings
+        self.clock = infra.clock
+        self.proxies = infra.proxies
+        self.identity = identity
+        self.exposure = exposure
         self.cache = TokenCache(settings.token_cache_size)
         self.limiter = ProductLimiter(
-            settings.product_rate_limit, runtime.limiter if runtime.redis_url else None
+            settings.product_rate_limit, infra.limiter if infra.redis_url else None
         )
         # Exposure checks cost a query: at most this many per source address (per process).
         self.exposure_limiter = ProductLimiter("60/minute")
-        self.usage = UsageRecorder(runtime.sessionmaker)
+        self.usage = UsageRecorder(infra.sessionmaker)
         self.metrics = GatewayMetrics(self._gauges)
         self._templates: dict[int, str] = {}
         self._product_routes: list[tuple[re.Pattern[str], str]] = []
@@ -91,7 +99,7 @@ class Gateway:
             self.usage.count(principal, now.date(), code)
 
     def _gauges(self) -> dict[str, tuple[str, float]]:
-        view = self.runtime.view
+        view = self.identity.view
         return {
             "fluide_gateway_token_cache_entries": ("Verified tokens cached", len(self.cache)),
             "fluide_revoked_tokens": ("Revoked jtis in the in-memory view", len(view.revoked_jtis)),
@@ -107,7 +115,7 @@ class Gateway:
 
     async def _flush_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.runtime.settings.usage_flush_seconds)
+            await asyncio.sleep(self.settings.usage_flush_seconds)
             with contextlib.suppress(Exception):  # logged by the recorder; retried next time
                 await self.usage.flush()
 
@@ -126,24 +134,3 @@ class Gateway:
             await self.usage.flush()
         except Exception as exc:
             log.error("final usage flush failed", extra={"error_type": type(exc).__name__})
-
-
-def install_gateway(app: FastAPI, runtime: Runtime) -> Gateway:
-    """Mount the guard on ``app``. Call after the product routers are included."""
-    gateway = Gateway(runtime)
-    app.state.gateway = gateway
-    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
-    app.add_middleware(GatewayMiddleware, gateway=gateway)
-    assert_guarded(app)
-
-    async def start() -> None:
-        await gateway.start(app)
-
-    runtime.on_startup.append(start)
-    runtime.on_shutdown.append(gateway.stop)
-    return gateway
-
-
-def gateway_of(app: FastAPI) -> Gateway:
-    gateway: Gateway = app.state.gateway
-    return gateway

@@ -26,32 +26,25 @@ from fastapi.params import Depends as DependsParam
 from fastapi.routing import APIRoute
 from starlette.types import Receive, Scope, Send
 
-from fluide.identity.errors import ApiSecretNotAllowed, InsufficientScope
-from fluide.identity.principal import Principal, authenticate
+from fluide.identity.authn import check_caller, read_headers
+from fluide.identity.deps import identity_state
+from fluide.identity.errors import InsufficientScope
+from fluide.identity.principal import Principal
 from fluide.kit.errors import AppError, RateLimited, app_error_response
 from fluide.kit.routing import PrefixRouter
-from fluide.runtime import get_runtime
+from fluide.kit.uow import get_infra
 
 PRODUCT_TAGS = {"hr": "HR", "payroll": "Payroll", "pay": "Pay", "books": "Books", "utils": "Utils"}
 
 
 def guard(request: Request) -> Principal:
-    """Checks 1–10 without the middleware (slow path, no cache): only for an app built without
-    ``install_gateway``, which ``assert_guarded`` refuses; kept so a principal is never faked."""
-    rt = get_runtime(request)
-    h = request.headers
-    if "x-fluide-api-secret" in h:
-        raise ApiSecretNotAllowed
-    principal = authenticate(
-        authorization=h.get("authorization"),
-        api_key=h.get("x-fluide-api-key"),
-        client_id=h.get("x-fluide-client-id"),
-        keyset=rt.keyset,
-        view=rt.view,
-        issuer=rt.settings.issuer,
-        now=rt.clock().timestamp(),
-        leeway=rt.settings.token_leeway_seconds,
-        require_api_key=True,
+    """Checks 2–10 (``identity.authn``, no cache) for a route the middleware did not guard: one
+    outside the product prefixes that declares ``require_scope`` anyway. (Check 1 ran in the
+    middleware, as for every request but the exchange.)"""
+    principal = check_caller(
+        read_headers(request.scope["headers"]),
+        identity_state(request),
+        get_infra(request).clock().timestamp(),
     )
     request.scope.setdefault("state", {})["principal"] = principal
     return principal
@@ -85,8 +78,10 @@ async def _check_scope_and_limit(
         return
     gateway = getattr(request.app.state, "gateway", None)
     if gateway is None:
-        rt = get_runtime(request)
-        decision = await rt.limiter.hit(rt.settings.product_rate_limit, "pkey", principal.api_key)
+        infra = get_infra(request)
+        decision = await infra.limiter.hit(
+            infra.settings.product_rate_limit, "pkey", principal.api_key
+        )
         if not decision.allowed:
             raise RateLimited(decision.retry_after, headers=decision.headers())
         return

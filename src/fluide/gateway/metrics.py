@@ -90,5 +90,5 @@ def authorize_scrape(settings: Settings, authorization: str | None) -> None:
 async def metrics_endpoint(request: Request) -> Response:
     """Prometheus metrics (token-protected unless FLUIDE_METRICS_PUBLIC=true)."""
     gateway = request.app.state.gateway
-    authorize_scrape(gateway.runtime.settings, request.headers.get("authorization"))
+    authorize_scrape(gateway.settings, request.headers.get("authorization"))
     return Response(gateway.metrics.render(), media_type=CONTENT_TYPE_LATEST)

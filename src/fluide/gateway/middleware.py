@@ -1,42 +1,40 @@
-"""The guard as a pure ASGI middleware: checks 1–10 of DESIGN §3.5 before routing.
+"""The pipeline's edge, as a pure ASGI middleware: the exchange's lane, or the guard's checks 1–10
+of DESIGN §3.5 before routing, and every request counted for metrics.
 
-Every request whose path starts with a product prefix passes here; nothing under those
-prefixes reaches a route without a principal. Checks 11 (scope) and 12 (rate limit) need the
-route, so they run in ``guard.GuardedRoute.handle`` once routing has picked it, reading the
-principal this middleware put in ``scope["state"]``. Check 1 (no ``X-Fluide-Api-Secret``)
-runs here for every other request too, the exchange's ``POST`` excepted: developer-session,
-auth-context, account, dashboard, public and unknown paths alike answer 400 and flag a live
-secret, through the same exposure path as product routes. Every request (product or not) is
-counted for metrics.
+- ``POST`` of the exchange (``EXCHANGE_PATHS``) goes to the exchange's lane (``exchange``),
+  skipping FastAPI's and Starlette's layers (``identity.exchange.lane``), or to FastAPI under a
+  ``root_path``. It may carry ``X-Fluide-Api-Secret``: that is where the secret goes.
+- Every request whose path starts with a product prefix runs check 1 (no secret) and checks
+  2–10 (``identity.authn``, with the verified-token cache) here; nothing under those
+  prefixes reaches a route without a principal. Checks 11 (scope) and 12 (rate limit) need the
+  route, so they run in ``guard.GuardedRoute.handle`` once routing has picked it, reading the
+  principal this middleware put in ``scope["state"]``.
+- Every other request runs check 1: developer-session, auth-context, account, dashboard, public
+  and unknown paths alike answer 400 and flag a live secret, through the same exposure path as
+  product routes.
+
+Each request's credential headers are read once (``identity.authn.read_headers``): here for the
+guard and check 1, in the lane for the exchange.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fluide.gateway.authn import verified_principal
-from fluide.gateway.exposure import candidate_keys, flag_exposure
+from fluide.gateway.core import Gateway
 from fluide.gateway.routes import EXCHANGE_PATHS, is_product_path
 from fluide.identity import formats
 from fluide.identity.audit import Actor
+from fluide.identity.authn import CallerHeaders, bound_caller, read_headers, verified_caller
 from fluide.identity.errors import ApiSecretNotAllowed
-from fluide.identity.principal import Principal, check_principal
+from fluide.identity.principal import Principal
 from fluide.kit.errors import AppError, send_error
 from fluide.kit.proxies import scope_client_address
 
-if TYPE_CHECKING:
-    from fluide.gateway.core import Gateway
-
 log = logging.getLogger("fluide.gateway")
-
-_AUTHORIZATION = b"authorization"
-_API_KEY = b"x-fluide-api-key"
-_CLIENT_ID = b"x-fluide-client-id"
-_API_SECRET = b"x-fluide-api-secret"
 
 
 def _route_path(scope: Scope) -> str:
@@ -48,9 +46,10 @@ def _route_path(scope: Scope) -> str:
 
 
 class GatewayMiddleware:
-    def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
+    def __init__(self, app: ASGIApp, gateway: Gateway, exchange: ASGIApp | None = None) -> None:
         self.app = app
         self.gateway = gateway
+        self.exchange = exchange
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -62,14 +61,20 @@ class GatewayMiddleware:
             return
         path = _route_path(scope)
         if is_product_path(path):
-            await self._product(scope, receive, send)
+            await self._product(scope, receive, send, read_headers(scope["headers"]))
             return
-        if not (scope["method"] == "POST" and path in EXCHANGE_PATHS):
-            for name, value in scope["headers"]:
-                if name == _API_SECRET:
-                    await self._refuse_secret(scope, send, value.decode("latin-1"))
-                    return
+        target = self.app
+        if scope["method"] == "POST" and path in EXCHANGE_PATHS:
+            if self.exchange is not None and not scope.get("root_path"):
+                target = self.exchange
+        else:
+            h = read_headers(scope["headers"])
+            if h.secret is not None:
+                await self._refuse_secret(scope, send, h)
+                return
+        await self._counted(scope, receive, send, target)
 
+    async def _counted(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
         status = 500
 
         async def send_public(message: Message) -> None:
@@ -79,46 +84,24 @@ class GatewayMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_public)
+            await app(scope, receive, send_public)
         finally:
             self.gateway.metrics.request(scope["method"], self.gateway.template_of(scope), status)
 
-    async def _product(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _product(self, scope: Scope, receive: Receive, send: Send, h: CallerHeaders) -> None:
         gw = self.gateway
-        rt = gw.runtime
-        authorization = api_key = client_id = secret = None
-        for name, value in scope["headers"]:
-            if name == _AUTHORIZATION:
-                if authorization is None:
-                    authorization = value.decode("latin-1")
-            elif name == _API_KEY:
-                if api_key is None:
-                    api_key = value.decode("latin-1")
-            elif name == _CLIENT_ID:
-                if client_id is None:
-                    client_id = value.decode("latin-1")
-            elif name == _API_SECRET and secret is None:
-                secret = value.decode("latin-1")
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
-        now_dt = rt.clock()
+        now_dt = gw.clock()
         principal: Principal | None = None
         try:
-            if secret is not None:
-                await self._exposure(scope, state, secret, api_key, authorization)
+            if h.secret is not None:
+                await self._exposure(scope, state, h.secret, h.api_key, h.authorization)
                 raise ApiSecretNotAllowed
-            principal = verified_principal(
-                gw.cache,
-                authorization=authorization,
-                api_key=api_key,
-                client_id=client_id,
-                keyset=rt.keyset,
-                issuer=gw.issuer,
-                now=now_dt.timestamp(),
-                leeway=gw.leeway,
-            )
-            check_principal(principal, api_key=api_key, client_id=client_id or "", view=rt.view)
+            # Checks 2–6, then 7–10: a denial of 7–10 counts under the token's credential.
+            principal = verified_caller(h, gw.identity, now_dt.timestamp(), cache=gw.cache)
+            bound_caller(principal, h, gw.identity)
         except AppError as exc:
             await self._deny(scope, send, state, exc)
             gw.denied(scope, exc.code, exc.status, principal, now_dt)
@@ -141,21 +124,16 @@ class GatewayMiddleware:
         finally:
             gw.passed(scope, principal, state.get("denial"), status, now_dt)
 
-    async def _refuse_secret(self, scope: Scope, send: Send, secret: str) -> None:
+    async def _refuse_secret(self, scope: Scope, send: Send, h: CallerHeaders) -> None:
         """Check 1 on a route that is neither a product's nor the exchange."""
-        api_key = authorization = None
-        for name, value in scope["headers"]:
-            if name == _AUTHORIZATION and authorization is None:
-                authorization = value.decode("latin-1")
-            elif name == _API_KEY and api_key is None:
-                api_key = value.decode("latin-1")
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
-        await self._exposure(scope, state, secret, api_key, authorization)
+        assert h.secret is not None
+        await self._exposure(scope, state, h.secret, h.api_key, h.authorization)
         exc = ApiSecretNotAllowed()
         await self._deny(scope, send, state, exc)
-        self.gateway.denied(scope, exc.code, exc.status, None, self.gateway.runtime.clock())
+        self.gateway.denied(scope, exc.code, exc.status, None, self.gateway.clock())
 
     async def _exposure(
         self,
@@ -167,11 +145,10 @@ class GatewayMiddleware:
     ) -> None:
         """Flag a live secret; never raises (the 400 is the answer whatever happens here)."""
         gw = self.gateway
-        rt = gw.runtime
         try:
             if not formats.is_api_secret(secret):
                 return
-            keys = candidate_keys(rt, api_key, authorization)
+            keys = gw.exposure.candidate_keys(api_key, authorization)
             if not keys:
                 return
             # An exposure check costs a query: it spends the key's product budget and a budget
@@ -183,13 +160,13 @@ class GatewayMiddleware:
             if keys:
                 rid = state.get("request_id")
                 actor = Actor("anonymous", None, source_ip, rid if isinstance(rid, str) else None)
-                await flag_exposure(rt, actor, keys, secret, _route_path(scope))
+                await gw.exposure.flag(actor, keys, secret, _route_path(scope))
         except Exception as exc:
             log.warning("secret exposure check failed", extra={"error_type": type(exc).__name__})
 
     def _source_ip(self, scope: Scope) -> str | None:
         # Only an exposure check needs the address: no header scan on the hot path.
-        return scope_client_address(scope, self.gateway.runtime.proxies)
+        return scope_client_address(scope, self.gateway.proxies)
 
     async def _deny(
         self, scope: Scope, send: Send, state: dict[str, object], exc: AppError

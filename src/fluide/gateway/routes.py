@@ -2,8 +2,9 @@
 
 ``assert_guarded`` runs when the app is built and again when it starts; it fails loudly
 (``UnguardedRouteError``) on a route under a product prefix that has no ``require_scope``,
-on anything else mounted there (plain Starlette routes, websockets, mounts), and when the
-gateway middleware is missing.
+and on anything else mounted there (plain Starlette routes, websockets, mounts). That the
+guard's middleware runs before routing is the pipeline's shape (``fluide.app``): FastAPI is
+only ever reached through it.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Mount, compile_path
 
+from fluide.gateway.guard import route_scopes
+
 PRODUCTS = ("hr", "payroll", "pay", "books", "utils")
 PRODUCT_PREFIXES = tuple(f"/api/v1/{p}" for p in PRODUCTS)
 # The token exchange (DESIGN §3.2) and its legacy alias: the only routes that take
 # ``X-Fluide-Api-Secret`` (check 1 refuses it everywhere else). Kept equal to the exchange
-# router's paths by tests/gateway/test_middleware.py.
+# router's paths by tests/gateway/test_exposure.py.
 EXCHANGE_PATHS = frozenset({"/api/v1/authorize/token", "/api/v1/developer-access/token"})
 
 
@@ -66,17 +69,11 @@ def walk(routes: Sequence[BaseRoute]) -> Iterator[RouteInfo]:
 
 
 def required_scopes(info: RouteInfo) -> list[str]:
-    from fluide.gateway.guard import route_scopes
-
     return route_scopes(info.route, info.dependencies)
 
 
 def unguarded(app: FastAPI) -> list[str]:
-    from fluide.gateway.middleware import GatewayMiddleware
-
     problems = []
-    if not any(getattr(m, "cls", None) is GatewayMiddleware for m in app.user_middleware):
-        problems.append("the gateway middleware is not installed")
     for info in walk(app.routes):
         route, path = info.route, info.path
         if isinstance(route, Mount):

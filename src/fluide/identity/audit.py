@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fluide.identity.models import AuditEvent
+from fluide.kit import uow
 from fluide.kit.clock import Clock
 from fluide.kit.pagination import PageParams
 from fluide.kit.queries import paged
@@ -70,11 +71,11 @@ async def record_denial(
 ) -> None:
     """Write a denial that must outlive the failing request.
 
-    The request's own work is rolled back first, then only the audit row is committed, on
-    the same connection (a second connection would wait on SQLite's write lock we hold).
-    This is the one place outside the request dependency that commits.
+    The request's own work is rolled back first, then only the audit row is added and kept:
+    the unit of work (``kit.uow``) commits it when the request ends, failing, in a transaction
+    of its own on the same connection (a second connection would wait on SQLite's write lock).
     """
-    await session.rollback()
+    await uow.start_over(session)
     record(
         session,
         clock,
@@ -86,7 +87,7 @@ async def record_denial(
         credential_id=credential_id,
         details=details,
     )
-    await session.commit()
+    uow.keep(session)
 
 
 async def page_of_events(

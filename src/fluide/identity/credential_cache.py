@@ -10,7 +10,8 @@ issue 8). An entry is only ever a shortcut to a *success*:
   rotated in another process works at once everywhere;
 - an entry is skipped when the revocation view (fed by the change feed) says the credential is
   no longer active or its tokens were cut by a rotation without grace;
-- a rotation or revocation committed in this process drops the entry at once (``forget``).
+- a rotation or revocation committed in this process drops the entry at once (``forget``, from
+  identity's after-commit hook: ``identity.feed.note_change``).
 
 What remains is the bound: after a rotation *with* grace made in another process, a secret from
 before the rotation before that may still exchange there for up to ``ttl``.
@@ -26,9 +27,6 @@ from typing import Any
 from fluide.identity.revocation import RevocationView
 
 _MAX_ENTRIES = 10_000
-# ``session.info`` key: API keys whose credential the transaction changed; the request's
-# session owner (runtime.db_session) drops them from the cache when the transaction ends.
-CHANGED_API_KEYS = "fluide_changed_api_keys"
 
 
 @dataclass(frozen=True, slots=True)

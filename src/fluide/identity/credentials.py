@@ -1,4 +1,6 @@
-"""API credentials: create, list, revoke, rotate. Services flush; the request commits."""
+"""API credentials: create, list, revoke, rotate. Services flush; the request's unit of work
+commits (``kit.uow``), and a revocation or rotation is applied in every process once it did
+(``identity.feed.note_change``)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fluide.identity import audit, formats
 from fluide.identity.audit import Actor
-from fluide.identity.credential_cache import CHANGED_API_KEYS
 from fluide.identity.errors import CredentialRevoked, InsufficientScope, TokenRevoked
+from fluide.identity.feed import note_change
 from fluide.identity.hashing import SecretHasher
 from fluide.identity.models import Credential, RevocationEvent
 from fluide.identity.principal import ALL_SCOPES
@@ -33,6 +35,17 @@ class IssuedCredential:
         return f"IssuedCredential(credential_id={self.credential.id!r}, api_secret=***)"
 
 
+@dataclass(frozen=True)
+class Rotation:
+    credential: Credential
+    api_secret: str
+    rotated_at: datetime
+    previous_secret_expires_at: datetime | None
+
+    def __repr__(self) -> str:
+        return f"Rotation(credential_id={self.credential.id!r}, api_secret=***)"
+
+
 def parse_scopes(scopes: list[str] | str | None, allowed: tuple[str, ...] = ALL_SCOPES) -> str:
     if scopes is None:
         return " ".join(allowed)
@@ -43,51 +56,6 @@ def parse_scopes(scopes: list[str] | str | None, allowed: tuple[str, ...] = ALL_
     if not items:
         raise ValidationFailed(errors={"scopes": ["at least one scope is required"]})
     return " ".join(s for s in allowed if s in items)
-
-
-async def create(
-    session: AsyncSession,
-    hasher: SecretHasher,
-    clock: Clock,
-    actor: Actor,
-    *,
-    tenant_id: str,
-    account_id: str,
-    name: str,
-    environment: str = "sandbox",
-    scopes: list[str] | str | None = None,
-) -> IssuedCredential:
-    if environment not in ENVIRONMENTS:
-        raise ValidationFailed(errors={"environment": [f"one of {', '.join(ENVIRONMENTS)}"]})
-    secret = formats.new_api_secret()
-    now = clock()
-    cred = Credential(
-        id=new_id("cred"),
-        tenant_id=tenant_id,
-        account_id=account_id,
-        name=name,
-        environment=environment,
-        api_key=formats.new_api_key(),
-        scopes=parse_scopes(scopes),
-        status="active",
-        secret_hash=hasher.digest(secret),
-        generation=1,
-        min_token_generation=1,
-        created_at=now,
-        secret_rotated_at=None,
-    )
-    session.add(cred)
-    audit.record(
-        session,
-        clock,
-        actor,
-        "credential.create",
-        tenant_id=tenant_id,
-        credential_id=cred.id,
-        details={"name": name, "environment": environment},
-    )
-    await session.flush()
-    return IssuedCredential(cred, secret)
 
 
 async def list_for_tenant(
@@ -118,103 +86,155 @@ async def get_for_tenant(
     return cred
 
 
-async def revoke(session: AsyncSession, clock: Clock, actor: Actor, cred: Credential) -> Credential:
-    if cred.status == "revoked":
-        return cred
-    now = clock()
-    cred.status, cred.revoked_at = "revoked", now
-    session.add(
-        RevocationEvent(
-            kind="credential_status", subject=cred.id, value="revoked", created_at=system_clock()
+class Credentials:
+    """Issues, revokes and rotates credentials (secrets digested by ``hasher``)."""
+
+    def __init__(self, hasher: SecretHasher, clock: Clock) -> None:
+        self.hasher = hasher
+        self.clock = clock
+
+    async def create(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        *,
+        tenant_id: str,
+        account_id: str,
+        name: str,
+        environment: str = "sandbox",
+        scopes: list[str] | str | None = None,
+    ) -> IssuedCredential:
+        if environment not in ENVIRONMENTS:
+            raise ValidationFailed(errors={"environment": [f"one of {', '.join(ENVIRONMENTS)}"]})
+        secret = formats.new_api_secret()
+        now = self.clock()
+        cred = Credential(
+            id=new_id("cred"),
+            tenant_id=tenant_id,
+            account_id=account_id,
+            name=name,
+            environment=environment,
+            api_key=formats.new_api_key(),
+            scopes=parse_scopes(scopes),
+            status="active",
+            secret_hash=self.hasher.digest(secret),
+            generation=1,
+            min_token_generation=1,
+            created_at=now,
+            secret_rotated_at=None,
         )
-    )
-    audit.record(
-        session, clock, actor, "credential.revoke", tenant_id=cred.tenant_id, credential_id=cred.id
-    )
-    _mark_changed(session, cred)
-    await session.flush()
-    return cred
+        session.add(cred)
+        audit.record(
+            session,
+            self.clock,
+            actor,
+            "credential.create",
+            tenant_id=tenant_id,
+            credential_id=cred.id,
+            details={"name": name, "environment": environment},
+        )
+        await session.flush()
+        return IssuedCredential(cred, secret)
 
-
-def _mark_changed(session: AsyncSession, cred: Credential) -> None:
-    """Tell the request's session owner (runtime.db_session) which exchange snapshot to drop."""
-    session.info.setdefault(CHANGED_API_KEYS, set()).add(cred.api_key)
-
-
-@dataclass(frozen=True)
-class Rotation:
-    credential: Credential
-    api_secret: str
-    rotated_at: datetime
-    previous_secret_expires_at: datetime | None
-
-    def __repr__(self) -> str:
-        return f"Rotation(credential_id={self.credential.id!r}, api_secret=***)"
-
-
-async def rotate_secret(
-    session: AsyncSession,
-    hasher: SecretHasher,
-    clock: Clock,
-    actor: Actor,
-    *,
-    tenant_id: str,
-    credential_id: str,
-    grace_seconds: int,
-    caller_generation: int | None = None,
-    caller_scopes: frozenset[str] | None = None,
-) -> Rotation:
-    """Replace the secret. Grace 0: the old secret stops now and every earlier token is revoked.
-
-    Grace > 0: the old secret keeps exchanging until ``previousSecretExpiresAt`` and tokens
-    already minted live to their ``exp``. The row is locked, so concurrent rotations serialise;
-    a caller whose own token was revoked by a rotation that won the race is refused.
-
-    ``caller_scopes`` (a token's, from the developer session): the token must carry every
-    scope of the credential as it is now, in this transaction, or 403 ``INSUFFICIENT_SCOPE``
-    naming the first one missing: a narrowed token must not mint itself a new, full secret.
-    """
-    if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
-        raise ValidationFailed(errors={"graceSeconds": [f"between 0 and {MAX_GRACE_SECONDS}"]})
-    cred = await get_for_tenant(session, tenant_id, credential_id, for_update=True)
-    if cred.status != "active":
-        raise CredentialRevoked
-    if caller_generation is not None and caller_generation < cred.min_token_generation:
-        raise TokenRevoked
-    if caller_scopes is not None:
-        missing = [s for s in cred.scopes.split() if s not in caller_scopes]
-        if missing:
-            raise InsufficientScope(missing[0])
-    now = clock()
-    secret = formats.new_api_secret()
-    if grace_seconds > 0:
-        cred.previous_secret_hash = cred.secret_hash
-        cred.previous_secret_expires_at = now + timedelta(seconds=grace_seconds)
-    else:
-        cred.previous_secret_hash = None
-        cred.previous_secret_expires_at = None
-    cred.secret_hash = hasher.digest(secret)
-    cred.generation += 1
-    cred.secret_rotated_at = now
-    if grace_seconds == 0:
-        cred.min_token_generation = cred.generation
+    async def revoke(self, session: AsyncSession, actor: Actor, cred: Credential) -> Credential:
+        if cred.status == "revoked":
+            return cred
+        now = self.clock()
+        cred.status, cred.revoked_at = "revoked", now
         session.add(
             RevocationEvent(
-                kind="generation",
+                kind="credential_status",
                 subject=cred.id,
-                value=str(cred.generation),
+                value="revoked",
                 created_at=system_clock(),
             )
         )
-    audit.record(
-        session,
-        clock,
-        actor,
-        "credential.rotate_secret",
-        tenant_id=tenant_id,
-        credential_id=cred.id,
-        details={"graceSeconds": grace_seconds, "generation": cred.generation},
-    )
-    _mark_changed(session, cred)
-    await session.flush()
-    return Rotation(cred, secret, now, cred.previous_secret_expires_at)
+        audit.record(
+            session,
+            self.clock,
+            actor,
+            "credential.revoke",
+            tenant_id=cred.tenant_id,
+            credential_id=cred.id,
+        )
+        note_change(session, cred.api_key)
+        await session.flush()
+        return cred
+
+    async def rotate_secret(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        *,
+        tenant_id: str,
+        credential_id: str,
+        grace_seconds: int,
+        caller_generation: int | None = None,
+        caller_scopes: frozenset[str] | None = None,
+    ) -> Rotation:
+        """Replace the secret. Grace 0: the old secret stops now and every earlier token is
+        revoked.
+
+        Grace > 0: the old secret keeps exchanging until ``previousSecretExpiresAt`` and tokens
+        already minted live to their ``exp``. The row is locked, so concurrent rotations
+        serialise; a caller whose own token was revoked by a rotation that won the race is
+        refused.
+
+        ``caller_scopes`` (a token's, from the developer session): the token must carry every
+        scope of the credential as it is now, in this transaction, or 403 ``INSUFFICIENT_SCOPE``
+        naming the first one missing: a narrowed token must not mint itself a new, full secret.
+        """
+        if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
+            raise ValidationFailed(errors={"graceSeconds": [f"between 0 and {MAX_GRACE_SECONDS}"]})
+        cred = await get_for_tenant(session, tenant_id, credential_id, for_update=True)
+        if cred.status != "active":
+            raise CredentialRevoked
+        if caller_generation is not None and caller_generation < cred.min_token_generation:
+            raise TokenRevoked
+        if caller_scopes is not None:
+            missing = [s for s in cred.scopes.split() if s not in caller_scopes]
+            if missing:
+                raise InsufficientScope(missing[0])
+        now = self.clock()
+        secret = formats.new_api_secret()
+        self._replace_secret(session, cred, secret, grace_seconds, now)
+        audit.record(
+            session,
+            self.clock,
+            actor,
+            "credential.rotate_secret",
+            tenant_id=tenant_id,
+            credential_id=cred.id,
+            details={"graceSeconds": grace_seconds, "generation": cred.generation},
+        )
+        note_change(session, cred.api_key)
+        await session.flush()
+        return Rotation(cred, secret, now, cred.previous_secret_expires_at)
+
+    def _replace_secret(
+        self,
+        session: AsyncSession,
+        cred: Credential,
+        secret: str,
+        grace_seconds: int,
+        now: datetime,
+    ) -> None:
+        if grace_seconds > 0:
+            cred.previous_secret_hash = cred.secret_hash
+            cred.previous_secret_expires_at = now + timedelta(seconds=grace_seconds)
+        else:
+            cred.previous_secret_hash = None
+            cred.previous_secret_expires_at = None
+        cred.secret_hash = self.hasher.digest(secret)
+        cred.generation += 1
+        cred.secret_rotated_at = now
+        if grace_seconds == 0:
+            cred.min_token_generation = cred.generation
+            session.add(
+                RevocationEvent(
+                    kind="generation",
+                    subject=cred.id,
+                    value=str(cred.generation),
+                    created_at=system_clock(),
+                )
+            )

@@ -13,14 +13,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from jwt.api_jwk import PyJWK
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fluide.identity import jwt_core
 from fluide.identity.models import RevocationEvent, SigningKeyRow
-from fluide.kit.clock import system_clock
+from fluide.kit.clock import Clock, system_clock
+from fluide.settings import Settings
 
 PUBLISHED = ("next", "active", "retired")
+# PostgreSQL advisory lock that serialises first-key creation across processes and hosts.
+KEY_SETUP_LOCK = 0x666C7569
 
 
 @dataclass
@@ -73,6 +76,28 @@ async def ensure_keys(
         _changed(session, now)
         await session.flush()
     return created
+
+
+async def ensure_signing_keys(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    alg: str,
+    encryptor: jwt_core.KeyEncryptor,
+    clock: Clock,
+) -> None:
+    """Create the first active and next keys if missing, once even when hosts start together.
+
+    Without the lock, two processes starting on an empty PostgreSQL database could both see
+    no key and both create an active one (SQLite's ``BEGIN IMMEDIATE`` already serialises).
+    """
+    async with sessionmaker() as session, session.begin():
+        if session.get_bind().dialect.name == "postgresql":
+            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": KEY_SETUP_LOCK})
+        await ensure_keys(session, alg, encryptor, clock())
+
+
+def max_token_age(settings: Settings) -> timedelta:
+    """How long a token can be accepted after it was signed (its lifetime and the leeway)."""
+    return timedelta(seconds=settings.token_ttl_seconds + settings.token_leeway_seconds)
 
 
 async def rotate(

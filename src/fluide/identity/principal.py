@@ -5,22 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fluide.identity import jwt_core
-from fluide.identity.errors import (
-    ApiKeyMismatch,
-    AuthorizationMalformed,
-    AuthorizationMissing,
-    ClientAudienceMismatch,
-    CredentialRevoked,
-    MissingApiKey,
-    MissingClientId,
-    TokenExpiredError,
-    TokenInvalidError,
-    TokenRevoked,
-)
-from fluide.identity.keyring import KeySet
-from fluide.identity.revocation import RevocationView
-from fluide.kit.errors import AppError
+from fluide.identity.errors import AuthorizationMalformed, AuthorizationMissing
 
 ALL_SCOPES = (
     "hr:read",
@@ -78,55 +63,3 @@ def bearer_token(authorization: str | None) -> str:
     if scheme.lower() != "bearer" or not token or " " in token or token.count(".") != 2:
         raise AuthorizationMalformed(headers={"WWW-Authenticate": 'Bearer error="invalid_request"'})
     return token
-
-
-def authenticate(
-    *,
-    authorization: str | None,
-    api_key: str | None,
-    client_id: str | None,
-    keyset: KeySet,
-    view: RevocationView,
-    issuer: str,
-    now: float,
-    leeway: float,
-    require_api_key: bool = True,
-) -> Principal:
-    """Checks 2–10 of DESIGN §3.5, in order. In-memory only: no database, no network."""
-    token = bearer_token(authorization)
-    if require_api_key and not api_key:
-        raise MissingApiKey
-    if not client_id:
-        raise MissingClientId
-    try:
-        claims = jwt_core.verify(token, keyset.verify_keys, issuer=issuer, now=now, leeway=leeway)
-    except jwt_core.TokenExpired as exc:
-        raise TokenExpiredError(
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
-        ) from exc
-    except jwt_core.TokenError as exc:
-        raise TokenInvalidError(
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
-        ) from exc
-    return check_principal(
-        Principal.from_claims(claims), api_key=api_key, client_id=client_id, view=view
-    )
-
-
-def check_principal(
-    principal: Principal, *, api_key: str | None, client_id: str, view: RevocationView
-) -> Principal:
-    """Checks 7–10: revocation, client binding, key binding, credential status."""
-    if view.is_token_revoked(principal.jti, principal.credential_id, principal.generation):
-        raise TokenRevoked(headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-    if client_id != principal.client_id:
-        raise ClientAudienceMismatch
-    if api_key is not None and api_key != principal.api_key:
-        raise ApiKeyMismatch
-    if view.credential_status(principal.credential_id) != "active":
-        raise CredentialRevoked
-    return principal
-
-
-def is_auth_error(exc: Exception) -> bool:
-    return isinstance(exc, AppError) and exc.status in (400, 401, 403)

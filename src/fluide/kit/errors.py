@@ -246,9 +246,15 @@ def install_error_handlers(app: FastAPI) -> None:
             raise exc
         return app_error_response(request, amount_limit_error())
 
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # FastAPI's own last resort (its ServerErrorMiddleware) answers with the envelope, then
+        # re-raises; the request-id middleware outside it logs the error (kit.middleware).
+        return error_response(
+            500, "INTERNAL_ERROR", "Internal server error", request_id_of(request)
+        )
+
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(StatementError, database_error)
-    # Unexpected exceptions are rendered by the request-id middleware (kit.middleware),
-    # which sits outside this handler chain and so can stamp the request id on a 500 too.
+    app.add_exception_handler(Exception, unexpected)

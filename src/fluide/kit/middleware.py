@@ -32,11 +32,13 @@ class RequestIdMiddleware:
             rid = os.urandom(16).hex().encode()
         request_id = rid.decode()
         scope.setdefault("state", {})["request_id"] = request_id
-        started = False
+        started = finished = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
+            nonlocal started, finished
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                finished = True
+            elif message["type"] == "http.response.start":
                 started = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", rid))
@@ -62,6 +64,10 @@ class RequestIdMiddleware:
                     "request_id": request_id,
                 },
             )
+            if finished:
+                # The whole answer is out (FastAPI's last resort sent the envelope and re-raised
+                # so that someone logs it: done above); there is nothing left to spoil.
+                return
             if started:
                 raise
             await send_error(

@@ -1,6 +1,6 @@
 """A cached database probe for the health checks: no health route queries the database.
 
-One per process, owned by the ``Runtime`` (``runtime.probe``): the public
+One per process, owned by the infrastructure (``Infrastructure.probe``): the public
 ``GET /api/v1/health`` and the guarded product health routes read the same result. A background
 task runs ``SELECT 1`` (bounded by a timeout) every half second; the route reads
 the last result, so it is at most ~0.5 s old when the database answers. An unreachable database

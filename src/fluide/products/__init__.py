@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter
 
 if TYPE_CHECKING:
-    from fluide.runtime import Runtime
+    from fluide.kit.infra import Infrastructure
 
 
 def routers() -> list[APIRouter]:
@@ -23,20 +23,21 @@ def routers() -> list[APIRouter]:
     return [*health_routers, hr, payroll, pay, books, utils]
 
 
-def start_workers(runtime: Runtime) -> None:
-    """Background workers of the products, started with the app and stopped with the runtime:
-    the Pay settlement worker and the purge of expired idempotency keys."""
+def start_workers(infra: Infrastructure) -> None:
+    """Background workers of the products, started with the app and stopped by the
+    infrastructure's stop hooks: the Pay settlement worker and the purge of expired idempotency
+    keys."""
     from datetime import timedelta
 
     from fluide.kit.idempotency import Purger
     from fluide.products.pay import settlement
 
-    settlement.start(runtime)
+    settlement.start(infra)
     purger = Purger(
-        runtime.sessionmaker,
-        runtime.clock,
-        timedelta(hours=runtime.settings.idempotency_retention_hours),
-        runtime.settings.idempotency_purge_seconds,
+        infra.sessionmaker,
+        infra.clock,
+        timedelta(hours=infra.settings.idempotency_retention_hours),
+        infra.settings.idempotency_purge_seconds,
     )
     purger.start()
-    runtime.on_shutdown.append(purger.stop)
+    infra.on_stop.append(purger.stop)

@@ -1,6 +1,6 @@
 """Guarded health checks for the five products.
 
-The database status comes from the runtime's background probe (``kit.probe``; about half a
+The database status comes from the infrastructure's background probe (``kit.probe``; about half a
 second old at most while the database answers), so a health check never queries the database
 itself. The two possible bodies are serialised once per product: the route is a load
 balancer's target.
@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request, Response
 
 from fluide.gateway import guarded_router, require_scope
 from fluide.identity.schemas import Health
+from fluide.kit.uow import get_infra
 
 READ_SCOPE = {
     "hr": "hr:read",
@@ -36,7 +37,7 @@ def router(product: str) -> APIRouter:
     )
     async def health(request: Request) -> Response:
         """Health of this product API and its database."""
-        if request.app.state.runtime.probe.database() == "up":
+        if get_infra(request).probe.database() == "up":
             return Response(ok, media_type="application/json")
         return Response(down, status_code=503, media_type="application/json")
 

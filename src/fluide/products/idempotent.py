@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import Header, Request, Response
 
 from fluide.kit import idempotency
-from fluide.runtime import get_runtime
+from fluide.kit.uow import get_infra
 
 IdemHeader: Any = Header(
     None,
@@ -26,7 +26,7 @@ async def run_idempotent(
     request: Request, tenant_id: str, key: str | None, body: Any, work: idempotency.Work
 ) -> Response:
     """``work`` at most once per (tenant, key) for this POST and body; a replay otherwise."""
-    rt = get_runtime(request)
+    rt = get_infra(request)
     return await idempotency.execute(
         rt.sessionmaker,
         rt.clock,

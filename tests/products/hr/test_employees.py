@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from fluide.runtime import Runtime
+from fluide.app import App
 from tests.conftest import Dev, create_dev
 from tests.products.helpers import create_employee, employee, headers_for
 
@@ -71,7 +71,7 @@ async def test_json_number_salary_is_validation_failed(client: httpx.AsyncClient
 
 
 async def test_another_tenants_employee_is_404(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+    client: httpx.AsyncClient, dev: Dev, runtime: App
 ) -> None:
     h = await headers_for(client, dev)
     mine = await create_employee(client, h, employee("T1"))

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 from sqlalchemy import update
 
+from fluide.app import App, create_app
 from fluide.kit.clock import FrozenClock
 from fluide.products.pay import settlement
 from fluide.products.pay.models import Payout
-from fluide.runtime import Runtime
 from tests.conftest import Dev
 from tests.products.helpers import fund, headers_for, settle_all
 
@@ -40,7 +40,7 @@ async def _balance(client: httpx.AsyncClient, h: dict[str, str]) -> str:
 
 
 async def test_success_and_failure_with_refund(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+    client: httpx.AsyncClient, dev: Dev, runtime: App
 ) -> None:
     h = await headers_for(client, dev)
     await fund(client, h, "100.00", "USD")
@@ -63,7 +63,7 @@ async def test_success_and_failure_with_refund(
 
 
 async def test_racing_workers_settle_each_payout_once(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+    client: httpx.AsyncClient, dev: Dev, runtime: App
 ) -> None:
     h = await headers_for(client, dev)
     await fund(client, h, "100.00", "USD")
@@ -71,7 +71,7 @@ async def test_racing_workers_settle_each_payout_once(
         account = "55550000" if i % 3 == 0 else f"1234567{i}"
         resp = await client.post(f"{PAY}/payouts", json=payout(account, "5.00", f"r{i}"), headers=h)
         assert resp.status_code == 201
-    await asyncio.gather(*(settlement.settle_once(runtime) for _ in range(4)))
+    await asyncio.gather(*(settlement.settle_once(runtime.infra) for _ in range(4)))
     await settle_all(runtime)
     items = (await client.get(f"{PAY}/payouts", headers=h)).json()["items"]
     assert sorted(p["status"] for p in items) == ["FAILED"] * 2 + ["SUCCEEDED"] * 4
@@ -84,25 +84,25 @@ async def test_racing_workers_settle_each_payout_once(
 
 
 async def test_a_payout_left_processing_by_a_crash_is_settled_once(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime, clock: FrozenClock
+    client: httpx.AsyncClient, dev: Dev, runtime: App, clock: FrozenClock
 ) -> None:
     h = await headers_for(client, dev)
     await fund(client, h, "10.00", "USD")
     created = (await client.post(f"{PAY}/payouts", json=payout("12345678"), headers=h)).json()
     # A worker claimed it and died before settling.
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.infra.sessionmaker() as session, session.begin():
         await session.execute(
             update(Payout)
             .where(Payout.id == created["id"])
             .values(status="PROCESSING", claimed_at=clock(), attempts=1)
         )
-    assert await settlement.settle_once(runtime) == 0  # still leased to the dead worker
+    assert await settlement.settle_once(runtime.infra) == 0  # still leased to the dead worker
     clock.advance(settlement.LEASE.total_seconds() + 1)
     await settle_all(runtime)
     done = (await client.get(f"{PAY}/payouts/{created['id']}", headers=h)).json()
     assert done["status"] == "SUCCEEDED" and done["attempts"] == 2
     # Settling again changes nothing.
-    assert await settlement.settle(runtime, created["id"]) is None
+    assert await settlement.settle(runtime.infra, created["id"]) is None
     acct = await _ledger(client, h)
     assert acct["6800"]["debit"] == "10.00" and acct["1150"]["balance"] == "0.00"
 
@@ -143,10 +143,10 @@ async def test_balances_stay_exact_in_the_database(client: httpx.AsyncClient, de
 
 
 async def test_two_processes_share_the_queue(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime, clock: FrozenClock
+    client: httpx.AsyncClient, dev: Dev, runtime: App, clock: FrozenClock
 ) -> None:
-    """A second Runtime (own engine and pool) stands in for a second server process."""
-    second = Runtime(runtime.settings, clock)
+    """A second app (own engine and pool) stands in for a second server process."""
+    second = create_app(runtime.infra.settings, clock)
     try:
         h = await headers_for(client, dev)
         await fund(client, h, "100.00", "USD")
@@ -155,11 +155,14 @@ async def test_two_processes_share_the_queue(
             body = payout(account, "3.00", f"m{i}")
             assert (await client.post(f"{PAY}/payouts", json=body, headers=h)).status_code == 201
         await asyncio.gather(
-            *(settlement.settle_once(rt, batch=3) for rt in (runtime, second, runtime, second))
+            *(
+                settlement.settle_once(rt.infra, batch=3)
+                for rt in (runtime, second, runtime, second)
+            )
         )
         await settle_all(runtime)
     finally:
-        await second.engine.dispose()
+        await second.infra.engine.dispose()
     items = (await client.get(f"{PAY}/payouts", headers=h)).json()["items"]
     assert sorted(p["status"] for p in items) == ["FAILED"] + ["SUCCEEDED"] * 9
     assert all(p["attempts"] == 1 for p in items)  # nobody claimed a payout twice

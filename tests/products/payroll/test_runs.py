@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from fluide.runtime import Runtime
+from fluide.app import App
 from tests.conftest import Dev, create_dev
 from tests.products.helpers import create_employee, employee, headers_for
 
@@ -45,7 +45,7 @@ async def test_default_settings_name_their_sources(client: httpx.AsyncClient, de
 
 
 async def test_tenant_rules_replace_the_defaults(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+    client: httpx.AsyncClient, dev: Dev, runtime: App
 ) -> None:
     h = await headers_for(client, dev)
     resp = await client.put(f"{PAYROLL}/settings", json=flat_rules(), headers=h)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from fluide.runtime import Runtime
+from fluide.app import App
 from tests.conftest import Dev, create_dev
 from tests.products.helpers import approved_run, headers_for
 
@@ -23,7 +23,7 @@ async def test_countries_and_currencies(client: httpx.AsyncClient, dev: Dev) -> 
 
 
 async def test_payslip_pdf_for_the_owner_only(
-    client: httpx.AsyncClient, dev: Dev, runtime: Runtime
+    client: httpx.AsyncClient, dev: Dev, runtime: App
 ) -> None:
     h = await headers_for(client, dev)
     run = await approved_run(client, h, [("1200000", "0123456789")])

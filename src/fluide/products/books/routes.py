@@ -13,6 +13,7 @@ from fluide.apidocs import error_responses
 from fluide.gateway import CurrentPrincipal, guarded_router, require_scope
 from fluide.kit.errors import ValidationFailed
 from fluide.kit.pagination import Page, PageDep
+from fluide.kit.uow import DbSession, get_infra
 from fluide.products.books import service
 from fluide.products.books.schemas import (
     AccountCreate,
@@ -29,7 +30,6 @@ from fluide.products.books.service import (
     JournalEntryNotFound,
 )
 from fluide.products.idempotent import IDEMPOTENCY_ERRORS, IdemHeader, run_idempotent
-from fluide.runtime import DbSession, get_runtime
 
 router = guarded_router("books")
 READ = [require_scope("books:read")]
@@ -46,7 +46,7 @@ async def list_accounts(
     principal: CurrentPrincipal, session: DbSession, params: PageDep, request: Request
 ) -> Page[BooksAccount]:
     """The chart of accounts (seeded on first use)."""
-    now = get_runtime(request).clock()
+    now = get_infra(request).clock()
     rows, total = await service.list_accounts(session, principal.tenant_id, params, now)
     return Page.of([service.account_out(a) for a in rows], total, params)
 
@@ -63,7 +63,7 @@ async def create_account(
     body: AccountCreate, principal: CurrentPrincipal, session: DbSession, request: Request
 ) -> BooksAccount:
     """Add an account to the chart."""
-    now = get_runtime(request).clock()
+    now = get_infra(request).clock()
     return service.account_out(
         await service.create_account(session, principal.tenant_id, body, now)
     )
@@ -89,7 +89,7 @@ async def create_entry(
     idempotency_key: str | None = IdemHeader,
 ) -> Response:
     """Post a balanced journal entry (takes an `Idempotency-Key`)."""
-    rt = get_runtime(request)
+    rt = get_infra(request)
 
     async def work(session: AsyncSession) -> tuple[int, Any]:
         entry = await service.create_manual_entry(session, principal.tenant_id, body, rt.clock())
@@ -143,7 +143,7 @@ async def void_entry(
     entry_id: str, principal: CurrentPrincipal, session: DbSession, request: Request
 ) -> JournalEntryOut:
     """Void an entry by posting its reversal (nothing is deleted); returns the reversal."""
-    now = get_runtime(request).clock()
+    now = get_infra(request).clock()
     return service.entry_out(await service.void_entry(session, principal.tenant_id, entry_id, now))
 
 
@@ -161,7 +161,7 @@ async def trial_balance(
     currency: str | None = Query(None, pattern=r"^[A-Z]{3}$"),
 ) -> TrialBalanceOut:
     """Debit and credit totals per account up to `asOf` (default today)."""
-    now = get_runtime(request).clock()
+    now = get_infra(request).clock()
     return await service.trial_balance(
         session, principal.tenant_id, as_of or now.date(), currency, now
     )

@@ -10,10 +10,10 @@ from fluide.apidocs import error_responses
 from fluide.gateway import CurrentPrincipal, guarded_router, require_scope
 from fluide.kit.errors import ValidationFailed
 from fluide.kit.pagination import Page, PageDep
+from fluide.kit.uow import DbSession, get_infra
 from fluide.products.hr import service
 from fluide.products.hr.schemas import EmployeeCreate, EmployeeOut, EmployeeUpdate
 from fluide.products.hr.service import EmployeeCodeTaken, EmployeeNotFound
-from fluide.runtime import DbSession, get_runtime
 
 router = guarded_router("hr")
 READ = [require_scope("hr:read")]
@@ -32,7 +32,7 @@ async def create_employee(
     body: EmployeeCreate, principal: CurrentPrincipal, session: DbSession, request: Request
 ) -> EmployeeOut:
     """Create an employee."""
-    now = get_runtime(request).clock()
+    now = get_infra(request).clock()
     return service.to_out(await service.create(session, principal.tenant_id, body, now))
 
 
@@ -82,7 +82,7 @@ async def update_employee(
     request: Request,
 ) -> EmployeeOut:
     """Change an employee."""
-    now = get_runtime(request).clock()
+    now = get_infra(request).clock()
     employee = await service.update(session, principal.tenant_id, employee_id, body, now)
     return service.to_out(employee)
 
@@ -98,5 +98,5 @@ async def terminate_employee(
     employee_id: str, principal: CurrentPrincipal, session: DbSession, request: Request
 ) -> EmployeeOut:
     """Terminate an employee (status `TERMINATED`; nothing is deleted)."""
-    now = get_runtime(request).clock()
+    now = get_infra(request).clock()
     return service.to_out(await service.terminate(session, principal.tenant_id, employee_id, now))

@@ -12,6 +12,7 @@ from fluide.apidocs import error_responses
 from fluide.gateway import CurrentPrincipal, guarded_router, require_scope
 from fluide.kit.errors import ValidationFailed
 from fluide.kit.pagination import Page, PageDep
+from fluide.kit.uow import DbSession, get_infra
 from fluide.products.idempotent import IDEMPOTENCY_ERRORS, IdemHeader, run_idempotent
 from fluide.products.pay import service
 from fluide.products.pay.schemas import DisburseOut, FundIn, PayoutCreate, PayoutOut, WalletOut
@@ -23,7 +24,6 @@ from fluide.products.pay.service import (
     WalletInsufficientBalance,
 )
 from fluide.products.payroll.service import PayrollRunNotApproved, PayrollRunNotFound
-from fluide.runtime import DbSession, get_runtime
 
 router = guarded_router("pay")
 READ = [require_scope("pay:read")]
@@ -60,7 +60,7 @@ async def fund_wallet(
     idempotency_key: str | None = IdemHeader,
 ) -> Response:
     """Sandbox: add money to the wallet of a currency (created on first use)."""
-    rt = get_runtime(request)
+    rt = get_infra(request)
 
     async def work(session: AsyncSession) -> tuple[int, Any]:
         wallet = await service.fund(session, principal.tenant_id, currency, body, rt.clock())
@@ -86,7 +86,7 @@ async def create_payout(
     idempotency_key: str | None = IdemHeader,
 ) -> Response:
     """Debit the wallet and queue a payout for settlement."""
-    rt = get_runtime(request)
+    rt = get_infra(request)
 
     async def work(session: AsyncSession) -> tuple[int, Any]:
         payout = await service.create_payout(session, principal.tenant_id, body, rt.clock())
@@ -147,7 +147,7 @@ async def disburse(
     idempotency_key: str | None = IdemHeader,
 ) -> Response:
     """One payout per payslip of an approved payroll run (all or nothing)."""
-    rt = get_runtime(request)
+    rt = get_infra(request)
 
     async def work(session: AsyncSession) -> tuple[int, Any]:
         out = await service.disburse(session, principal.tenant_id, run_id, rt.clock())

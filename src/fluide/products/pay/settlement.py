@@ -26,10 +26,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import CursorResult
 
+from fluide.kit.infra import Infrastructure
 from fluide.kit.tasks import stop_gracefully
 from fluide.products.books import service as books
 from fluide.products.pay.models import Payout, Wallet
-from fluide.runtime import Runtime
 
 log = logging.getLogger("fluide.pay.settlement")
 LEASE = timedelta(seconds=60)
@@ -60,10 +60,10 @@ async def sandbox_rail(payout_id: str, account_number: str) -> RailResult:
     return RailResult(True)
 
 
-async def claim(runtime: Runtime, batch: int = 50, lease: timedelta = LEASE) -> list[str]:
+async def claim(infra: Infrastructure, batch: int = 50, lease: timedelta = LEASE) -> list[str]:
     """PENDING (or PROCESSING past its lease) → PROCESSING, for up to ``batch`` payouts."""
-    now = runtime.clock()
-    async with runtime.sessionmaker() as session, session.begin():
+    now = infra.clock()
+    async with infra.sessionmaker() as session, session.begin():
         query = (
             select(Payout.id)
             .where(
@@ -92,16 +92,16 @@ async def claim(runtime: Runtime, batch: int = 50, lease: timedelta = LEASE) -> 
     return ids
 
 
-async def settle(runtime: Runtime, payout_id: str) -> str | None:
+async def settle(infra: Infrastructure, payout_id: str) -> str | None:
     """Send one PROCESSING payout to the rail and record the outcome; None if not ours."""
-    async with runtime.sessionmaker() as session:
+    async with infra.sessionmaker() as session:
         payout = await session.get(Payout, payout_id)
         if payout is None or payout.status != "PROCESSING":
             return None
         result = await sandbox_rail(payout.id, payout.account_number)
-    now = runtime.clock()
+    now = infra.clock()
     final = "SUCCEEDED" if result.ok else "FAILED"
-    async with runtime.sessionmaker() as session, session.begin():
+    async with infra.sessionmaker() as session, session.begin():
         moved = cast(
             CursorResult[Any],
             await session.execute(
@@ -143,20 +143,20 @@ async def settle(runtime: Runtime, payout_id: str) -> str | None:
     return final
 
 
-async def settle_once(runtime: Runtime, batch: int = 50, lease: timedelta = LEASE) -> int:
+async def settle_once(infra: Infrastructure, batch: int = 50, lease: timedelta = LEASE) -> int:
     """One pass: claim a batch and settle it. Returns how many payouts this pass claimed."""
-    ids = await claim(runtime, batch, lease)
+    ids = await claim(infra, batch, lease)
     for payout_id in ids:
-        await settle(runtime, payout_id)
+        await settle(infra, payout_id)
     return len(ids)
 
 
-async def _loop(runtime: Runtime, cfg: SettlementSettings, stopping: asyncio.Event) -> None:
+async def _loop(infra: Infrastructure, cfg: SettlementSettings, stopping: asyncio.Event) -> None:
     while not stopping.is_set():
         claimed = 0
         try:
             claimed = await settle_once(
-                runtime, cfg.settlement_batch, timedelta(seconds=cfg.settlement_lease_seconds)
+                infra, cfg.settlement_batch, timedelta(seconds=cfg.settlement_lease_seconds)
             )
         except Exception as exc:  # keep settling through a database blip
             log.warning("settlement pass failed", extra={"error_type": type(exc).__name__})
@@ -165,8 +165,8 @@ async def _loop(runtime: Runtime, cfg: SettlementSettings, stopping: asyncio.Eve
                 await asyncio.wait_for(stopping.wait(), cfg.settlement_poll_seconds)
 
 
-def start(runtime: Runtime, cfg: SettlementSettings | None = None) -> None:
-    """Start the worker task with the app; it stops on the runtime's shutdown hooks.
+def start(infra: Infrastructure, cfg: SettlementSettings | None = None) -> None:
+    """Start the worker task with the app; it stops on the infrastructure's stop hooks.
 
     Stopping lets the current pass finish (a pass is a few short transactions) rather than
     cancelling it inside a transaction; it is cancelled only if it does not end in time.
@@ -175,9 +175,9 @@ def start(runtime: Runtime, cfg: SettlementSettings | None = None) -> None:
     if not cfg.settlement_worker:
         return
     stopping = asyncio.Event()
-    task = asyncio.create_task(_loop(runtime, cfg, stopping), name="fluide-settlement")
+    task = asyncio.create_task(_loop(infra, cfg, stopping), name="fluide-settlement")
 
     async def stop() -> None:
         await stop_gracefully(task, stopping)
 
-    runtime.on_shutdown.append(stop)
+    infra.on_stop.append(stop)

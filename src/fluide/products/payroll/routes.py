@@ -10,6 +10,7 @@ from fluide.apidocs import error_responses
 from fluide.gateway import CurrentPrincipal, guarded_router, require_scope
 from fluide.kit.errors import ValidationFailed
 from fluide.kit.pagination import Page, PageDep
+from fluide.kit.uow import DbSession, get_infra
 from fluide.products.hr.service import EmployeeNotFound
 from fluide.products.payroll import service
 from fluide.products.payroll.schemas import PayslipOut, RunCreate, RunOut, SettingsIn, SettingsOut
@@ -21,7 +22,6 @@ from fluide.products.payroll.service import (
     PayrollRunNotFound,
     PayslipNotFound,
 )
-from fluide.runtime import DbSession, get_runtime
 
 router = guarded_router("payroll")
 READ = [require_scope("payroll:read")]
@@ -52,7 +52,7 @@ async def put_settings(
     body: SettingsIn, principal: CurrentPrincipal, session: DbSession, request: Request
 ) -> SettingsOut:
     """Replace this tenant's statutory tables."""
-    now = get_runtime(request).clock()
+    now = get_infra(request).clock()
     return await service.put_settings(session, principal.tenant_id, body, now)
 
 
@@ -74,7 +74,7 @@ async def create_run(
     body: RunCreate, principal: CurrentPrincipal, session: DbSession, request: Request
 ) -> RunOut:
     """Calculate a DRAFT run: one payslip per active employee."""
-    now = get_runtime(request).clock()
+    now = get_infra(request).clock()
     run = await service.create_run(session, principal.tenant_id, body, now)
     return service.run_out(run, await service.run_payslips(session, principal.tenant_id, run.id))
 
@@ -117,7 +117,7 @@ async def approve_run(
     run_id: str, principal: CurrentPrincipal, session: DbSession, request: Request
 ) -> RunOut:
     """Approve (lock) a run and post its journal entry to Books."""
-    now = get_runtime(request).clock()
+    now = get_infra(request).clock()
     run = await service.approve_run(session, principal.tenant_id, run_id, now)
     return service.run_out(run, await service.run_payslips(session, principal.tenant_id, run_id))
 

@@ -8,12 +8,12 @@ from fluide.apidocs import error_responses
 from fluide.gateway import CurrentPrincipal, guarded_router, require_scope
 from fluide.kit.money import CURRENCIES
 from fluide.kit.pagination import Page, PageDep
+from fluide.kit.uow import DbSession
 from fluide.products.payroll import service as payroll
 from fluide.products.payroll.rules import DEFAULT_RULES
 from fluide.products.payroll.service import PayslipNotFound
 from fluide.products.utils.pdf import payslip_pdf
 from fluide.products.utils.schemas import CountryOut, CurrencyOut
-from fluide.runtime import DbSession
 
 router = guarded_router("utils")
 READ = [require_scope("utils:read")]

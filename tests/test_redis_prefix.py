@@ -15,11 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import ValidationError
 
-from fluide.app import create_app
-from fluide.runtime import REDIS_CHANNEL, Runtime
+from fluide.app import App, create_app
+from fluide.identity.feed import REDIS_CHANNEL
 from fluide.settings import Settings
 from tests.conftest import create_dev, make_settings
 
@@ -30,7 +29,7 @@ TOKEN = "/api/v1/authorize/token"
 @asynccontextmanager
 async def deployment(
     tmp_path: Path, template: Path, redis_url: str, prefix: str
-) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+) -> AsyncIterator[tuple[App, httpx.AsyncClient]]:
     """One app on a database of its own, on the shared Redis under ``prefix``."""
     await asyncio.to_thread(tmp_path.mkdir)
     await asyncio.to_thread(shutil.copy, template, tmp_path / "fluide.db")
@@ -42,7 +41,7 @@ async def deployment(
         exchange_limit_per_ip="3/minute",
     )
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
+    async with app.lifespan():
         transport = httpx.ASGITransport(app=app, client=("127.0.0.9", 4000))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield app, client
@@ -61,9 +60,8 @@ async def _drop(redis_url: str, prefixes: list[str]) -> None:
         await client.aclose()
 
 
-async def _exchanges(app: FastAPI, client: httpx.AsyncClient, count: int) -> list[int]:
-    rt: Runtime = app.state.runtime
-    dev = await create_dev(rt)
+async def _exchanges(app: App, client: httpx.AsyncClient, count: int) -> list[int]:
+    dev = await create_dev(app)
     return [
         (await client.post(TOKEN, headers=dev.exchange_headers())).status_code for _ in range(count)
     ]
@@ -105,16 +103,16 @@ async def test_each_deployment_pushes_and_listens_on_its_own_channel(
             deployment(tmp_path / "a", sqlite_template, redis_url, pa) as (a, ca),
             deployment(tmp_path / "b", sqlite_template, redis_url, pb),
         ):
-            # Each runtime subscribes to its own prefix's channel, and only to that.
+            # Each app subscribes to its own prefix's channel, and only to that.
             for _ in range(100):
                 counts = dict(await listener.pubsub_numsub(f"{pa}changes", f"{pb}changes"))
                 if counts == {f"{pa}changes".encode(): 1, f"{pb}changes".encode(): 1}:
                     break
                 await asyncio.sleep(0.02)
             assert counts == {f"{pa}changes".encode(): 1, f"{pb}changes".encode(): 1}
-            assert a.state.runtime.redis_channel == f"{pa}changes"
+            assert a.identity.feed.redis_channel == f"{pa}changes"
             # A sign-out on A is pushed on A's channel, never on B's or the default one.
-            dev = await create_dev(a.state.runtime)
+            dev = await create_dev(a)
             token = (await ca.post(TOKEN, headers=dev.exchange_headers())).json()["accessToken"]
             resp = await ca.post(
                 "/api/v1/authorize/revoke",

@@ -1,0 +1,160 @@
+"""Who calls: the guard's checks 1–10 (DESIGN §3.5), written once.
+
+``read_headers`` is the one scan of a request's raw ASGI headers for what the service reads
+as credentials. ``check_caller`` runs checks 2–10 over those headers, the in-memory identity
+state and the time, and nothing else (no database, no network): the developer-session routes
+call it without requiring the API key, and ``require_scope`` outside a guarded router. The
+gateway's middleware runs its two halves itself, ``verified_caller`` (2–6, with its
+verified-token cache) then ``bound_caller`` (7–10), because it counts a denial of 7–10 under
+the token's credential. Check 1 (a secret header anywhere but the exchange) is the gateway
+middleware's alone: it needs the exposure check, which writes.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from fluide.identity import jwt_core
+from fluide.identity.errors import (
+    ApiKeyMismatch,
+    ClientAudienceMismatch,
+    CredentialRevoked,
+    MissingApiKey,
+    MissingClientId,
+    TokenExpiredError,
+    TokenInvalidError,
+    TokenRevoked,
+)
+from fluide.identity.keyring import KeySet
+from fluide.identity.principal import Principal, bearer_token
+from fluide.identity.state import IdentityState
+from fluide.kit.proxies import FORWARDED_FOR
+
+INVALID_TOKEN_HEADERS = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+# Header name → its slot in ``CallerHeaders`` (ASGI servers send names in lower case).
+_SLOTS = {
+    b"authorization": 0,
+    b"x-fluide-api-key": 1,
+    b"x-fluide-client-id": 2,
+    b"x-fluide-api-secret": 3,
+    b"x-fluide-scope": 4,
+    FORWARDED_FOR: 5,
+}
+_FORWARDED = _SLOTS[FORWARDED_FOR]
+
+
+class CallerHeaders:
+    """The credential headers of one request: the first of each, as Starlette's
+    ``Headers.get`` would give it, except ``X-Forwarded-For``: all of them, joined in order
+    (``kit.proxies``)."""
+
+    __slots__ = ("api_key", "authorization", "client_id", "forwarded", "scope", "secret")
+
+    def __init__(self, values: list[str | None]) -> None:
+        (
+            self.authorization,
+            self.api_key,
+            self.client_id,
+            self.secret,
+            self.scope,
+            self.forwarded,
+        ) = values
+
+    def __repr__(self) -> str:  # never the values
+        return "CallerHeaders(...)"
+
+
+def read_headers(raw: list[tuple[bytes, bytes]]) -> CallerHeaders:
+    """One pass over the raw header list: one dict lookup per header."""
+    values: list[str | None] = [None, None, None, None, None, None]
+    for name, value in raw:
+        slot = _SLOTS.get(name)
+        if slot is not None:
+            if values[slot] is None:
+                values[slot] = value.decode("latin-1")
+            elif slot == _FORWARDED:
+                values[slot] = f"{values[slot]},{value.decode('latin-1')}"
+    return CallerHeaders(values)
+
+
+class VerifiedTokens(Protocol):
+    """A cache of verified tokens (the gateway's ``TokenCache``): claims, never a verdict."""
+
+    def get(self, token: str, keyset: object) -> Principal | None: ...
+
+    def put(self, token: str, principal: Principal, keyset: object) -> None: ...
+
+    def discard(self, token: str) -> None: ...
+
+
+def check_caller(
+    headers: CallerHeaders,
+    state: IdentityState,
+    now: float,
+    *,
+    cache: VerifiedTokens | None = None,
+    require_api_key: bool = True,
+) -> Principal:
+    """Checks 2–10 of DESIGN §3.5, in order; the principal, or the AppError of the first
+    failing check. ``require_api_key=False`` (the developer session): the API key may be
+    absent, but when sent it must be the token's."""
+    principal = verified_caller(headers, state, now, cache=cache, require_api_key=require_api_key)
+    return bound_caller(principal, headers, state)
+
+
+def verified_caller(
+    headers: CallerHeaders,
+    state: IdentityState,
+    now: float,
+    *,
+    cache: VerifiedTokens | None = None,
+    require_api_key: bool = True,
+) -> Principal:
+    """Checks 2–6: header shape, presence of the key and the client id, signature and claims,
+    expiry. A verified token's claims may come from ``cache``; they say who the token is for,
+    never whether it may be used (``bound_caller`` decides that every time)."""
+    token = bearer_token(headers.authorization)  # checks 2 and 3
+    if require_api_key and not headers.api_key:
+        raise MissingApiKey
+    if not headers.client_id:
+        raise MissingClientId
+    keyset = state.keyset
+    if cache is None:
+        return _verified(token, keyset, state.issuer, now, state.leeway)
+    principal = cache.get(token, keyset)
+    if principal is None:
+        principal = _verified(token, keyset, state.issuer, now, state.leeway)
+        cache.put(token, principal, keyset)
+    elif principal.expires_at <= now - state.leeway:
+        # A cached token is only its claims: its expiry is checked again on every hit.
+        cache.discard(token)
+        raise TokenExpiredError(headers=INVALID_TOKEN_HEADERS)
+    return principal
+
+
+def bound_caller(principal: Principal, headers: CallerHeaders, state: IdentityState) -> Principal:
+    """Checks 7–10: revocation, client binding, key binding, credential status (every time,
+    cached or not: a cached token replayed with another key or client id is refused)."""
+    view = state.view
+    if view.is_token_revoked(principal.jti, principal.credential_id, principal.generation):
+        raise TokenRevoked(headers=INVALID_TOKEN_HEADERS)
+    if headers.client_id != principal.client_id:
+        raise ClientAudienceMismatch
+    api_key = headers.api_key
+    if api_key is not None and api_key != principal.api_key:
+        raise ApiKeyMismatch
+    if view.credential_status(principal.credential_id) != "active":
+        raise CredentialRevoked
+    return principal
+
+
+def _verified(token: str, keyset: KeySet, issuer: str, now: float, leeway: float) -> Principal:
+    """Checks 5 and 6: signature, key id, algorithm, claims, expiry."""
+    try:
+        claims = jwt_core.verify(token, keyset.verify_keys, issuer=issuer, now=now, leeway=leeway)
+    except jwt_core.TokenExpired as exc:
+        raise TokenExpiredError(headers=INVALID_TOKEN_HEADERS) from exc
+    except jwt_core.TokenError as exc:
+        raise TokenInvalidError(headers=INVALID_TOKEN_HEADERS) from exc
+    return Principal.from_claims(claims)

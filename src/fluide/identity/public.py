@@ -1,0 +1,63 @@
+"""Identity's public routes (DESIGN §3.4): the service root, its health, the JWKS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request, Response
+
+import fluide
+from fluide.identity.request import identity_state
+from fluide.identity.schemas import Health, ServiceRoot
+from fluide.kit.routing import StaticRouter
+from fluide.kit.uow import get_infra
+
+# Fixed paths only: a product request skips these routes with one set lookup (kit.routing).
+router = StaticRouter()
+
+
+@router.get("/api/v1", operation_id="service.root", response_model=ServiceRoot, tags=["Service"])
+async def service_root() -> ServiceRoot:
+    """Service root: what this is and where to start."""
+    return ServiceRoot(
+        service="fluide-connect",
+        version=fluide.__version__,
+        docs="/docs",
+        openapi="/openapi.json",
+        token_endpoint="/api/v1/authorize/token",  # noqa: S106
+    )
+
+
+@router.get(
+    "/api/v1/health",
+    operation_id="service.health",
+    response_model=Health,
+    tags=["Service"],
+    responses={503: {"model": Health}},
+)
+async def health(request: Request) -> Response:
+    """Liveness of the auth service with its database status."""
+    # The infrastructure's background probe (kit.probe), at most ~0.5 s old: no query per call.
+    # A load balancer's target, like the products' health: the four possible bodies are
+    # serialised once, and the route takes no dependency (the request is enough).
+    db_up = get_infra(request).probe.database() == "up"
+    return Response(
+        _HEALTH_BODIES[db_up, identity_state(request).keyset.signing_key is not None],
+        status_code=200 if db_up else 503,
+        media_type="application/json",
+    )
+
+
+_HEALTH_BODIES = {
+    (db, key): Health.body("fluide-auth", db, signingKey=key)
+    for db in (True, False)
+    for key in (True, False)
+}
+
+
+@router.get("/.well-known/jwks.json", operation_id="service.jwks", tags=["Service"])
+@router.get("/api/v1/auth/.well-known/jwks.json", operation_id="accounts.jwks", tags=["Service"])
+async def jwks(request: Request, response: Response) -> dict[str, Any]:
+    """Public keys that verify Fluide access tokens (next, active and retired keys)."""
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return identity_state(request).keyset.jwks

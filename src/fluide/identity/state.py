@@ -1,0 +1,27 @@
+"""What one process holds of identity in memory, for the paths that read no database.
+
+The key set (verify keys, the signing key, the JWKS body), the revocation view, the active
+clients and the exchange's credential snapshot; and how tokens are verified (issuer, leeway).
+The guard (``identity.authn``), the exchange and the health route read it; the change feed
+(``identity.feed``) keeps it fresh. It holds no engine, no service and no secret.
+"""
+
+from __future__ import annotations
+
+from fluide.identity.credential_cache import CredentialCache
+from fluide.identity.keyring import KeySet
+from fluide.identity.revocation import RevocationView
+
+
+class IdentityState:
+    def __init__(self, *, issuer: str, leeway: float, credential_cache_seconds: float) -> None:
+        self.issuer = issuer
+        self.leeway = leeway
+        # Replaced whole on a key change (the gateway's token cache notices the new object).
+        self.keyset = KeySet()
+        self.view = RevocationView()
+        self.clients: dict[str, str] = {}  # client id → status
+        self.credential_cache = CredentialCache(self.view, credential_cache_seconds)
+
+    def __repr__(self) -> str:
+        return f"IdentityState(keys={len(self.keyset.verify_keys)}, clients={len(self.clients)})"
