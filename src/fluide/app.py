@@ -31,6 +31,7 @@ from fluide.gateway.routes import assert_guarded
 from fluide.identity.part import Identity
 from fluide.kit.clock import Clock, system_clock
 from fluide.kit.errors import install_error_handlers
+from fluide.kit.faults import SafeRetry
 from fluide.kit.gc_tuning import tune_for_serving
 from fluide.kit.infra import Infrastructure
 from fluide.kit.limits import LimitsMiddleware
@@ -107,12 +108,14 @@ def create_app(
     infra.on_start.append(start_gateway)
     infra.on_stop.append(gateway.stop)
     pipeline = RequestIdMiddleware(
-        LimitsMiddleware(
-            GatewayMiddleware(fastapi, gateway, exchange=identity.lane),
-            max_body_bytes=settings.max_body_bytes,
-            max_header_bytes=settings.max_header_bytes,
-            max_header_value_bytes=settings.max_header_value_bytes,
-            max_json_depth=settings.max_json_depth,
+        SafeRetry(  # a read that met a dead pooled connection runs once more (kit.faults)
+            LimitsMiddleware(
+                GatewayMiddleware(fastapi, gateway, exchange=identity.lane),
+                max_body_bytes=settings.max_body_bytes,
+                max_header_bytes=settings.max_header_bytes,
+                max_header_value_bytes=settings.max_header_value_bytes,
+                max_json_depth=settings.max_json_depth,
+            )
         )
     )
     return App(pipeline, fastapi, infra, identity, gateway)

@@ -55,7 +55,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else as_utc(value)
 
 
-def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def make_engine(
+    url: str, pool_size: int = 10, connect_timeout: float = 5.0, statement_timeout: float = 30.0
+) -> AsyncEngine:
     if url.startswith("sqlite"):
         path = make_url(url).database or ":memory:"
         if path != ":memory:":
@@ -65,7 +67,8 @@ def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
         # an asyncio wait, and SQLite writes one at a time anyway.
         engine = create_async_engine(
             url,
-            async_creator=inline_creator(path),
+            # A lock held elsewhere is waited for at most ``connect_timeout`` (then a 503).
+            async_creator=inline_creator(path, connect_timeout),
             poolclass=NullPool if path == ":memory:" else None,
             pool_size=1,
             max_overflow=0,
@@ -79,9 +82,18 @@ def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     # pg_terminate_backend, failover) is noticed by asyncpg as soon as the socket closes and is
     # replaced at checkout without a round trip (``_drop_closed``); and a connection that dies
     # mid-statement raises a disconnect error, on which SQLAlchemy invalidates the whole pool, so
-    # one request fails (a 500 the client may retry) instead of one per pooled connection.
+    # one request fails (a 503, kit.faults; a read is run again at once) instead of one per
+    # pooled connection. Every wait is bounded: opening a connection and waiting for a pooled
+    # one by ``connect_timeout``, a statement by ``statement_timeout`` (a database that stopped
+    # answering is a 503, not a hung request).
     engine = create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=False, pool_recycle=1800
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size * 2,
+        pool_pre_ping=False,
+        pool_recycle=1800,
+        pool_timeout=connect_timeout,
+        connect_args={"timeout": connect_timeout, "command_timeout": statement_timeout},
     )
     event.listen(engine.sync_engine.pool, "checkout", _drop_closed)
     return engine

@@ -216,6 +216,12 @@ def validation_error_response(request: Request, exc: RequestValidationError) -> 
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    # Here, not at the top: kit.faults builds its 503 on this module's ServiceUnavailable.
+    import redis.exceptions
+    from sqlalchemy import exc as sa
+
+    from fluide.kit import faults
+
     async def app_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, AppError)
         return app_error_response(request, exc)
@@ -241,10 +247,20 @@ def install_error_handlers(app: FastAPI) -> None:
     async def database_error(request: Request, exc: Exception) -> Response:
         # A number that does not fit its column is the request's fault (money.is_overflow):
         # every write checks its amounts first, so this is the net under a forgotten check.
-        # Anything else is re-raised to the last-resort 500 of the request-id middleware.
-        if not money.is_overflow(exc):
+        # An outage is a 503 (kit.faults); anything else is re-raised to the last-resort 500
+        # of the request-id middleware.
+        if money.is_overflow(exc):
+            return app_error_response(request, amount_limit_error())
+        return dependency_error(request, exc)
+
+    def dependency_error(request: Request, exc: Exception) -> Response:
+        unavailable = faults.noted(request.scope, exc)
+        if unavailable is None:
             raise exc
-        return app_error_response(request, amount_limit_error())
+        return app_error_response(request, unavailable)
+
+    async def outage(request: Request, exc: Exception) -> Response:
+        return dependency_error(request, exc)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         # FastAPI's own last resort (its ServerErrorMiddleware) answers with the envelope, then
@@ -257,4 +273,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(StatementError, database_error)
+    # The other ways an outage shows (kit.faults.fault_of): a pool that had no connection in
+    # time, a socket refused, reset or timed out, Redis unreachable. Anything else re-raised.
+    for kind in (sa.TimeoutError, sa.DisconnectionError, OSError, redis.exceptions.RedisError):
+        app.add_exception_handler(kind, outage)
     app.add_exception_handler(Exception, unexpected)

@@ -8,6 +8,7 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fluide.kit import faults
 from fluide.kit.errors import DEFAULT_CHALLENGE, send_error
 
 log = logging.getLogger("fluide.http")
@@ -55,6 +56,8 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception as exc:
+            if not started and await _unavailable(scope, send, exc, request_id, rid):
+                return
             # Only the type and the route: an exception's text can carry SQL or values.
             log.error(
                 "unhandled error",
@@ -78,3 +81,22 @@ class RequestIdMiddleware:
                 request_id,
                 headers=[(b"x-request-id", rid)],
             )
+
+
+async def _unavailable(
+    scope: Scope, send: Send, exc: Exception, request_id: str, rid: bytes
+) -> bool:
+    """Answer an outage (not a bug) with the 503 of kit.faults; False for anything else."""
+    unavailable = faults.noted(scope, exc)
+    if unavailable is None:
+        return False
+    headers = [(k.lower().encode(), v.encode()) for k, v in unavailable.headers.items()]
+    await send_error(
+        send,
+        unavailable.status,
+        unavailable.code,
+        unavailable.message,
+        request_id,
+        headers=[*headers, (b"x-request-id", rid)],
+    )
+    return True

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from fluide.kit.faults import DATABASE, OUTAGES
+
 log = logging.getLogger("fluide.probe")
 
 
@@ -50,9 +52,11 @@ class DbProbe:
                     await conn.execute(text("SELECT 1"))
             up = True
         except Exception as exc:  # any failure is "down"; the type is enough for the log
-            if self.up:
-                log.warning("database probe failed", extra={"error_type": type(exc).__name__})
+            # One warning per outage, whoever notices it first (a request, the change feed).
+            OUTAGES.down(DATABASE, exc)
             up = False
+        else:
+            OUTAGES.up(DATABASE)
         self.up, self.checked_at = up, time.monotonic()
         return up
 
