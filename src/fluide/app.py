@@ -29,6 +29,7 @@ from fluide.gateway.metrics import metrics_endpoint
 from fluide.gateway.middleware import GatewayMiddleware
 from fluide.gateway.routes import assert_guarded
 from fluide.identity.part import Identity
+from fluide.kit import faults
 from fluide.kit.clock import Clock, system_clock
 from fluide.kit.errors import install_error_handlers
 from fluide.kit.faults import SafeRetry
@@ -131,7 +132,7 @@ def _fastapi(lifespan: Any) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, outage=faults.noted)  # an outage is a 503 (kit.faults)
     return app
 
 

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -300,3 +301,75 @@ async def _durable_jtis(rt: App) -> tuple[set[str], set[str]]:
         details = (await session.execute(select(AuditEvent.details))).scalars()
         audited = {str(d.get("jti")) for d in details if isinstance(d, dict)}
     return stored, audited
+
+
+async def test_an_sdk_client_rides_out_a_3s_database_cut(
+    rt: App, http: httpx.AsyncClient, headers: dict[str, str], pg_proxy: FaultProxy
+) -> None:
+    from fluide.client import AsyncFluideClient
+
+    dev = await create_dev(rt)
+    transport = _Counting(app=rt)
+    async with AsyncFluideClient(
+        "http://testserver", dev.api_key, dev.api_secret, transport=transport
+    ) as sdk:
+        made = await sdk.hr.employees.create(**_employee_fields("S1"))
+        reads = writes = 0
+        cut_at = time.monotonic()
+        await pg_proxy.refuse()
+        pg_proxy.cut()
+        restore = asyncio.get_running_loop().call_later(
+            3.0, lambda: asyncio.ensure_future(pg_proxy.restore())
+        )
+        try:
+            # Reads, and POSTs the server deduplicates (an Idempotency-Key), through the cut
+            # and past it: not one error reaches the caller.
+            while time.monotonic() - cut_at < 5.0:
+                assert (await sdk.hr.employees.get(made.id)).id == made.id
+                reads += 1
+                entry = _entry()
+                await sdk.books.journal_entries.create(
+                    date=entry["date"],
+                    description=f"sdk {writes}",
+                    currency="USD",
+                    lines=[
+                        {"account_code": "6800", "debit": "1.00"},
+                        {"account_code": "1000", "credit": "1.00"},
+                    ],
+                )
+                writes += 1
+        finally:
+            restore.cancel()
+            await pg_proxy.restore()
+    listed = (await http.get(JE, headers=await headers_for(http, dev))).json()
+    assert listed["total"] == writes  # each acknowledged once, none twice
+    assert transport.statuses[503] > 0, "the SDK met no outage: the test proved nothing"
+    assert transport.statuses[500] == 0
+    COUNTS["fault_sdk_calls"] += reads + writes
+
+
+def _employee_fields(code: str) -> dict[str, Any]:
+    body = employee(code)
+    return {
+        "employee_code": body["employeeCode"],
+        "first_name": body["firstName"],
+        "last_name": body["lastName"],
+        "email": body["email"],
+        "salary": body["salary"],
+        "currency": body["currency"],
+        "hire_date": body["hireDate"],
+        "country_code": body["countryCode"],
+    }
+
+
+class _Counting(httpx.ASGITransport):
+    """The ASGI transport, counting the statuses the SDK was answered with."""
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app=app)
+        self.statuses: Counter[int] = Counter()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        resp = await super().handle_async_request(request)
+        self.statuses[resp.status_code] += 1
+        return resp

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import StatementError
+from redis.exceptions import RedisError
+from sqlalchemy.exc import DisconnectionError, StatementError
+from sqlalchemy.exc import TimeoutError as SATimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.types import Send
+from starlette.types import Scope, Send
 
 from fluide.kit import money
 from fluide.kit.clock import iso_z, system_clock
@@ -215,13 +217,12 @@ def validation_error_response(request: Request, exc: RequestValidationError) -> 
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    # Here, not at the top: kit.faults builds its 503 on this module's ServiceUnavailable.
-    import redis.exceptions
-    from sqlalchemy import exc as sa
+# What turns an exception into an outage's 503 (``kit.faults.noted``, handed in by the app:
+# kit.faults builds on this module): the 503 to answer, or None when it is not an outage.
+OutageCheck = Callable[[Scope, Exception], AppError | None]
 
-    from fluide.kit import faults
 
+def install_error_handlers(app: FastAPI, outage: OutageCheck | None = None) -> None:
     async def app_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, AppError)
         return app_error_response(request, exc)
@@ -254,12 +255,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return dependency_error(request, exc)
 
     def dependency_error(request: Request, exc: Exception) -> Response:
-        unavailable = faults.noted(request.scope, exc)
+        unavailable = outage(request.scope, exc) if outage is not None else None
         if unavailable is None:
             raise exc
         return app_error_response(request, unavailable)
 
-    async def outage(request: Request, exc: Exception) -> Response:
+    async def unreachable(request: Request, exc: Exception) -> Response:
         return dependency_error(request, exc)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
@@ -275,6 +276,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StatementError, database_error)
     # The other ways an outage shows (kit.faults.fault_of): a pool that had no connection in
     # time, a socket refused, reset or timed out, Redis unreachable. Anything else re-raised.
-    for kind in (sa.TimeoutError, sa.DisconnectionError, OSError, redis.exceptions.RedisError):
-        app.add_exception_handler(kind, outage)
+    for kind in (SATimeout, DisconnectionError, OSError, RedisError):
+        app.add_exception_handler(kind, unreachable)
     app.add_exception_handler(Exception, unexpected)
