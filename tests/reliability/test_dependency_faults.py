@@ -373,3 +373,48 @@ class _Counting(httpx.ASGITransport):
         resp = await super().handle_async_request(request)
         self.statuses[resp.status_code] += 1
         return resp
+
+
+async def test_a_key_claimed_before_an_outage_is_released_when_it_ends(
+    rt: App, pg_proxy: FaultProxy
+) -> None:
+    """A write that claimed its Idempotency-Key and then met an outage (the release failing
+    too) does not leave the key in progress: it is released once the database answers, so
+    the client's replay runs the work (once) instead of waiting for the claim to go stale."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from fluide.kit import idempotency
+
+    runs = 0
+
+    async def work(session: Any) -> tuple[int, Any]:
+        nonlocal runs
+        runs += 1
+        if runs == 1:  # the outage begins while the work runs
+            await pg_proxy.refuse()
+            pg_proxy.cut()
+        await session.execute(text("SELECT 1"))
+        return 201, {"run": runs}
+
+    async def call() -> Any:
+        return await idempotency.execute(
+            rt.infra.sessionmaker,
+            rt.infra.clock,
+            tenant_id="t-1",
+            key="release-me",
+            request_hash="h",
+            work=work,
+            wait_seconds=3.0,
+        )
+
+    with pytest.raises((SQLAlchemyError, OSError)) as outage:
+        await call()
+    assert faults.fault_of(outage.value) is not None
+    await asyncio.sleep(1.0)
+    await pg_proxy.restore()
+    await asyncio.sleep(1.0)  # the deferred release's next attempt
+    started = time.monotonic()
+    replay = await call()
+    assert replay.status_code == 201 and runs == 2
+    assert time.monotonic() - started < 1.0  # no wait on a stale claim
