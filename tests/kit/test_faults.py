@@ -183,3 +183,72 @@ async def test_a_bug_is_not_run_again() -> None:
     app = _Flaky(ValueError("bug"), fails=1, answer=False)
     resp = await _call(app, "GET")
     assert resp.status_code == 500 and app.runs == 1
+
+
+RAISES: dict[str, BaseException] = {
+    "refused": ConnectionRefusedError(111, "refused"),
+    "redis": rx.ConnectionError("down"),
+    "locked": sa.OperationalError("BEGIN", {}, sqlite3.OperationalError("database is locked")),
+    "pool": sa.TimeoutError("QueuePool limit reached"),
+    "bug": ValueError("a bug"),
+    "permission": PermissionError(13, "denied"),
+    "sql bug": sa.ProgrammingError("SELEC", {}, Exception("syntax error")),
+}
+
+
+def _service() -> Any:
+    from fastapi import FastAPI
+
+    from fluide.kit.errors import install_error_handlers
+    from fluide.kit.middleware import RequestIdMiddleware
+
+    app = FastAPI()
+    install_error_handlers(app, outage=faults.noted)
+
+    async def boom(name: str) -> None:
+        raise RAISES[name]
+
+    async def wrapped() -> None:
+        try:
+            raise ConnectionResetError(104, "reset")
+        except ConnectionResetError as exc:
+            raise RuntimeError("while talking to the database") from exc
+
+    app.add_api_route("/wrapped", wrapped, methods=["POST"])
+    app.add_api_route("/{name}", boom, methods=["POST"])
+
+    async def lane(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] == "/lane":  # a pure ASGI handler, as the exchange's lane is
+            raise ConnectionRefusedError(111, "refused")
+        await app(scope, receive, send)
+
+    return RequestIdMiddleware(SafeRetry(lane))
+
+
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [
+        ("refused", 503),
+        ("redis", 503),
+        ("locked", 503),
+        ("pool", 503),
+        ("wrapped", 503),
+        ("lane", 503),
+        ("bug", 500),
+        ("permission", 500),
+        ("sql bug", 500),
+    ],
+)
+async def test_every_way_an_outage_leaves_is_a_503_and_a_bug_a_500(name: str, status: int) -> None:
+    transport = httpx.ASGITransport(app=_service(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        resp = await client.post(f"/{name}")
+    body = resp.json()
+    assert (resp.status_code, body["statusCode"]) == (status, status)
+    assert body["requestId"] == resp.headers["x-request-id"]
+    if status == 503:
+        assert body["code"] == "SERVICE_UNAVAILABLE"
+        assert resp.headers["retry-after"] == str(faults.RETRY_AFTER_SECONDS)
+    else:
+        assert body["code"] == "INTERNAL_ERROR" and "retry-after" not in resp.headers
+    assert "refused" not in resp.text and "locked" not in resp.text  # nothing of the cause

@@ -216,6 +216,7 @@ class HtmlRoute(APIRoute):
                 unavailable = faults.noted(request.scope, exc)
                 if unavailable is None:
                     raise
+                uow.fail(request)
                 return _failure_page(request, unavailable)
 
         return html_handler

@@ -252,20 +252,21 @@ def install_error_handlers(app: FastAPI, outage: OutageCheck | None = None) -> N
         # of the request-id middleware.
         if money.is_overflow(exc):
             return app_error_response(request, amount_limit_error())
-        return dependency_error(request, exc)
+        return await unreachable(request, exc)
 
-    def dependency_error(request: Request, exc: Exception) -> Response:
+    async def unreachable(request: Request, exc: Exception) -> Response:
         unavailable = outage(request.scope, exc) if outage is not None else None
         if unavailable is None:
             raise exc
         return app_error_response(request, unavailable)
 
-    async def unreachable(request: Request, exc: Exception) -> Response:
-        return dependency_error(request, exc)
-
     async def unexpected(request: Request, exc: Exception) -> Response:
         # FastAPI's own last resort (its ServerErrorMiddleware) answers with the envelope, then
-        # re-raises; the request-id middleware outside it logs the error (kit.middleware).
+        # re-raises; the request-id middleware outside it logs the error (kit.middleware). An
+        # outage that got this far (wrapped in another exception) is still a 503.
+        unavailable = outage(request.scope, exc) if outage is not None else None
+        if unavailable is not None:
+            return app_error_response(request, unavailable)
         return error_response(
             500, "INTERNAL_ERROR", "Internal server error", request_id_of(request)
         )

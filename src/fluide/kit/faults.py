@@ -61,15 +61,24 @@ class Fault:
 
 
 def fault_of(exc: BaseException) -> Fault | None:
-    """The outage ``exc`` reports, or None when it is anything else (a bug stays a 500)."""
+    """The outage ``exc`` reports, or None when it is anything else (a bug stays a 500).
+
+    Looks through what ``exc`` wraps: a DBAPIError's driver error (``orig``), causes and
+    contexts, each once."""
     seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
         seen.add(id(current))
         fault = _direct(current)
         if fault is not None:
             return fault
-        current = current.__cause__ or current.__context__
+        orig = getattr(current, "orig", None)
+        for inner in (orig, current.__cause__, current.__context__):
+            if isinstance(inner, BaseException):
+                todo.append(inner)
     return None
 
 
@@ -157,15 +166,15 @@ class SafeRetry:
             return
         received: list[Message] = []
 
-        async def recording(message_source: Receive = receive) -> Message:
-            message = await message_source()
+        async def recording() -> Message:
+            message = await receive()
             received.append(message)
             return message
 
         held = await self._first(scope, recording, send)
         if not held:
             return
-        scope["state"].pop(FAULT, None)
+        scope.setdefault("state", {}).pop(FAULT, None)
         replay = iter(list(received))
 
         async def replaying() -> Message:

@@ -58,6 +58,8 @@ class RequestIdMiddleware:
         except Exception as exc:
             if not started and await _unavailable(scope, send, exc, request_id, rid):
                 return
+            if finished and faults.fault_of(exc) is not None:
+                return  # an outage, answered 503 inside and logged once per outage (kit.faults)
             # Only the type and the route: an exception's text can carry SQL or values.
             log.error(
                 "unhandled error",
