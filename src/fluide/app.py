@@ -1,8 +1,10 @@
 """The one place that knows every part: it builds the infrastructure, identity and the gateway,
 mounts the routers, and returns the service as one ASGI pipeline.
 
-    RequestIdMiddleware → LimitsMiddleware → GatewayMiddleware ─┬→ ExchangeFastPath  (the exchange)
-    (ids, last-resort 500)  (input limits)   (the edge)         └→ FastAPI           (the rest)
+    RequestIdMiddleware → SafeRetry → LimitsMiddleware → GatewayMiddleware ─┬→ ExchangeFastPath
+    (ids, last resort:     (a read on a  (input limits)   (the edge)         │  (the exchange)
+     500, or 503 for an    dead DB conn.                                     └→ FastAPI
+     outage: kit.faults)   runs again)                                          (the rest)
 
 The edge (``gateway.middleware``) serves the token exchange from its own lane, without FastAPI's
 and Starlette's layers (they cost about a tenth of its CPU and do nothing for it), runs the
