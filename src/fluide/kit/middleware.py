@@ -56,10 +56,8 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception as exc:
-            if not started and await _unavailable(scope, send, exc, request_id, rid):
+            if await _outage(scope, send, exc, request_id, rid, started, finished):
                 return
-            if finished and faults.fault_of(exc) is not None:
-                return  # an outage, answered 503 inside and logged once per outage (kit.faults)
             # Only the type and the route: an exception's text can carry SQL or values.
             log.error(
                 "unhandled error",
@@ -69,9 +67,7 @@ class RequestIdMiddleware:
                     "request_id": request_id,
                 },
             )
-            if finished:
-                # The whole answer is out (FastAPI's last resort sent the envelope and re-raised
-                # so that someone logs it: done above); there is nothing left to spoil.
+            if finished:  # the envelope is out (FastAPI's last resort re-raised it to be logged)
                 return
             if started:
                 raise
@@ -85,10 +81,19 @@ class RequestIdMiddleware:
             )
 
 
-async def _unavailable(
-    scope: Scope, send: Send, exc: Exception, request_id: str, rid: bytes
+async def _outage(
+    scope: Scope,
+    send: Send,
+    exc: Exception,
+    request_id: str,
+    rid: bytes,
+    started: bool,
+    finished: bool,
 ) -> bool:
-    """Answer an outage (not a bug) with the 503 of kit.faults; False for anything else."""
+    """An outage (not a bug): answered 503 (kit.faults) unless an answer is already out, and
+    logged once per outage there. False for anything else."""
+    if started:  # answered inside (FastAPI's last resort says 503 for an outage too)
+        return finished and faults.fault_of(exc) is not None
     unavailable = faults.noted(scope, exc)
     if unavailable is None:
         return False
