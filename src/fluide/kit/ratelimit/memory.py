@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Sequence
 
 from fluide.kit.ratelimit import base
-from fluide.kit.ratelimit.base import Decision, Limit, counted, window_start
+from fluide.kit.ratelimit.base import Decision, Limit
 
 # A window to check (moving) or to hit (fixed): its key (``base.key_for``) and its limit.
 Window = tuple[str, Limit]
@@ -27,19 +27,25 @@ class MemoryWindows:
     def hit(self, key: str, limit: Limit, now: float) -> Decision:
         """Count one hit in the clock-aligned fixed window holding ``now`` (refused ones too,
         as Redis's ``INCR`` does)."""
-        start = window_start(now, limit.period)
-        return counted(limit, self._incr(f"{key}/{start}", start), start)
-
-    def _incr(self, key: str, start: int) -> int:
-        entry = self.fixed.get(key)
+        # The product limit's hot path without Redis: written out (no helper calls), it costs
+        # what the gateway's own dict window did before there was one window per storage.
+        period = limit.period
+        start = int(now) // period * period  # base.window_start
+        counter = f"{key}/{start}"
+        entry = self.fixed.get(counter)
         if entry is None:
-            if len(self.fixed) >= base.PRUNE_AT:
-                self.fixed = {k: v for k, v in self.fixed.items() if v[0] >= start}
-                if len(self.fixed) >= base.PRUNE_AT:
-                    self.fixed = {}
-            entry = self.fixed[key] = [start, 0]
+            entry = self._new(counter, start)
         entry[1] += 1
-        return entry[1]
+        count, amount = entry[1], limit.amount
+        return Decision(count <= amount, amount, amount - count, start + period)
+
+    def _new(self, counter: str, start: int) -> list[int]:
+        if len(self.fixed) >= base.PRUNE_AT:
+            self.fixed = {k: v for k, v in self.fixed.items() if v[0] >= start}
+            if len(self.fixed) >= base.PRUNE_AT:
+                self.fixed = {}
+        entry = self.fixed[counter] = [start, 0]
+        return entry
 
     def full_until(self, key: str, limit: Limit, now: float) -> float | None:
         """When the moving window frees a slot, if it is full now."""
