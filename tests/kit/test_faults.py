@@ -38,6 +38,7 @@ OUTAGES_SEEN: list[tuple[BaseException, Fault]] = [
     (ConnectionRefusedError(111, "refused"), Fault(DATABASE, False)),
     (ConnectionResetError(104, "reset"), Fault(DATABASE, True)),
     (TimeoutError(), Fault(DATABASE, False)),
+    (ConnectionError("unexpected connection_lost() call"), Fault(DATABASE, True)),
     (sqlite3.OperationalError("database is locked"), Fault(DATABASE, False)),
     (sqlite3.OperationalError("attempt to write a readonly database"), Fault(DATABASE, False)),
 ]

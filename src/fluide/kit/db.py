@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event, exc, make_url
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,6 +20,7 @@ from sqlalchemy.types import TypeDecorator
 
 from fluide.kit import datadir
 from fluide.kit.clock import as_utc
+from fluide.kit.faults import fault_of
 from fluide.kit.sqlite_inline import inline_creator
 
 NAMING = {
@@ -96,7 +97,19 @@ def make_engine(
         connect_args={"timeout": connect_timeout, "command_timeout": statement_timeout},
     )
     event.listen(engine.sync_engine.pool, "checkout", _drop_closed)
+    event.listen(engine.sync_engine, "handle_error", _lost_is_disconnect)
     return engine
+
+
+def _lost_is_disconnect(ctx: ExceptionContext) -> None:
+    """A connection that went away under a statement ("closed in the middle of operation")
+    is a disconnect even where the dialect does not say so: SQLAlchemy then invalidates the
+    whole pool, so a read run again (kit.faults.SafeRetry) gets a fresh connection rather than
+    another one the same restart killed."""
+    if not ctx.is_disconnect:
+        fault = fault_of(ctx.original_exception)
+        if fault is not None and fault.connection_lost:
+            ctx.is_disconnect = True
 
 
 def _drop_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:

@@ -112,7 +112,9 @@ def _direct(exc: BaseException) -> Fault | None:
     if isinstance(exc, ConnectionError | TimeoutError):
         # Refused, reset or timed out at the socket (TimeoutError: a connect or statement
         # timeout). Only the database and Redis are reached on a request's path.
-        return Fault(DATABASE, connection_lost=isinstance(exc, ConnectionResetError))
+        # asyncpg raises a plain ConnectionError for a socket that went away under it.
+        lost = isinstance(exc, ConnectionError) and not isinstance(exc, ConnectionRefusedError)
+        return Fault(DATABASE, connection_lost=lost)
     return None
 
 
