@@ -113,7 +113,8 @@ def create_app(
             max_header_bytes=settings.max_header_bytes,
             max_header_value_bytes=settings.max_header_value_bytes,
             max_json_depth=settings.max_json_depth,
-        )
+        ),
+        observe=gateway.observe,
     )
     return App(pipeline, fastapi, infra, identity, gateway)
 

@@ -1,5 +1,8 @@
 """The pipeline's edge, as a pure ASGI middleware: the exchange's lane, or the guard's checks 1–10
-of DESIGN §3.5 before routing, and every request counted for metrics.
+of DESIGN §3.5 before routing.
+
+Every request is counted (metrics, access log) by ``Gateway.observe``, which the pipeline's
+outermost layer (``kit.middleware``) calls once the answer is out.
 
 - ``POST`` of the exchange (``EXCHANGE_PATHS``) goes to the exchange's lane (``exchange``),
   skipping FastAPI's and Starlette's layers (``identity.exchange.lane``), or to FastAPI under a
@@ -72,21 +75,7 @@ class GatewayMiddleware:
             if h.secret is not None:
                 await self._refuse_secret(scope, send, h)
                 return
-        await self._counted(scope, receive, send, target)
-
-    async def _counted(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
-        status = 500
-
-        async def send_public(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await app(scope, receive, send_public)
-        finally:
-            self.gateway.metrics.request(scope["method"], self.gateway.template_of(scope), status)
+        await target(scope, receive, send)
 
     async def _product(self, scope: Scope, receive: Receive, send: Send, h: CallerHeaders) -> None:
         gw = self.gateway

@@ -1,5 +1,6 @@
 """What every part runs on, one per process: settings, clock, database, group commit, limiter,
-mailer, database and Redis probes, and the hooks the parts register to start, stop and learn of commits.
+mailer, database and Redis probes, and the hooks the parts register to start, stop and learn
+of commits.
 
 Built first by ``fluide.app`` and handed to each part, which takes from it what it uses. The
 parts' own state lives with them (identity's key set and revocation view: ``identity.state``;

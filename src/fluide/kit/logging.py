@@ -1,4 +1,9 @@
-"""Structured logs that cannot carry a secret, a token or an API key."""
+"""Structured logs that cannot carry a secret, a token or an API key.
+
+``request_id`` holds the id of the request being served (set by ``kit.middleware``); the
+handler's ``RequestIdFilter`` writes it on every line logged meanwhile, from any logger under
+``fluide``. ``ACCESS`` is the access log's logger (``gateway.access``: one line per request).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,8 @@ import json
 import logging
 import re
 import sys
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, TextIO
 
 from fluide.kit.clock import iso_z, system_clock
 
@@ -16,6 +22,11 @@ _SENSITIVE = re.compile(
     r"|(eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*)"
     r"|((?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,})"
 )
+
+
+def sensitive(text: str) -> bool:
+    """Whether ``text`` holds anything shaped like one of our credentials or a JWT."""
+    return _SENSITIVE.search(text) is not None
 
 
 def redact(text: str) -> str:
@@ -28,6 +39,21 @@ def redact(text: str) -> str:
         return "[redacted-jwt]"
 
     return _SENSITIVE.sub(mask, text)
+
+
+request_id: ContextVar[str | None] = ContextVar("fluide_request_id", default=None)
+ACCESS = "fluide.access"
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds the request id of the request being served to a record that has none."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            rid = request_id.get()
+            if rid is not None:
+                record.request_id = rid
+        return True
 
 
 _RESERVED = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
@@ -58,9 +84,13 @@ class TextFormatter(logging.Formatter):
         return redact(f"{record.levelname:<7} {record.name}: {record.getMessage()} {tail}".rstrip())
 
 
-def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def configure_logging(
+    level: str = "INFO", json_lines: bool = True, stream: TextIO | None = None
+) -> None:
+    """Our loggers' one handler (``stream``: standard error), with the request id filter."""
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
+    handler.addFilter(RequestIdFilter())
     root = logging.getLogger("fluide")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
