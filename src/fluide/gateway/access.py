@@ -47,6 +47,4 @@ def write(scope: Scope, route: str, status: int, seconds: float) -> None:
             extra["tenant_id"] = state.get("tenant_id")
     # ``log.info`` would also walk the stack for the caller's file and line (about a quarter of
     # the cost of a line): the access log's caller is always this function.
-    log.handle(
-        log.makeRecord(ACCESS, logging.INFO, __file__, 0, "request", None, None, extra=extra)
-    )
+    log.handle(log.makeRecord(ACCESS, logging.INFO, __file__, 0, "request", (), None, extra=extra))
