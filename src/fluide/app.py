@@ -155,4 +155,8 @@ def app_from_env() -> App:
     from fluide.kit.logging import configure_logging
 
     configure_logging(settings.log_level, settings.log_json)
-    return create_app(settings, serving=True)
+    application = create_app(settings, serving=True)
+    from fluide import telemetry
+
+    telemetry.install(application)  # off unless OTEL_EXPORTER_OTLP_ENDPOINT is set
+    return application

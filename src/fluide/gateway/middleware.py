@@ -92,8 +92,9 @@ class GatewayMiddleware:
             principal = verified_caller(h, gw.identity, now_dt.timestamp(), cache=gw.cache)
             bound_caller(principal, h, gw.identity)
         except AppError as exc:
-            await self._deny(scope, send, state, exc)
+            # Counted first: the refusal's route template is known before its answer starts.
             gw.denied(scope, exc.code, exc.status, principal, now_dt)
+            await self._deny(scope, send, state, exc)
             return
 
         state["principal"] = principal
@@ -121,8 +122,8 @@ class GatewayMiddleware:
         assert h.secret is not None
         await self._exposure(scope, state, h.secret, h.api_key, h.authorization)
         exc = ApiSecretNotAllowed()
-        await self._deny(scope, send, state, exc)
         self.gateway.denied(scope, exc.code, exc.status, None, self.gateway.clock())
+        await self._deny(scope, send, state, exc)
 
     async def _exposure(
         self,
