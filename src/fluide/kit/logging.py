@@ -14,6 +14,8 @@ import sys
 from contextvars import ContextVar
 from typing import Any, TextIO
 
+import orjson
+
 from fluide.kit.clock import iso_z, system_clock
 
 # Anything that looks like one of our credentials or a JWT is masked before it is written.
@@ -82,7 +84,12 @@ class JsonFormatter(logging.Formatter):
                 payload[key] = value
         if record.exc_info and record.exc_info[0] is not None:
             payload["error_type"] = record.exc_info[0].__name__
-        return redact(json.dumps(payload, default=str))
+        try:
+            # orjson: a fifth of json's cost, and the access log writes a line per request.
+            line = orjson.dumps(payload, default=str).decode()
+        except TypeError:  # what orjson refuses (an int beyond 64 bits, a non-str key)
+            line = json.dumps(payload, default=str)
+        return redact(line)
 
 
 class TextFormatter(logging.Formatter):
