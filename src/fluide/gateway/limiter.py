@@ -19,13 +19,15 @@ _PRUNE_AT = 50_000
 
 
 class ProductLimiter:
-    def __init__(self, limit: str, shared: RateLimiter | None = None) -> None:
+    def __init__(
+        self, limit: str, shared: RateLimiter | None = None, namespace: str = "pkey"
+    ) -> None:
         item = parse_limit(limit)
         self.text = limit
         self.amount = int(item.amount)
         self.period = int(item.get_expiry())
         self.shared: SharedWindow | None = (
-            shared.shared_window(limit, "pkey") if shared is not None else None
+            shared.shared_window(limit, namespace) if shared is not None else None
         )
         self._limiter = shared
         self._limit_header = str(self.amount).encode()
