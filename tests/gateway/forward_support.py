@@ -76,8 +76,23 @@ class Upstream:
     ``/…/big?n=N`` N bytes streamed in 64 KiB chunks, ``/…/slow`` after 3 s, anything else a
     JSON echo of method, path, headers and the body's length and SHA-256."""
 
-    def __init__(self) -> None:
+    def __init__(self, jwks_url: str | None = None, issuer: str = "") -> None:
         self.seen: list[dict[str, Any]] = []
+        self.jwks_url = jwks_url
+        self.issuer = issuer
+
+    async def _check_context(self, entry: dict[str, Any]) -> None:
+        """As a real upstream would: fetch the JWKS, verify X-Fluide-Context for its route."""
+        token = entry["headers"].get("x-fluide-context")
+        if self.jwks_url is None or not token:
+            return
+        async with httpx.AsyncClient() as http:
+            jwks = (await http.get(self.jwks_url)).json()
+        audience = "/" + entry["path"].split("/")[1].split("?")[0]
+        try:
+            entry["context"] = verify_context(token, jwks, audience, self.issuer)
+        except jwt.PyJWTError as exc:
+            entry["context_error"] = type(exc).__name__
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,6 +109,7 @@ class Upstream:
         raw = scope.get("raw_path") or scope["path"].encode()
         entry = {"method": scope["method"], "path": raw.decode(), "headers": headers}
         entry.update(size=size, sha256=digest.hexdigest(), query=scope["query_string"].decode())
+        await self._check_context(entry)
         self.seen.append(entry)
         if scope["path"].endswith("/big"):
             await self._big(send, int(scope["query_string"].decode().split("=")[1]))
