@@ -31,7 +31,9 @@ def nginx_binary() -> str:
     )
     if found is None:
         if os.environ.get("CI"):
-            pytest.fail("CI is set but nginx is not installed (apt-get install nginx)", pytrace=False)
+            pytest.fail(
+                "CI is set but nginx is not installed (apt-get install nginx)", pytrace=False
+            )
         pytest.skip("the nginx end-to-end test needs nginx (apt-get install nginx; CI has it)")
     return found
 
@@ -81,7 +83,15 @@ async def stack(runtime: App, tmp_path: Path) -> AsyncIterator[Stack]:
             conf = prefix / "nginx.conf"
             conf.write_text(nginx_config(prefix, fluide_port, upstream_port, listen))
             proc = await asyncio.create_subprocess_exec(
-                binary, "-p", str(prefix), "-c", str(conf), "-e", "stderr", "-g", "daemon off;",
+                binary,
+                "-p",
+                str(prefix),
+                "-c",
+                str(conf),
+                "-e",
+                "stderr",
+                "-g",
+                "daemon off;",
                 stderr=asyncio.subprocess.PIPE,
             )
             try:
@@ -152,10 +162,21 @@ async def test_guard_failures_come_back_as_our_envelope(
     cases: list[tuple[str, str, dict[str, str], int, str]] = [
         ("GET", "/orders/1", {}, 401, "AUTHORIZATION_MISSING"),
         ("GET", "/orders/1", {**headers, "Authorization": "Bearer a.b.c"}, 401, "TOKEN_INVALID"),
-        ("GET", "/orders/1", {**headers, "Authorization": "Basic x"}, 401, "AUTHORIZATION_MALFORMED"),
+        (
+            "GET",
+            "/orders/1",
+            {**headers, "Authorization": "Basic x"},
+            401,
+            "AUTHORIZATION_MALFORMED",
+        ),
         ("POST", "/orders/1", headers, 403, "INSUFFICIENT_SCOPE"),
-        ("GET", "/orders/1", {**headers, "X-Fluide-Api-Secret": dev.api_secret}, 400,
-         "API_SECRET_NOT_ALLOWED"),
+        (
+            "GET",
+            "/orders/1",
+            {**headers, "X-Fluide-Api-Secret": dev.api_secret},
+            400,
+            "API_SECRET_NOT_ALLOWED",
+        ),
         # nginx routes on the normalised path, decide judges the URI as sent: refused.
         ("GET", "/orders/a/%2e%2e/b", headers, 400, "VALIDATION_FAILED"),
         ("GET", "/orders//b", headers, 400, "VALIDATION_FAILED"),

@@ -106,7 +106,7 @@ class RouteTable:
         ]
         # Longest prefix first; prefixes never nest (checked on load), so at most one matches.
         self._ordered = sorted(self.routes, key=lambda r: len(r.prefix), reverse=True)
-        self.proxied = [r for r in self.routes if not r.embedded]
+        self.proxied = [r for r in self._ordered if not r.embedded]
 
     def match(self, path: str) -> Route | None:
         for route in self._ordered:
