@@ -51,10 +51,12 @@ def free_socket() -> socket.socket:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Any, **options: Any) -> AsyncIterator[int]:
-    """``app`` served by uvicorn on 127.0.0.1 in this event loop; yields the port. The app's
-    lifespan is the caller's (the fixtures already started it)."""
-    sock = free_socket()
+async def serving(
+    app: Any, sock: socket.socket | None = None, **options: Any
+) -> AsyncIterator[int]:
+    """``app`` served by uvicorn on 127.0.0.1 (``sock``, or a new one) in this event loop;
+    yields the port. The app's lifespan is the caller's (the fixtures already started it)."""
+    sock = sock or free_socket()
     port: int = sock.getsockname()[1]
     config = uvicorn.Config(app, lifespan="off", log_level="warning", **options)
     server = uvicorn.Server(config)
@@ -78,6 +80,10 @@ class Upstream:
 
     def __init__(self, jwks_url: str | None = None, issuer: str = "") -> None:
         self.seen: list[dict[str, Any]] = []
+        # ``/…/drip`` sends one chunk, then waits for ``release``; a body's first chunk sets
+        # ``first_chunk``: together they show that nothing in between buffers.
+        self.release = asyncio.Event()
+        self.first_chunk = asyncio.Event()
         self.jwks_url = jwks_url
         self.issuer = issuer
 
@@ -102,6 +108,8 @@ class Upstream:
         while True:
             message = await receive()
             chunk = message.get("body", b"")
+            if chunk:
+                self.first_chunk.set()
             digest.update(chunk)
             size += len(chunk)
             if not message.get("more_body"):
@@ -113,6 +121,12 @@ class Upstream:
         self.seen.append(entry)
         if scope["path"].endswith("/big"):
             await self._big(send, int(scope["query_string"].decode().split("=")[1]))
+            return
+        if scope["path"].endswith("/drip"):
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"first", "more_body": True})
+            await self.release.wait()
+            await send({"type": "http.response.body", "body": b"second"})
             return
         if scope["path"].endswith("/slow"):
             await asyncio.sleep(3)

@@ -39,7 +39,8 @@ def load(tmp_path: Path, text: str) -> RouteTable:
 
 
 def route(prefix: str, upstream: str = '"http://127.0.0.1:9000"', extra: str = "") -> str:
-    return f'[[route]]\nprefix = "{prefix}"\nupstream = {upstream}\nscopes = {{ "*" = "hr:read" }}\n{extra}\n'
+    scopes = 'scopes = { "*" = "hr:read" }'
+    return f'[[route]]\nprefix = "{prefix}"\nupstream = {upstream}\n{scopes}\n{extra}\n'
 
 
 def test_good_file_and_the_embedded_routes(tmp_path: Path) -> None:

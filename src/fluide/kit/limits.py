@@ -11,10 +11,11 @@ API takes small JSON documents only.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fluide.kit.errors import send_error
+from fluide.kit.errors import AppError, send_error
 
 # Headers the service reads as credentials. Their values must be visible ASCII (space
 # allowed): keys, secrets, tokens, client ids and scopes never hold anything else, and
@@ -84,8 +85,12 @@ class LimitsMiddleware:
         max_header_bytes: int = 16 * 1024,
         max_header_value_bytes: int = 8 * 1024,
         max_json_depth: int = 64,
+        streamed: Callable[[Scope], bool] | None = None,
     ) -> None:
         self.app = app
+        # Requests whose body is not ours to read (the built-in proxy's routes): headers and
+        # target are checked as for any request, the body only counted as it streams through.
+        self.streamed = streamed
         self.max_body_bytes = max_body_bytes
         self.max_header_bytes = max_header_bytes
         self.max_header_value_bytes = max_header_value_bytes
@@ -152,6 +157,9 @@ class LimitsMiddleware:
                 await _refuse(scope, send, 413, "PAYLOAD_TOO_LARGE", "Request body too large")
                 return
 
+        if self.streamed is not None and self.streamed(scope):
+            await self.app(scope, self._counting(receive), send)
+            return
         chunks: list[bytes] = []
         received = 0
         while True:
@@ -195,6 +203,29 @@ class LimitsMiddleware:
             return await receive()  # after the body: wait for the disconnect, as usual
 
         await self.app(scope, replay, send)
+
+    def _counting(self, receive: Receive) -> Receive:
+        """``receive`` that raises ``BodyTooLarge`` once the body passes the limit."""
+        return _counting_receive(receive, self.max_body_bytes)
+
+
+class BodyTooLarge(AppError):
+    status, code, message = 413, "PAYLOAD_TOO_LARGE", "Request body too large"
+
+
+def _counting_receive(receive: Receive, limit: int) -> Receive:
+    received = 0
+
+    async def counted() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge
+        return message
+
+    return counted
 
 
 async def _refuse_nul(scope: Scope, send: Send, where: str) -> None:
