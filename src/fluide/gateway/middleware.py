@@ -169,13 +169,15 @@ class GatewayMiddleware:
             await self._deny(scope, send, state, exc, fa.error_headers(exc))
             verified = seen[0] if seen else None
             self.gateway.decided(
-                "DECIDE", fa.DECIDE_PATH, exc.status, exc.code, verified, self.gateway.clock()
+                scope["method"], fa.DECIDE_PATH, exc.status, exc.code, verified, self.gateway.clock()
             )
             return
         headers = [(b"content-length", b"0"), (b"cache-control", b"no-store"), *identity]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
-        self.gateway.decided("DECIDE", fa.DECIDE_PATH, 200, None, principal, self.gateway.clock())
+        self.gateway.decided(
+            scope["method"], fa.DECIDE_PATH, 200, None, principal, self.gateway.clock()
+        )
 
     async def _denied(self, scope: Scope, send: Send) -> None:
         """nginx's denial page: the decision's envelope again, from its ``X-Fluide-Error-*``."""
