@@ -133,6 +133,8 @@ async def test_denials_never_reach_the_upstream(
         ("GET", "/orders/%2e%2e/admin", read_only, 400, "VALIDATION_FAILED"),
         ("GET", "/orders//admin", read_only, 400, "VALIDATION_FAILED"),
         ("GET", "/orders/a%2F..%2F..%2Fadmin", read_only, 400, "VALIDATION_FAILED"),
+        # A method no route table names is refused as the decision refuses it.
+        ("TRACE", "/orders/1", read_only, 400, "VALIDATION_FAILED"),
     ]
     for method, path, headers, status, code in cases:
         resp = await http.request(method, path, headers=headers)

@@ -31,7 +31,7 @@ from fluide.gateway.core import Gateway
 from fluide.gateway.guard import check_scopes
 from fluide.gateway.upstreams import METHODS, NotCanonical, Route, canonical_path
 
-__all__ = ["NotCanonical", "Route", "ValidationFailed", "canonical_path"]
+__all__ = ["Route"]
 from fluide.identity import errors as identity_errors
 from fluide.identity import jwt_core
 from fluide.identity.authn import CallerHeaders, bound_caller, verified_caller
@@ -90,22 +90,22 @@ def original_request(scope: Scope, path: str) -> Original:
             raise _invalid("headers", "the original request is in the path: no X-Original-*")
         raw = scope.get("raw_path") or path.encode()
         raw_path = raw.decode("latin-1")[len(DECIDE_PATH) :]
-        return Original(_method(scope["method"]), _path(raw_path))
+        return Original(checked_method(scope["method"]), checked_path(raw_path))
     if len(found) != 1:
         raise _invalid("headers", "send X-Original-Method/-URI or X-Forwarded-Method/-Uri")
     method, uri = next(iter(found.values()))
     if method is None or uri is None:
         raise _invalid("headers", "the original method and URI go together")
-    return Original(_method(method), _path(uri.split("?", 1)[0]))
+    return Original(checked_method(method), checked_path(uri.split("?", 1)[0]))
 
 
-def _method(value: str) -> str:
+def checked_method(value: str) -> str:
     if value not in METHODS:
         raise _invalid("method", "not an HTTP method this gateway routes")
     return value
 
 
-def _path(raw: str) -> str:
+def checked_path(raw: str) -> str:
     try:
         return canonical_path(raw)
     except NotCanonical as exc:

@@ -13,6 +13,10 @@ of DESIGN §3.5 before routing, and every request counted for metrics.
   and unknown paths alike answer 400 and flag a live secret, through the same exposure path as
   product routes.
 
+Guarding other services (docs/gateway.md): ``/api/v1/gateway/decide`` (and nginx's denial page
+``/api/v1/gateway/denied``) are answered here, and a path under a route with an upstream URL is
+checked the same way and forwarded (``gateway.proxy``); ``gateway.decide`` has the checks.
+
 Each request's credential headers are read once (``identity.authn.read_headers``): here for the
 guard and check 1, in the lane for the exchange.
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -169,7 +174,12 @@ class GatewayMiddleware:
             await self._deny(scope, send, state, exc, fa.error_headers(exc))
             verified = seen[0] if seen else None
             self.gateway.decided(
-                scope["method"], fa.DECIDE_PATH, exc.status, exc.code, verified, self.gateway.clock()
+                scope["method"],
+                fa.DECIDE_PATH,
+                exc.status,
+                exc.code,
+                verified,
+                self.gateway.clock(),
             )
             return
         headers = [(b"content-length", b"0"), (b"cache-control", b"no-store"), *identity]
@@ -201,10 +211,8 @@ class GatewayMiddleware:
         raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         status, code = 500, None
         try:
-            try:
-                original = fa.Original(scope["method"], fa.canonical_path(raw))
-            except fa.NotCanonical as exc:
-                raise fa.ValidationFailed(errors={"path": [str(exc)]}) from exc
+            # The same method and path checks as a decision (the two must agree).
+            original = fa.Original(fa.checked_method(scope["method"]), fa.checked_path(raw))
             route, _, identity = await self._authorize(scope, state, h, original, seen)
             query = scope.get("query_string", b"").decode("latin-1")
             url = route.upstream + raw + (f"?{query}" if query else "")
@@ -267,7 +275,7 @@ class GatewayMiddleware:
         send: Send,
         state: dict[str, object],
         exc: AppError,
-        extra: list[tuple[bytes, bytes]] = (),  # type: ignore[assignment]
+        extra: Iterable[tuple[bytes, bytes]] = (),
     ) -> None:
         rid = state.get("request_id")
         headers = [(b"cache-control", b"no-store"), *extra]
