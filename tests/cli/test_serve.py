@@ -200,3 +200,17 @@ def test_several_workers_share_an_emptied_metrics_directory(
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(mine))
     assert serve_module.metrics_dir(Settings(data_dir=tmp_path), 1) == mine
     assert mine.is_dir()
+
+
+def test_a_bad_routes_file_stops_serve_in_one_line(
+    uvicorn_kwargs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    routes = tmp_path / "routes.toml"
+    routes.write_text('[[route]]\nprefix = "/a"\nupstream = "http://h"\nscopes = { GET = "x:y" }\n')
+    monkeypatch.setenv("FLUIDE_ROUTES_FILE", str(routes))
+    monkeypatch.setenv("COLUMNS", "300")
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 2
+    assert "FLUIDE_ROUTES_FILE" in result.output and "unknown scope 'x:y' for GET" in result.output
+    assert "Traceback" not in result.output
+    assert uvicorn_kwargs == []

@@ -116,6 +116,7 @@ def serve(
 ) -> None:
     """Apply migrations and serve the API, dashboard and docs."""
     settings = _settings_for(data_dir)
+    _check_routes(settings)
     keep_alive_seconds = settings.keep_alive_seconds if keep_alive is None else keep_alive
     sock = bind(host, port)
     try:
@@ -156,6 +157,16 @@ def metrics_dir(settings: Settings, workers: int) -> Path | None:
     for stale in path.glob("*.db"):
         stale.unlink(missing_ok=True)
     return path
+
+
+def _check_routes(settings: Settings) -> None:
+    """A bad FLUIDE_ROUTES_FILE stops here, in one line, before any worker starts."""
+    from fluide.gateway.upstreams import RoutesFileError, load_routes
+
+    try:
+        load_routes(settings.routes_file)
+    except RoutesFileError as exc:
+        raise CliError(f"FLUIDE_ROUTES_FILE: {exc}", exit_code=2) from exc
 
 
 async def _first_keys(settings: Settings) -> None:
