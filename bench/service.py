@@ -194,7 +194,12 @@ def _admin(url: str, sql: str) -> None:
         finally:
             await engine.dispose()
 
-    asyncio.run(asyncio.wait_for(go(), timeout=15))
+    try:
+        # CREATE/DROP DATABASE queue behind each other (and behind test sessions doing the same
+        # on a shared server): generous, but bounded.
+        asyncio.run(asyncio.wait_for(go(), timeout=60))
+    except TimeoutError:
+        raise TimeoutError(f"PostgreSQL did not run {sql.split(' ', 2)[:2]} within 60 s") from None
 
 
 def create_pg_database(admin_url: str) -> tuple[str, str]:
