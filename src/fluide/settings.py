@@ -92,8 +92,9 @@ class Settings(BaseSettings):
     max_header_value_bytes: int = Field(default=8 * 1024, ge=256)
     max_json_depth: int = Field(default=64, ge=2)
 
-    # ``fluide serve``: seconds an idle HTTP keep-alive connection stays open (uvicorn's
-    # timeout_keep_alive). Behind a balancer, longer than the balancer's idle timeout.
+    # ``fluide serve``: seconds an idle HTTP keep-alive connection stays open (Granian's HTTP/1
+    # header read timeout, uvicorn's timeout_keep_alive). Behind a balancer, longer than the
+    # balancer's idle timeout.
     keep_alive_seconds: int = Field(default=5, ge=1, le=3600)
 
     log_level: str = "INFO"
