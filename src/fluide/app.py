@@ -9,13 +9,15 @@ mounts the routers, and returns the service as one ASGI pipeline.
 The edge (``gateway.middleware``) serves the token exchange from its own lane, without FastAPI's
 and Starlette's layers (they cost about a tenth of its CPU and do nothing for it), runs the
 guard's checks 1–10 on every product path before routing, refuses a secret header everywhere
-else, and counts every request. FastAPI is innermost: routing, dependencies (the request's unit
-of work, ``kit.uow``), checks 11–12 (``gateway.guard.GuardedRoute``), error envelopes.
+else. The request-id layer counts and logs every request once it is answered
+(``Gateway.observe``: metrics, the access log). FastAPI is innermost: routing, dependencies (the
+request's unit of work, ``kit.uow``), checks 11–12 (``gateway.guard.GuardedRoute``), error
+envelopes.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -24,7 +26,7 @@ from starlette.datastructures import State
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import fluide
-from fluide import dashboard
+from fluide import catalog, dashboard
 from fluide.apidocs import install_api_docs
 from fluide.gateway.core import Gateway
 from fluide.gateway.metrics import metrics_endpoint
@@ -118,18 +120,27 @@ def create_app(
                 max_header_bytes=settings.max_header_bytes,
                 max_header_value_bytes=settings.max_header_value_bytes,
                 max_json_depth=settings.max_json_depth,
+                streamed=_proxied(gateway),
             )
-        )
+        ),
+        observe=gateway.observe,
     )
     return App(pipeline, fastapi, infra, identity, gateway)
+
+
+def _proxied(gateway: Gateway) -> Callable[[Scope], bool] | None:
+    """Requests the built-in proxy forwards: their bodies stream through (kit.limits)."""
+    routes = gateway.routes
+    if not routes.proxied:
+        return None
+    return lambda scope: routes.match_proxied(scope["path"]) is not None
 
 
 def _fastapi(lifespan: Any) -> FastAPI:
     app = FastAPI(
         title="Fluide Connect API",
         version=fluide.__version__,
-        description="Developer platform in front of the Fluide HR, Payroll, Pay, Books and "
-        "Utils APIs.",
+        description=f"Developer platform in front of the Fluide {catalog.titles('and')} APIs.",
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
@@ -160,4 +171,8 @@ def app_from_env() -> App:
     from fluide.kit.logging import configure_logging
 
     configure_logging(settings.log_level, settings.log_json)
-    return create_app(settings, serving=True)
+    application = create_app(settings, serving=True)
+    from fluide import telemetry
+
+    telemetry.install(application)  # off unless OTEL_EXPORTER_OTLP_ENDPOINT is set
+    return application
