@@ -17,6 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from fluide.apidocs import catalogue as cat
+from fluide.apidocs.acting import ACT_AS_NOTE, add_act_as_headers
 from fluide.apidocs.catalogue import ErrorCode, Kind
 from fluide.apidocs.examples import example_of, node_sample
 from fluide.identity.schemas import TokenRequest
@@ -241,6 +242,9 @@ def _document(
 
     if kind is Kind.EXCHANGE:
         _add_scope_header(op)
+    if kind is Kind.PRODUCT:
+        add_act_as_headers(op)
+        notes.append(ACT_AS_NOTE)
     responses: dict[str, Any] = op.setdefault("responses", {})
     responses.pop("422", None)
     has_input = bool(op.get("parameters") or op.get("requestBody"))

@@ -73,18 +73,16 @@ def db_current(data_dir: DataDir = None) -> None:
 # ---- accounts ---------------------------------------------------------------------------------
 
 
+PARTNER_HELP = "A partner tenant: acts for client companies (docs/partners.md)"
+
+
 @accounts_app.command("create")
 @friendly
 def accounts_create(
     email: Annotated[str, typer.Option(help="Account email")],
     password: Annotated[str | None, typer.Option(help="Dashboard password (optional)")] = None,
     tenant_name: Annotated[str | None, typer.Option(help="Tenant name")] = None,
-    partner: Annotated[
-        bool,
-        typer.Option(
-            "--partner", help="A partner tenant: acts for client companies (docs/partners.md)"
-        ),
-    ] = False,
+    partner: Annotated[bool, typer.Option("--partner", help=PARTNER_HELP)] = False,
     verified: Annotated[
         bool, typer.Option("--verified", help="Mark the email verified (no code needed)")
     ] = False,
