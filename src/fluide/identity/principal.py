@@ -5,19 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fluide.catalog import ALL_SCOPES
 from fluide.identity.errors import AuthorizationMalformed, AuthorizationMissing
 
-ALL_SCOPES = (
-    "hr:read",
-    "hr:write",
-    "payroll:read",
-    "payroll:write",
-    "pay:read",
-    "pay:write",
-    "books:read",
-    "books:write",
-    "utils:read",
-)
 # Only a partner tenant's credentials may hold it (DESIGN §3.7); granted to them by default.
 ACT_AS_SCOPE = "partner:client:act-as"
 PARTNER_SCOPES = (*ALL_SCOPES, ACT_AS_SCOPE)

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fluide.catalog import ALL_SCOPES
 from fluide.identity.errors import CompanyNotFound, InsufficientScope, WorkspaceNotFound
 from fluide.identity.partners.acting import acting_caller
-from fluide.identity.principal import ACT_AS_SCOPE, ALL_SCOPES, Principal
+from fluide.identity.principal import ACT_AS_SCOPE, Principal
 from fluide.identity.tenancy import TenancyView
 from fluide.kit.errors import AppError, ValidationFailed
 
