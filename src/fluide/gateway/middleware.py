@@ -40,6 +40,7 @@ from fluide.identity import formats
 from fluide.identity.audit import Actor
 from fluide.identity.authn import CallerHeaders, bound_caller, read_headers, verified_caller
 from fluide.identity.errors import ApiSecretNotAllowed
+from fluide.identity.partners.acting import acting_caller
 from fluide.identity.principal import Principal
 from fluide.kit.errors import AppError, send_error
 from fluide.kit.proxies import scope_client_address
@@ -108,6 +109,8 @@ class GatewayMiddleware:
             # Checks 2–6, then 7–10: a denial of 7–10 counts under the token's credential.
             principal = verified_caller(h, gw.identity, now_dt.timestamp(), cache=gw.cache)
             bound_caller(principal, h, gw.identity)
+            # DESIGN §3.7: X-Workspace-Id + X-Acting-Company-Id, checked from memory.
+            principal = acting_caller(principal, scope["headers"], gw.identity.tenancy)
         except AppError as exc:
             # Counted first: the refusal's route template is known before its answer starts.
             gw.denied(scope, exc.code, exc.status, principal, now_dt)
@@ -144,6 +147,8 @@ class GatewayMiddleware:
         now = gw.clock().timestamp()
         route = fa.find_route(gw, original)
         principal = await fa.run_guard(gw, h, route, original.method, now, seen)
+        # DESIGN §3.7 here too: an upstream never sees an act-as header the guard did not check.
+        principal = acting_caller(principal, scope["headers"], gw.identity.tenancy)
         rid = state.get("request_id")
         rid = rid if isinstance(rid, str) else "-"
         context = fa.context_token(gw, principal, route, original, rid, int(now))
@@ -276,5 +281,6 @@ class GatewayMiddleware:
             exc.code,
             exc.message,
             rid if isinstance(rid, str) else "-",
+            exc.errors,  # VALIDATION_FAILED only (the act-as headers' shape)
             headers=headers,
         )
