@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fluide.gateway.models import UsageDaily
 from fluide.identity.models import Credential
 from fluide.identity.principal import Principal
+from fluide.kit.faults import OUTAGES, fault_of
 
 log = logging.getLogger("fluide.gateway.usage")
 CHUNK = 500
@@ -53,8 +54,12 @@ class UsageRecorder:
                 await upsert_counts(session, counts)
                 await update_last_used(session, used)
         except Exception as exc:
-            self._restore(counts, used)
-            log.warning("usage flush failed", extra={"error_type": type(exc).__name__})
+            self._restore(counts, used)  # kept for the next flush: nothing counted is lost
+            fault = fault_of(exc)
+            if fault is not None:  # an outage: one warning for all of it (kit.faults)
+                OUTAGES.down(fault.dependency, exc)
+            else:
+                log.warning("usage flush failed", extra={"error_type": type(exc).__name__})
             raise
         return len(counts) + len(used)
 
