@@ -155,6 +155,8 @@ async def test_every_documented_401_names_its_challenge(client: httpx.AsyncClien
         seen += 1
         described = response["headers"]["WWW-Authenticate"]["description"]
         scheme = "FluideApiKey" if path == "/api/v1/authorize/token" else "Bearer"
+        if path.startswith("/oauth/"):
+            scheme = "Basic"  # RFC 6749 §5.2 (DESIGN §3.1)
         assert scheme in described, (method, path, described)
     assert seen >= 40
 

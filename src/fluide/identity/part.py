@@ -24,6 +24,8 @@ from fluide.identity.exposure import Exposure
 from fluide.identity.feed import ChangeFeed
 from fluide.identity.hashing import SecretHasher
 from fluide.identity.jwt_core import KeyEncryptor
+from fluide.identity.oauth.token import OAuthTokenEndpoint
+from fluide.identity.oauth.token import router as oauth_token_router
 from fluide.identity.public import router as public_router
 from fluide.identity.session_tokens import SessionTokens
 from fluide.identity.state import IdentityState
@@ -41,6 +43,7 @@ class Identity:
         self.encryptor = KeyEncryptor(settings.kek_bytes())
         self.state = IdentityState(
             issuer=settings.issuer,
+            audience=settings.token_audience,
             leeway=float(settings.token_leeway_seconds),
             credential_cache_seconds=settings.credential_cache_seconds,
         )
@@ -72,6 +75,8 @@ class Identity:
             infra.limiter,
         )
         self.lane = ExchangeFastPath(self.exchange, infra.proxies)
+        # OAuth's token endpoint: the same exchange in RFC 6749's wire format (DESIGN §3.6).
+        self.oauth_token = OAuthTokenEndpoint(self.exchange, infra.proxies)
         self.exposure = Exposure(infra.sessionmaker, self.hasher, clock, self.state)
         infra.on_start.append(self.start)
         infra.on_stop.append(self.feed.stop)
@@ -84,8 +89,8 @@ class Identity:
         await self.feed.start()
 
     @staticmethod
-    def routers() -> tuple[APIRouter, APIRouter, APIRouter, APIRouter]:
-        """Public (root, health, JWKS), exchange, developer session, accounts; in that order
-        (the app puts the product routers between the public and the others: routes match in
-        order, and products are the hot path)."""
-        return public_router, exchange_router, developer_router, accounts_router
+    def routers() -> tuple[APIRouter, APIRouter, APIRouter, APIRouter, APIRouter]:
+        """Public (root, health, JWKS), exchange, developer session, accounts, OAuth; in that
+        order (the app puts the product routers between the public and the others: routes match
+        in order, and products are the hot path)."""
+        return public_router, exchange_router, developer_router, accounts_router, oauth_token_router

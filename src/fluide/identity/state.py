@@ -1,7 +1,8 @@
 """What one process holds of identity in memory, for the paths that read no database.
 
 The key set (verify keys, the signing key, the JWKS body), the revocation view, the active
-clients and the exchange's credential snapshot; and how tokens are verified (issuer, leeway).
+clients and the exchange's credential snapshot; and how tokens are verified (issuer, audience,
+leeway).
 The guard (``identity.authn``), the exchange and the health route read it; the change feed
 (``identity.feed``) keeps it fresh. It holds no engine, no service and no secret.
 """
@@ -14,8 +15,11 @@ from fluide.identity.revocation import RevocationView
 
 
 class IdentityState:
-    def __init__(self, *, issuer: str, leeway: float, credential_cache_seconds: float) -> None:
+    def __init__(
+        self, *, issuer: str, audience: str, leeway: float, credential_cache_seconds: float
+    ) -> None:
         self.issuer = issuer
+        self.audience = audience
         self.leeway = leeway
         # Replaced whole on a key change (the gateway's token cache notices the new object).
         self.keyset = KeySet()
