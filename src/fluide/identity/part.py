@@ -24,6 +24,8 @@ from fluide.identity.exposure import Exposure
 from fluide.identity.feed import ChangeFeed
 from fluide.identity.hashing import SecretHasher
 from fluide.identity.jwt_core import KeyEncryptor
+from fluide.identity.oauth.routes import router as oauth_routes
+from fluide.identity.oauth.service import OAuthTokens
 from fluide.identity.oauth.token import OAuthTokenEndpoint
 from fluide.identity.oauth.token import router as oauth_token_router
 from fluide.identity.public import router as public_router
@@ -31,6 +33,11 @@ from fluide.identity.session_tokens import SessionTokens
 from fluide.identity.state import IdentityState
 from fluide.identity.tokens import Tokens
 from fluide.kit.infra import Infrastructure
+
+# OAuth 2.0 (DESIGN §3.6): the token endpoint, then metadata, introspection and revocation.
+oauth_router = APIRouter()
+oauth_router.include_router(oauth_token_router)
+oauth_router.include_router(oauth_routes)
 
 
 class Identity:
@@ -77,6 +84,9 @@ class Identity:
         self.lane = ExchangeFastPath(self.exchange, infra.proxies)
         # OAuth's token endpoint: the same exchange in RFC 6749's wire format (DESIGN §3.6).
         self.oauth_token = OAuthTokenEndpoint(self.exchange, infra.proxies)
+        self.oauth_tokens = OAuthTokens(
+            self.exchange, self.state, self.tokens, infra.read_engine, clock
+        )
         self.exposure = Exposure(infra.sessionmaker, self.hasher, clock, self.state)
         infra.on_start.append(self.start)
         infra.on_stop.append(self.feed.stop)
@@ -93,4 +103,4 @@ class Identity:
         """Public (root, health, JWKS), exchange, developer session, accounts, OAuth; in that
         order (the app puts the product routers between the public and the others: routes match
         in order, and products are the hot path)."""
-        return public_router, exchange_router, developer_router, accounts_router, oauth_token_router
+        return public_router, exchange_router, developer_router, accounts_router, oauth_router
