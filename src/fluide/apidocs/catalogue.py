@@ -15,6 +15,7 @@ from fluide.kit import errors as ke
 
 PRODUCTS = {"hr": "HR", "payroll": "Payroll", "pay": "Pay", "books": "Books", "utils": "Utils"}
 EXCHANGE_PATH = "/api/v1/authorize/token"
+OAUTH_TOKEN_PATH = "/oauth/token"  # noqa: S105 (a path)
 CLIENT_ID = "fluide-developer"
 API_KEY_PLACEHOLDER = "fl_dev_your_key"
 
@@ -36,6 +37,7 @@ class Kind(Enum):
     EXCHANGE = "exchange"
     DEVELOPER = "developer"
     ACCOUNT = "account"
+    OAUTH = "oauth"
     PUBLIC = "public"
 
 
@@ -44,6 +46,8 @@ def classify(path: str) -> Kind:
         return Kind.PRODUCT
     if path == EXCHANGE_PATH:
         return Kind.EXCHANGE
+    if path.startswith("/oauth/"):
+        return Kind.OAUTH
     if _DEVELOPER.match(path):
         return Kind.DEVELOPER
     if path.startswith("/api/v1/auth/") and path not in _ACCOUNT_PUBLIC:
@@ -66,8 +70,24 @@ SECURITY: dict[Kind, list[dict[str, list[str]]]] = {
         {"bearer": [], "fluideClientId": []},
     ],
     Kind.ACCOUNT: [{"fluideSession": []}],
+    # OAuth client authentication: HTTP Basic (client_secret_basic), or the form's
+    # client_id and client_secret (client_secret_post), which no scheme describes.
+    Kind.OAUTH: [{"oauthClient": []}, {}],
     Kind.PUBLIC: [],
 }
+
+
+def security(kind: Kind, scopes: tuple[str, ...] = ()) -> list[dict[str, list[str]]]:
+    """An operation's security requirement. A product route's can be met with the exchange's
+    token, or with an OAuth 2.0 client-credentials token carrying the route's scopes (the
+    ``oauth2`` scheme: the playground fetches it from the key and secret); the guard's key and
+    client-id headers go with either."""
+    if kind is Kind.PRODUCT:
+        return [
+            {"bearer": [], "fluideApiKey": [], "fluideClientId": []},
+            {"oauth2": list(scopes), "fluideApiKey": [], "fluideClientId": []},
+        ]
+    return SECURITY[kind]
 
 
 @dataclass(frozen=True)

@@ -221,6 +221,8 @@ def node_sample(
             + "\nawait accessToken();\n"
             + ("console.log(`token cached until ${new Date(cached.refreshAt).toISOString()}`);")
         )
+    if kind == "oauth":
+        return NODE_HEADER + _node_oauth(path)
     headers: list[str] = []
     prelude = "const base = process.env.FLUIDE_BASE_URL;\n"
     if kind in ("product", "developer"):
@@ -239,6 +241,27 @@ def node_sample(
     if body is not None:
         headers.append('"Content-Type": "application/json"')
     return NODE_HEADER + imports + prelude + "\n" + _node_call(method, path, headers, body, answer)
+
+
+def _node_oauth(path: str) -> str:
+    """An OAuth endpoint: HTTP Basic client authentication and a form body (RFC 6749)."""
+    form = (
+        '{ grant_type: "client_credentials" }'
+        if path == "/oauth/token"
+        else "{ token: process.env.FLUIDE_TOKEN }"
+    )
+    return (
+        "const base = process.env.FLUIDE_BASE_URL;\n"
+        "const basic = Buffer.from(\n"
+        "  `${process.env.FLUIDE_API_KEY}:${process.env.FLUIDE_API_SECRET}`,\n"
+        ').toString("base64");\n\n'
+        f"const resp = await fetch(`${{base}}{path}`, {{\n"
+        '  method: "POST",\n'
+        "  headers: { Authorization: `Basic ${basic}` },\n"
+        f"  body: new URLSearchParams({form}),\n"
+        "});\n"
+        "console.log(resp.status, await resp.text());"
+    )
 
 
 def _node_call(method: str, path: str, headers: list[str], body: Any | None, answer: str) -> str:

@@ -19,12 +19,14 @@ from fastapi.routing import APIRoute
 from fluide.apidocs import catalogue as cat
 from fluide.apidocs.catalogue import ErrorCode, Kind
 from fluide.apidocs.examples import example_of, node_sample
+from fluide.identity.principal import ALL_SCOPES
 from fluide.identity.schemas import TokenRequest
 from fluide.kit.errors import AppError
 
 _DECLARED = "x-fluide-declared-errors"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
+_SCOPE_TEXT = {"read": "Read", "write": "Write"}
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     "bearer": {
         "type": "http",
@@ -56,6 +58,28 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "product route (one that receives it answers `400 API_SECRET_NOT_ALLOWED` and flags "
         "the secret as exposed). The playground does not store it.",
         "x-sensitive": True,
+    },
+    "oauth2": {
+        "type": "oauth2",
+        "description": "OAuth 2.0 client credentials (RFC 6749 §4.4, docs/oauth.md): your API key "
+        "is the client id and your API secret the client secret. The token is the same JWT as "
+        "the exchange's; product calls still send `X-Fluide-Api-Key` and `X-Fluide-Client-Id`.",
+        "flows": {
+            "clientCredentials": {
+                "tokenUrl": cat.OAUTH_TOKEN_PATH,
+                "scopes": {
+                    scope: _SCOPE_TEXT[scope.split(":")[1]] + " " + scope.split(":")[0]
+                    for scope in ALL_SCOPES
+                },
+            }
+        },
+    },
+    "oauthClient": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "OAuth client authentication (`client_secret_basic`): the API key as the "
+        "user name, the API secret as the password. Or send `client_id` and `client_secret` in "
+        "the form instead (`client_secret_post`), never both.",
     },
     "fluideSession": {
         "type": "http",
@@ -125,6 +149,9 @@ _AUTH_NOTE = {
     "`X-Fluide-Client-Id`; `X-Fluide-Api-Key` is optional and must match the token when sent.",
     Kind.ACCOUNT: "**Authentication:** a dashboard session (`Authorization: Bearer fl_sess_…` "
     "or the `fluide_session` cookie).",
+    Kind.OAUTH: "**Client authentication:** HTTP Basic with the API key as user name and the API "
+    "secret as password (`client_secret_basic`), or `client_id` and `client_secret` in the form "
+    "(`client_secret_post`). Form-encoded body; RFC 6749 §5.2 errors.",
     Kind.PUBLIC: "**Authentication:** none (public route).",
 }
 
@@ -237,7 +264,7 @@ def _document(
         # the list form names each scope of a route that needs several (all of them).
         op["x-required-scope"] = " ".join(scopes)
         op["x-required-scopes"] = list(scopes)
-    op["security"] = cat.SECURITY[kind]
+    op["security"] = cat.security(kind, scopes)
 
     if kind is Kind.EXCHANGE:
         _add_scope_header(op)
@@ -508,6 +535,9 @@ def _curl(kind: Kind, method: str, path: str, body: Any | None) -> str:
         ]
     elif kind is Kind.ACCOUNT:
         lines.append('-H "Authorization: Bearer $FLUIDE_SESSION"')
+    elif kind is Kind.OAUTH:
+        lines.append('-u "$FLUIDE_API_KEY:$FLUIDE_API_SECRET"')
+        lines += [f"-d {f}" for f in _OAUTH_FORM[path]]
     if body is not None:
         lines += [
             '-H "Content-Type: application/json"',
@@ -516,7 +546,36 @@ def _curl(kind: Kind, method: str, path: str, body: Any | None) -> str:
     return " \\\n  ".join(lines)
 
 
+_OAUTH_FORM = {
+    "/oauth/token": ["grant_type=client_credentials"],
+    "/oauth/introspect": ['token="$FLUIDE_TOKEN"'],
+    "/oauth/revoke": ['token="$FLUIDE_TOKEN"'],
+}
+
+
+def _python_oauth(path: str) -> str:
+    data = (
+        '{"grant_type": "client_credentials"}'
+        if path == cat.OAUTH_TOKEN_PATH
+        else '{"token": os.environ["FLUIDE_TOKEN"]}'
+    )
+    return (
+        "import os\n\n"
+        "import httpx\n\n"
+        "# Any OAuth 2.0 client works too (docs/oauth.md: Authlib, requests-oauthlib).\n"
+        "resp = httpx.post(\n"
+        f'    os.environ["FLUIDE_BASE_URL"] + "{path}",\n'
+        f"    data={data},\n"
+        '    auth=(os.environ["FLUIDE_API_KEY"], os.environ["FLUIDE_API_SECRET"]),\n'
+        ")\n"
+        "resp.raise_for_status()\n"
+        "print(resp.json() if resp.content else resp.status_code)"
+    )
+
+
 def _python(kind: Kind, method: str, path: str, body: Any | None) -> str:
+    if kind is Kind.OAUTH:
+        return _python_oauth(path)
     json_arg = f", json={body!r}" if body is not None else ""
     if kind in (Kind.PRODUCT, Kind.DEVELOPER):
         return (

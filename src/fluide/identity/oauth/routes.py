@@ -125,6 +125,7 @@ async def introspect(request: Request) -> Response:
 @router.post(
     wire.REVOKE_PATH,
     operation_id="oauth.revoke",
+    response_class=Response,
     responses={200: {"description": "Revoked, or nothing to revoke"}, **OAUTH_ERROR_RESPONSES},
     openapi_extra=_TOKEN_FORM,
 )
