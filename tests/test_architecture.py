@@ -26,7 +26,6 @@ KNOWN: dict[str, str] = {
     "apidocs/examples.py:example_of": "h9 (catalogue and docs)",
     "kit/limits.py:LimitsMiddleware.__call__": "h9 (size limits)",
     "products/payroll/service.py:create_run": "h9 (products)",
-    "kit/ratelimit.py": "h8 (rate limiting)",
 }
 
 
