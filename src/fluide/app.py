@@ -13,7 +13,7 @@ of work, ``kit.uow``), checks 11–12 (``gateway.guard.GuardedRoute``), error en
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -22,7 +22,7 @@ from starlette.datastructures import State
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import fluide
-from fluide import dashboard
+from fluide import catalog, dashboard
 from fluide.apidocs import install_api_docs
 from fluide.gateway.core import Gateway
 from fluide.gateway.metrics import metrics_endpoint
@@ -115,17 +115,25 @@ def create_app(
             max_header_bytes=settings.max_header_bytes,
             max_header_value_bytes=settings.max_header_value_bytes,
             max_json_depth=settings.max_json_depth,
+            streamed=_proxied(gateway),
         )
     )
     return App(pipeline, fastapi, infra, identity, gateway)
+
+
+def _proxied(gateway: Gateway) -> Callable[[Scope], bool] | None:
+    """Requests the built-in proxy forwards: their bodies stream through (kit.limits)."""
+    routes = gateway.routes
+    if not routes.proxied:
+        return None
+    return lambda scope: routes.match_proxied(scope["path"]) is not None
 
 
 def _fastapi(lifespan: Any) -> FastAPI:
     app = FastAPI(
         title="Fluide Connect API",
         version=fluide.__version__,
-        description="Developer platform in front of the Fluide HR, Payroll, Pay, Books and "
-        "Utils APIs.",
+        description=f"Developer platform in front of the Fluide {catalog.titles('and')} APIs.",
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks
 
-from fluide.apidocs.catalogue import Kind, classify
 from tests.apidocs.conftest import LiveServer
+from tests.apidocs.kinds import Kind, classify
 
 CLIENT_ID = "fluide-developer"
 # Bounded so the whole suite runs in a couple of minutes on CI's two cores.
@@ -101,7 +101,7 @@ class Credentials:
                     self._session = self._session or self._sign_in()
                     session = self._session
                 return {"Authorization": f"Bearer {session}"}
-            if kind is Kind.OAUTH:  # client_secret_basic: the key and the secret
+            if path.startswith("/oauth/"):  # client_secret_basic: the key and the secret
                 basic = base64.b64encode(f"{self.server.api_key}:{self.api_secret}".encode())
                 return {"Authorization": "Basic " + basic.decode()}
             return {}

@@ -11,10 +11,12 @@ API takes small JSON documents only.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fluide.kit.errors import send_error
+from fluide.kit.errors import AppError, send_error
 
 # Headers the service reads as credentials. Their values must be visible ASCII (space
 # allowed): keys, secrets, tokens, client ids and scopes never hold anything else, and
@@ -84,8 +86,12 @@ class LimitsMiddleware:
         max_header_bytes: int = 16 * 1024,
         max_header_value_bytes: int = 8 * 1024,
         max_json_depth: int = 64,
+        streamed: Callable[[Scope], bool] | None = None,
     ) -> None:
         self.app = app
+        # Requests whose body is not ours to read (the built-in proxy's routes): headers and
+        # target are checked as for any request, the body only counted as it streams through.
+        self.streamed = streamed
         self.max_body_bytes = max_body_bytes
         self.max_header_bytes = max_header_bytes
         self.max_header_value_bytes = max_header_value_bytes
@@ -95,78 +101,15 @@ class LimitsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers: list[tuple[bytes, bytes]] = scope["headers"]
-        total = 0
-        content_length: bytes | None = None
-        content_type = b""
-        bad_header: str | None = None
-        problem = ""
-        for name, value in headers:
-            size = len(name) + len(value)
-            total += size
-            if len(value) > self.max_header_value_bytes:
-                await _refuse(scope, send, 431, "HEADERS_TOO_LARGE", "Request headers too large")
-                return
-            if name == b"content-length":
-                content_length = value
-            elif name == b"content-type":
-                content_type = value.lower()
-            elif bad_header is None:
-                if name in _CHECKED or name.startswith(_CHECKED_PREFIX):
-                    if not _PRINTABLE.match(value):  # NUL included
-                        bad_header, problem = name.decode("latin-1"), "must be printable ASCII"
-                elif 0 in value:
-                    bad_header, problem = name.decode("latin-1"), _NO_NUL
-        if total > self.max_header_bytes:
-            await _refuse(scope, send, 431, "HEADERS_TOO_LARGE", "Request headers too large")
+        content_type = await self._check_head(scope, send)
+        if content_type is None:
             return
-        if bad_header is not None:
-            await _refuse(
-                scope,
-                send,
-                400,
-                "VALIDATION_FAILED",
-                "Request validation failed",
-                {_header_label(bad_header): [problem]},
-            )
+        if self.streamed is not None and self.streamed(scope):
+            await self.app(scope, self._counting(receive), send)
             return
-        if (where := _nul_in_target(scope)) is not None:
-            await _refuse_nul(scope, send, where)
+        body = await self._read_body(scope, receive, send)
+        if body is None:
             return
-        if content_length is not None:
-            try:
-                declared = int(content_length)
-            except ValueError:
-                declared = -1
-            if declared < 0:
-                await _refuse(
-                    scope,
-                    send,
-                    400,
-                    "VALIDATION_FAILED",
-                    "Request validation failed",
-                    {"Content-Length": ["must be a non-negative integer"]},
-                )
-                return
-            if declared > self.max_body_bytes:
-                await _refuse(scope, send, 413, "PAYLOAD_TOO_LARGE", "Request body too large")
-                return
-
-        chunks: list[bytes] = []
-        received = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away: nothing to answer
-                return
-            chunk = message.get("body", b"")
-            received += len(chunk)
-            if received > self.max_body_bytes:
-                await _refuse(scope, send, 413, "PAYLOAD_TOO_LARGE", "Request body too large")
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
         if body and nul_in_body(body, content_type):
             await _refuse_nul(scope, send, "body")
             return
@@ -195,6 +138,123 @@ class LimitsMiddleware:
             return await receive()  # after the body: wait for the disconnect, as usual
 
         await self.app(scope, replay, send)
+
+    async def _check_head(self, scope: Scope, send: Send) -> bytes | None:
+        """Headers, target and declared length, in that order: the request's content type
+        (lowercased), or None once a refusal has been sent."""
+        head = _scan_headers(scope["headers"], self.max_header_value_bytes)
+        if head.value_too_large or head.total > self.max_header_bytes:
+            await _refuse(scope, send, 431, "HEADERS_TOO_LARGE", "Request headers too large")
+            return None
+        if head.bad_header is not None:
+            await _refuse(
+                scope,
+                send,
+                400,
+                "VALIDATION_FAILED",
+                "Request validation failed",
+                {_header_label(head.bad_header): [head.problem]},
+            )
+            return None
+        if (where := _nul_in_target(scope)) is not None:
+            await _refuse_nul(scope, send, where)
+            return None
+        if head.content_length is not None:
+            try:
+                declared = int(head.content_length)
+            except ValueError:
+                declared = -1
+            if declared < 0:
+                await _refuse(
+                    scope,
+                    send,
+                    400,
+                    "VALIDATION_FAILED",
+                    "Request validation failed",
+                    {"Content-Length": ["must be a non-negative integer"]},
+                )
+                return None
+            if declared > self.max_body_bytes:
+                await _refuse(scope, send, 413, "PAYLOAD_TOO_LARGE", "Request body too large")
+                return None
+        return head.content_type
+
+    async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
+        """The whole body, counted as it arrives; None once refused (or the client left)."""
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away: nothing to answer
+                return None
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_body_bytes:
+                await _refuse(scope, send, 413, "PAYLOAD_TOO_LARGE", "Request body too large")
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def _counting(self, receive: Receive) -> Receive:
+        """``receive`` that raises ``BodyTooLarge`` once the body passes the limit."""
+        return _counting_receive(receive, self.max_body_bytes)
+
+
+class BodyTooLarge(AppError):
+    status, code, message = 413, "PAYLOAD_TOO_LARGE", "Request body too large"
+
+
+def _counting_receive(receive: Receive, limit: int) -> Receive:
+    received = 0
+
+    async def counted() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge
+        return message
+
+    return counted
+
+
+@dataclass(slots=True)
+class _Head:
+    """What one pass over the headers found."""
+
+    total: int = 0
+    content_length: bytes | None = None
+    content_type: bytes = b""
+    bad_header: str | None = None
+    problem: str = ""
+    value_too_large: bool = False
+
+
+def _scan_headers(headers: list[tuple[bytes, bytes]], max_value_bytes: int) -> _Head:
+    """Sizes, the two body headers, and the first header with a forbidden byte. Stops at the
+    first value over ``max_value_bytes`` (refused before anything else)."""
+    head = _Head()
+    for name, value in headers:
+        head.total += len(name) + len(value)
+        if len(value) > max_value_bytes:
+            head.value_too_large = True
+            return head
+        if name == b"content-length":
+            head.content_length = value
+        elif name == b"content-type":
+            head.content_type = value.lower()
+        elif head.bad_header is None:
+            if name in _CHECKED or name.startswith(_CHECKED_PREFIX):
+                if not _PRINTABLE.match(value):  # NUL included
+                    head.bad_header, head.problem = (
+                        name.decode("latin-1"),
+                        "must be printable ASCII",
+                    )
+            elif 0 in value:
+                head.bad_header, head.problem = name.decode("latin-1"), _NO_NUL
+    return head
 
 
 async def _refuse_nul(scope: Scope, send: Send, where: str) -> None:

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from fluide.app import App
+from fluide.catalog import ALL_SCOPES
 from fluide.identity.models import IssuedToken
-from fluide.identity.principal import ALL_SCOPES
 from tests.conftest import CLIENT_ID, Dev, create_dev
 from tests.identity.oauth.support import INTROSPECT, REVOKE, basic, error_of, oauth_token, post_form
 from tests.identity.support import sign_in_owner

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 
+from fluide.catalog import ALL_SCOPES
 from fluide.identity.audit import Actor
 from fluide.identity.authn import read_headers
 from fluide.identity.oauth import wire
@@ -17,7 +18,6 @@ from fluide.identity.oauth.schemas import (
     OAuthServerMetadata,
 )
 from fluide.identity.oauth.service import OAuthTokens
-from fluide.identity.principal import ALL_SCOPES
 from fluide.identity.request import identity_part, request_actor
 from fluide.kit.uow import DbSession, get_infra
 from fluide.settings import Settings
