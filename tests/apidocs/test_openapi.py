@@ -395,3 +395,24 @@ async def test_every_product_error_is_documented_on_some_operation(
     doc = await _doc(client)
     documented = set().union(*(_all_codes(op) for _, path, op in _ops(doc) if "/api/v1/" in path))
     assert defined <= documented, sorted(defined - documented)
+
+
+async def test_oauth2_client_credentials_scheme_and_scopes_in_security(
+    client: httpx.AsyncClient,
+) -> None:
+    """Issue 16: the playground can fetch a token from key + secret, and each product
+    operation names its scopes in its standard ``security`` requirement."""
+    doc = await _doc(client)
+    flow = doc["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]
+    assert flow["tokenUrl"] == "/oauth/token"
+    assert set(flow["scopes"]) >= {"hr:read", "books:write", "utils:read"}
+    seen = 0
+    for method, path, op in _ops(doc):
+        if "x-required-scopes" not in op:
+            continue
+        seen += 1
+        oauth = [alt for alt in op["security"] if "oauth2" in alt]
+        assert oauth == [
+            {"oauth2": op["x-required-scopes"], "fluideApiKey": [], "fluideClientId": []}
+        ], (method, path)
+    assert seen >= 30
