@@ -73,12 +73,16 @@ def db_current(data_dir: DataDir = None) -> None:
 # ---- accounts ---------------------------------------------------------------------------------
 
 
+PARTNER_HELP = "A partner tenant: acts for client companies (docs/partners.md)"
+
+
 @accounts_app.command("create")
 @friendly
 def accounts_create(
     email: Annotated[str, typer.Option(help="Account email")],
     password: Annotated[str | None, typer.Option(help="Dashboard password (optional)")] = None,
     tenant_name: Annotated[str | None, typer.Option(help="Tenant name")] = None,
+    partner: Annotated[bool, typer.Option("--partner", help=PARTNER_HELP)] = False,
     verified: Annotated[
         bool, typer.Option("--verified", help="Mark the email verified (no code needed)")
     ] = False,
@@ -109,7 +113,11 @@ def accounts_create(
         # An operator's tool: an address already registered is said plainly
         # (EMAIL_ALREADY_REGISTERED), an invalid one with the reason (`friendly`); enumeration
         # is a concern of the public sign-up only.
-        out = run(operations.create_account(settings, email, password, tenant_name, verified))
+        out = run(
+            operations.create_account(
+                settings, email, password, tenant_name, verified, partner=partner
+            )
+        )
     except BaseException:
         if created_file and output is not None:
             output.unlink(missing_ok=True)
@@ -257,6 +265,23 @@ def keys_list(data_dir: DataDir = None, as_json: AsJson = False) -> None:
             r["retiredAt"] or "",
         )
     print_table(table)
+
+
+@keys_app.command("revoke")
+@friendly
+def keys_revoke(
+    kid: Annotated[str, typer.Argument(help="The kid of a next or retired key")],
+    data_dir: DataDir = None,
+) -> None:
+    """Stop trusting a signing key now (a leaked key): it leaves the JWKS and every running
+    server refuses its tokens within a second. The active key: rotate first. Audited."""
+    from fluide.cli import operations
+
+    before = run(operations.revoke_key(settings_for(data_dir), kid))
+    if before == "removed":
+        print(f"{kid} was already removed")
+    else:
+        print(f"revoked {kid} (was {before}): its tokens are refused from now on")
 
 
 def register(app: typer.Typer) -> None:

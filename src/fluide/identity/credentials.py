@@ -16,7 +16,8 @@ from fluide.identity.audit import Actor
 from fluide.identity.errors import CredentialRevoked, InsufficientScope, TokenRevoked
 from fluide.identity.feed import note_change
 from fluide.identity.hashing import SecretHasher
-from fluide.identity.models import Credential, RevocationEvent
+from fluide.identity.models import Credential, RevocationEvent, Tenant
+from fluide.identity.principal import scopes_for_kind
 from fluide.kit.clock import Clock, system_clock
 from fluide.kit.errors import NotFound, ValidationFailed
 from fluide.kit.ids import new_id
@@ -44,6 +45,12 @@ class Rotation:
 
     def __repr__(self) -> str:
         return f"Rotation(credential_id={self.credential.id!r}, api_secret=***)"
+
+
+async def tenant_kind(session: AsyncSession, tenant_id: str) -> str:
+    """``PARTNER`` or ``BUSINESS``; an unknown tenant is a business (the fewer scopes)."""
+    kind = await session.scalar(select(Tenant.kind).where(Tenant.id == tenant_id))
+    return "PARTNER" if kind == "PARTNER" else "BUSINESS"
 
 
 def parse_scopes(scopes: list[str] | str | None, allowed: tuple[str, ...] = ALL_SCOPES) -> str:
@@ -115,7 +122,7 @@ class Credentials:
             name=name,
             environment=environment,
             api_key=formats.new_api_key(),
-            scopes=parse_scopes(scopes),
+            scopes=parse_scopes(scopes, scopes_for_kind(await tenant_kind(session, tenant_id))),
             status="active",
             secret_hash=self.hasher.digest(secret),
             generation=1,

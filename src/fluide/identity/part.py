@@ -28,6 +28,8 @@ from fluide.identity.oauth.routes import router as oauth_routes
 from fluide.identity.oauth.service import OAuthTokens
 from fluide.identity.oauth.token import OAuthTokenEndpoint
 from fluide.identity.oauth.token import router as oauth_token_router
+from fluide.identity.partners.routes import router as partners_router
+from fluide.identity.partners.service import Partners
 from fluide.identity.public import router as public_router
 from fluide.identity.session_tokens import SessionTokens
 from fluide.identity.state import IdentityState
@@ -87,6 +89,7 @@ class Identity:
         self.oauth_tokens = OAuthTokens(
             self.exchange, self.state, self.tokens, infra.read_engine, clock
         )
+        self.partners = Partners(clock)
         self.exposure = Exposure(infra.sessionmaker, self.hasher, clock, self.state)
         infra.on_start.append(self.start)
         infra.on_stop.append(self.feed.stop)
@@ -99,8 +102,16 @@ class Identity:
         await self.feed.start()
 
     @staticmethod
-    def routers() -> tuple[APIRouter, APIRouter, APIRouter, APIRouter, APIRouter]:
-        """Public (root, health, JWKS), exchange, developer session, accounts, OAuth; in that
-        order (the app puts the product routers between the public and the others: routes match
-        in order, and products are the hot path)."""
-        return public_router, exchange_router, developer_router, accounts_router, oauth_router
+    def routers() -> tuple[APIRouter, APIRouter, APIRouter, APIRouter, APIRouter, APIRouter]:
+        """Public (root, health, JWKS), exchange, developer session, partners' workspaces and
+        companies (developer session too), accounts, OAuth; in that order (the app puts the
+        product routers between the public and the others: routes match in order, and products
+        are the hot path)."""
+        return (
+            public_router,
+            exchange_router,
+            developer_router,
+            partners_router,
+            accounts_router,
+            oauth_router,
+        )

@@ -19,6 +19,7 @@ from fluide.identity.models import Credential, IssuedToken, RevocationEvent
 from fluide.kit.clock import system_clock
 
 REREAD_WINDOW = timedelta(seconds=30)
+TENANCY_EVENT = "tenancy"  # a partner workspace or company changed (``identity.tenancy``)
 
 
 @dataclass
@@ -29,6 +30,11 @@ class RevocationView:
     last_event_id: int = 0
     keys_changed: bool = False
     exposures: int = 0
+    # ``tenancy`` events (partner workspaces and companies): the ids seen in the last poll, and
+    # whether one not seen before appeared (the feed then reloads ``TenancyView``). Ids, not
+    # ``fresh``: a PostgreSQL sequence value that commits late is still noticed.
+    tenancy_seen: frozenset[int] = frozenset()
+    tenancy_changed: bool = False
 
     def is_token_revoked(self, jti: str, credential_id: str, generation: int) -> bool:
         if jti in self.revoked_jtis:
@@ -85,6 +91,7 @@ class RevocationView:
             )
         ).all()
         keys_changed = False
+        tenancy: set[int] = set()
         for eid, kind, subject, value, expires_at in rows:
             fresh = eid > self.last_event_id
             self.last_event_id = max(self.last_event_id, eid)
@@ -100,6 +107,11 @@ class RevocationView:
                     self.inactive_credentials[subject] = value
             elif kind == "signing_keys" and fresh:
                 keys_changed = True
+            elif kind == TENANCY_EVENT:
+                tenancy.add(eid)
+        if not tenancy <= self.tenancy_seen:
+            self.tenancy_changed = True
+        self.tenancy_seen = frozenset(tenancy)
         self._prune()
         return keys_changed
 
