@@ -115,7 +115,9 @@ def create_app(
     pipeline = RequestIdMiddleware(
         SafeRetry(  # a read that met a dead pooled connection runs once more (kit.faults)
             LimitsMiddleware(
-                GatewayMiddleware(fastapi, gateway, exchange=identity.lane),
+                GatewayMiddleware(
+                    fastapi, gateway, exchange=identity.lane, oauth_token=identity.oauth_token
+                ),
                 max_body_bytes=settings.max_body_bytes,
                 max_header_bytes=settings.max_header_bytes,
                 max_header_value_bytes=settings.max_header_value_bytes,
@@ -150,7 +152,7 @@ def _fastapi(lifespan: Any) -> FastAPI:
 
 
 def _mount(app: FastAPI, identity: Identity) -> None:
-    public, exchange, developer, partners, accounts = identity.routers()
+    public, exchange, developer, partners, accounts, oauth = identity.routers()
     app.include_router(public)
     # Routes match in order: the hot product routes before the developer and account routes.
     # (The token exchange is served ahead of routing from its lane; its router documents it,
@@ -161,6 +163,7 @@ def _mount(app: FastAPI, identity: Identity) -> None:
     app.include_router(developer)
     app.include_router(partners)
     app.include_router(accounts)
+    app.include_router(oauth)
     dashboard.mount(app)
     app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     install_api_docs(app)

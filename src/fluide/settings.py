@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     key_encryption_key: SecretStr | None = None
 
     issuer: str = "https://connect.fluide.local"
+    # The tokens' ``aud`` (RFC 9068 §2.2), which the guard requires: unset, ``base_url`` (without
+    # a trailing slash). The same on every process (``token_audience``).
+    audience: str | None = Field(default=None, min_length=1, max_length=512)
     signing_alg: SigningAlg = "ES256"
     token_ttl_seconds: int = Field(default=900, ge=30, le=86400)
     token_leeway_seconds: int = Field(default=10, ge=0, le=300)
@@ -128,6 +131,16 @@ class Settings(BaseSettings):
             if not self.trusted_proxies.strip():
                 return TrustedProxies(hops=1)
         return TrustedProxies.parse(self.trusted_proxies)
+
+    @property
+    def token_audience(self) -> str:
+        """The ``aud`` of every token this service mints and the only one its guard accepts."""
+        return self.audience or self.base_url.rstrip("/")
+
+    @property
+    def public_base_url(self) -> str:
+        """``base_url`` without a trailing slash: the root of every absolute URL we publish."""
+        return self.base_url.rstrip("/")
 
     @cached_property
     def resolved_database_url(self) -> str:

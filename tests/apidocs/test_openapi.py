@@ -83,7 +83,7 @@ async def test_each_kind_of_route_requires_its_credentials(client: httpx.AsyncCl
     doc = await _doc(client)
     paths = doc["paths"]
     for product in ("hr", "payroll", "pay", "books", "utils"):
-        assert paths[f"/api/v1/{product}/health"]["get"]["security"] == PRODUCT_SECURITY
+        assert paths[f"/api/v1/{product}/health"]["get"]["security"][:1] == PRODUCT_SECURITY
     assert paths["/api/v1/authorize/token"]["post"]["security"] == EXCHANGE_SECURITY
     for method, path in [
         ("get", "/api/v1/authorize/current"),
@@ -181,6 +181,8 @@ async def test_every_documented_401_names_its_challenge(client: httpx.AsyncClien
         seen += 1
         described = response["headers"]["WWW-Authenticate"]["description"]
         scheme = "FluideApiKey" if path == "/api/v1/authorize/token" else "Bearer"
+        if path.startswith("/oauth/"):
+            scheme = "Basic"  # RFC 6749 §5.2 (DESIGN §3.1)
         assert scheme in described, (method, path, described)
     assert seen >= 40
 
@@ -217,7 +219,7 @@ async def test_every_operation_has_examples_samples_and_enveloped_errors(
         assert set(samples) == {"Shell", "Python", "JavaScript"}, where
         assert "fetch(" in samples["JavaScript"], where
         assert samples["Shell"].startswith("curl "), where
-        if op["security"] == PRODUCT_SECURITY:
+        if op["security"][:1] == PRODUCT_SECURITY:
             assert "FluideClient(" in samples["Python"], where
             assert f'client.request("{method.upper()}", ' in samples["Python"], where
             assert "X-Fluide-Api-Secret" not in samples["Shell"], where
@@ -276,7 +278,7 @@ async def test_routes_added_later_are_documented_by_path(
     op = doc["paths"]["/api/v1/books/ledgers/{ledger_id}/entries"]["post"]
     assert op["summary"] == "Add an entry to a ledger"
     assert op["tags"] == ["Books"]
-    assert op["security"] == PRODUCT_SECURITY
+    assert op["security"][:1] == PRODUCT_SECURITY
     assert op["x-required-scope"] == "books:write"
     assert _codes(op, 400) == ["API_SECRET_NOT_ALLOWED", "VALIDATION_FAILED"]
     assert _codes(op, 404) == [*ACTING_404, "NOT_FOUND"]
@@ -420,3 +422,24 @@ async def test_every_product_error_is_documented_on_some_operation(
     doc = await _doc(client)
     documented = set().union(*(_all_codes(op) for _, path, op in _ops(doc) if "/api/v1/" in path))
     assert defined <= documented, sorted(defined - documented)
+
+
+async def test_oauth2_client_credentials_scheme_and_scopes_in_security(
+    client: httpx.AsyncClient,
+) -> None:
+    """Issue 16: the playground can fetch a token from key + secret, and each product
+    operation names its scopes in its standard ``security`` requirement."""
+    doc = await _doc(client)
+    flow = doc["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]
+    assert flow["tokenUrl"] == "/oauth/token"
+    assert set(flow["scopes"]) >= {"hr:read", "books:write", "utils:read"}
+    seen = 0
+    for method, path, op in _ops(doc):
+        if "x-required-scopes" not in op:
+            continue
+        seen += 1
+        oauth = [alt for alt in op["security"] if "oauth2" in alt]
+        assert oauth == [
+            {"oauth2": op["x-required-scopes"], "fluideApiKey": [], "fluideClientId": []}
+        ], (method, path)
+    assert seen >= 30

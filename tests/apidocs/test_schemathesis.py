@@ -11,6 +11,7 @@ dashboard session on every call.
 
 from __future__ import annotations
 
+import base64
 import threading
 from typing import Any
 
@@ -103,6 +104,9 @@ class Credentials:
                     self._session = self._session or self._sign_in()
                     session = self._session
                 return {"Authorization": f"Bearer {session}"}
+            if path.startswith("/oauth/"):  # client_secret_basic: the key and the secret
+                basic = base64.b64encode(f"{self.server.api_key}:{self.api_secret}".encode())
+                return {"Authorization": "Basic " + basic.decode()}
             return {}
 
     def after(self, method: str, path: str, response: Any) -> None:

@@ -43,6 +43,7 @@ def claims_for(rt: App, dev: Dev, **overrides: Any) -> dict[str, Any]:
     now = int(rt.infra.clock().timestamp())
     claims: dict[str, Any] = {
         "iss": rt.infra.settings.issuer,
+        "aud": rt.infra.settings.token_audience,
         "sub": dev.credential_id,
         "iat": now,
         "nbf": now,

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from fluide.identity import jwt_core
 
 ISS = "https://issuer.test"
+AUD = "https://api.test"
 
 
 def _key(alg: str = "ES256") -> tuple[jwt_core.SigningKey, dict[str, jwt_core.VerifyKey]]:
@@ -30,6 +31,7 @@ def _key(alg: str = "ES256") -> tuple[jwt_core.SigningKey, dict[str, jwt_core.Ve
 def _claims(now: int, **over: Any) -> dict[str, Any]:
     claims: dict[str, Any] = {
         "iss": ISS,
+        "aud": AUD,
         "sub": "cred_1",
         "iat": now,
         "nbf": now,
@@ -50,7 +52,7 @@ def test_round_trip(alg: str) -> None:
     key, keys = _key(alg)
     now = int(time.time())
     token = jwt_core.mint(_claims(now), key)
-    claims = jwt_core.verify(token, keys, issuer=ISS, now=now, leeway=5)
+    claims = jwt_core.verify(token, keys, issuer=ISS, audience=AUD, now=now, leeway=5)
     assert claims["sub"] == "cred_1"
     assert pyjwt.get_unverified_header(token) == {"alg": alg, "kid": key.kid, "typ": "at+jwt"}
 
@@ -58,16 +60,16 @@ def test_round_trip(alg: str) -> None:
 def test_expiry_with_leeway() -> None:
     key, keys = _key()
     token = jwt_core.mint(_claims(1000), key)
-    jwt_core.verify(token, keys, issuer=ISS, now=1000 + 900 + 4, leeway=5)
+    jwt_core.verify(token, keys, issuer=ISS, audience=AUD, now=1000 + 900 + 4, leeway=5)
     with pytest.raises(jwt_core.TokenExpired):
-        jwt_core.verify(token, keys, issuer=ISS, now=1000 + 900 + 5, leeway=5)
+        jwt_core.verify(token, keys, issuer=ISS, audience=AUD, now=1000 + 900 + 5, leeway=5)
 
 
 def test_not_before_in_the_future_is_invalid() -> None:
     key, keys = _key()
     token = jwt_core.mint(_claims(1000, nbf=2000), key)
     with pytest.raises(jwt_core.TokenInvalid):
-        jwt_core.verify(token, keys, issuer=ISS, now=1000, leeway=5)
+        jwt_core.verify(token, keys, issuer=ISS, audience=AUD, now=1000, leeway=5)
 
 
 def test_wrong_issuer_unknown_kid_and_missing_claims() -> None:
@@ -75,15 +77,53 @@ def test_wrong_issuer_unknown_kid_and_missing_claims() -> None:
     now = int(time.time())
     with pytest.raises(jwt_core.TokenInvalid):
         jwt_core.verify(
-            jwt_core.mint(_claims(now, iss="evil"), key), keys, issuer=ISS, now=now, leeway=5
+            jwt_core.mint(_claims(now, iss="evil"), key),
+            keys,
+            issuer=ISS,
+            audience=AUD,
+            now=now,
+            leeway=5,
         )
     other, _ = _key()
     with pytest.raises(jwt_core.TokenInvalid):
-        jwt_core.verify(jwt_core.mint(_claims(now), other), keys, issuer=ISS, now=now, leeway=5)
+        jwt_core.verify(
+            jwt_core.mint(_claims(now), other), keys, issuer=ISS, audience=AUD, now=now, leeway=5
+        )
     claims = _claims(now)
     del claims["gen"]
     with pytest.raises(jwt_core.TokenInvalid):
-        jwt_core.verify(jwt_core.mint(claims, key), keys, issuer=ISS, now=now, leeway=5)
+        jwt_core.verify(
+            jwt_core.mint(claims, key), keys, issuer=ISS, audience=AUD, now=now, leeway=5
+        )
+
+
+@pytest.mark.parametrize(
+    ("aud", "accepted"),
+    [
+        (AUD, True),
+        ([AUD], True),
+        (["https://other.test", AUD], True),
+        ("https://other.test", False),
+        (AUD + "/", False),
+        ([], False),
+        (["https://other.test"], False),
+        ([AUD, 7], False),
+        (None, False),
+        ({"aud": AUD}, False),
+    ],
+)
+def test_the_audience_must_be_ours(aud: Any, accepted: bool) -> None:
+    key, keys = _key()
+    now = int(time.time())
+    claims = _claims(now, aud=aud)
+    if aud is None:
+        del claims["aud"]
+    token = jwt_core.mint(claims, key)
+    if accepted:
+        assert jwt_core.verify(token, keys, issuer=ISS, audience=AUD, now=now, leeway=5)
+    else:
+        with pytest.raises(jwt_core.TokenInvalid):
+            jwt_core.verify(token, keys, issuer=ISS, audience=AUD, now=now, leeway=5)
 
 
 def test_alg_none_and_hmac_with_the_public_key_are_refused() -> None:
@@ -92,13 +132,13 @@ def test_alg_none_and_hmac_with_the_public_key_are_refused() -> None:
     header = {"kid": key.kid, "typ": "at+jwt"}
     unsigned = pyjwt.encode(_claims(now), None, algorithm="none", headers=header)
     with pytest.raises(jwt_core.TokenInvalid):
-        jwt_core.verify(unsigned, keys, issuer=ISS, now=now, leeway=5)
+        jwt_core.verify(unsigned, keys, issuer=ISS, audience=AUD, now=now, leeway=5)
     pem = key.private_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     forged = _hs256(_claims(now), pem, header)
     with pytest.raises(jwt_core.TokenInvalid):
-        jwt_core.verify(forged, keys, issuer=ISS, now=now, leeway=5)
+        jwt_core.verify(forged, keys, issuer=ISS, audience=AUD, now=now, leeway=5)
 
 
 def _hs256(claims: dict[str, Any], secret: bytes, header: dict[str, str]) -> str:
@@ -122,14 +162,14 @@ def test_tampered_payload_fails_the_signature() -> None:
     head, _, sig = jwt_core.mint(_claims(now), key).split(".")
     _, body, _ = jwt_core.mint(_claims(now, scope="hr:read hr:write"), _key()[0]).split(".")
     with pytest.raises(jwt_core.TokenInvalid):
-        jwt_core.verify(f"{head}.{body}.{sig}", keys, issuer=ISS, now=now, leeway=5)
+        jwt_core.verify(f"{head}.{body}.{sig}", keys, issuer=ISS, audience=AUD, now=now, leeway=5)
 
 
 @pytest.mark.parametrize("junk", ["", "a.b", "a.b.c", "....", "eyJ.eyJ.x", "x" * 9000])
 def test_garbage_is_invalid(junk: str) -> None:
     _, keys = _key()
     with pytest.raises(jwt_core.TokenInvalid):
-        jwt_core.verify(junk, keys, issuer=ISS, now=0, leeway=5)
+        jwt_core.verify(junk, keys, issuer=ISS, audience=AUD, now=0, leeway=5)
 
 
 def test_private_keys_round_trip_through_the_encryptor() -> None:
@@ -166,7 +206,7 @@ def test_minted_es256_signatures_are_low_s() -> None:
         token = jwt_core.mint(_claims(now, jti=f"j{i}"), key)
         s = int.from_bytes(_split_signature(token)[1][32:], "big")
         assert 0 < s <= jwt_core.P256_HALF_ORDER
-        jwt_core.verify(token, keys, issuer=ISS, now=now, leeway=5)
+        jwt_core.verify(token, keys, issuer=ISS, audience=AUD, now=now, leeway=5)
 
 
 def test_a_high_s_twin_is_refused_though_it_is_a_valid_ecdsa_signature() -> None:
@@ -185,8 +225,8 @@ def test_a_high_s_twin_is_refused_though_it_is_a_valid_ecdsa_signature() -> None
     assert pyjwt.decode(twin, public, algorithms=["ES256"], options={"verify_aud": False})
     # ...and still refused, while the low-s original passes.
     with pytest.raises(jwt_core.TokenInvalid):
-        jwt_core.verify(twin, keys, issuer=ISS, now=now, leeway=5)
-    jwt_core.verify(token, keys, issuer=ISS, now=now, leeway=5)
+        jwt_core.verify(twin, keys, issuer=ISS, audience=AUD, now=now, leeway=5)
+    jwt_core.verify(token, keys, issuer=ISS, audience=AUD, now=now, leeway=5)
 
 
 @pytest.mark.parametrize("alg", ["ES256", "RS256", "EdDSA"])
@@ -210,7 +250,7 @@ def test_a_non_canonical_signature_encoding_is_refused(alg: str) -> None:
         head + "." + encoded[:10] + "!" + encoded[10:],
     ]:
         with pytest.raises(jwt_core.TokenInvalid):
-            jwt_core.verify(twin, keys, issuer=ISS, now=now, leeway=5)
+            jwt_core.verify(twin, keys, issuer=ISS, audience=AUD, now=now, leeway=5)
 
 
 @pytest.mark.parametrize("length", [0, 32, 63, 65, 96])
@@ -220,4 +260,4 @@ def test_an_es256_signature_of_the_wrong_length_is_refused(length: int) -> None:
     head = jwt_core.mint(_claims(now), key).rpartition(".")[0]
     forged = head + "." + base64.urlsafe_b64encode(b"\x01" * length).rstrip(b"=").decode()
     with pytest.raises(jwt_core.TokenInvalid):
-        jwt_core.verify(forged, keys, issuer=ISS, now=now, leeway=5)
+        jwt_core.verify(forged, keys, issuer=ISS, audience=AUD, now=now, leeway=5)

@@ -275,6 +275,16 @@ def _attacks() -> list[Attack]:
         ("nbf in the future", lambda c: c.server_signed({**c.claims, "nbf": c.now + 3600}), inv),
         ("wrong iss", lambda c: c.server_signed({**c.claims, "iss": "https://evil.example"}), inv),
         ("iss missing", lambda c: c.server_signed(c.without("iss")), inv),
+        # RFC 9068 §4: a token for another audience is not ours to accept (issue 16).
+        ("wrong aud", lambda c: c.server_signed({**c.claims, "aud": "https://evil.example"}), inv),
+        ("aud an empty list", lambda c: c.server_signed({**c.claims, "aud": []}), inv),
+        ("aud a list without ours", lambda c: c.server_signed({**c.claims, "aud": ["x"]}), inv),
+        ("aud a number", lambda c: c.server_signed({**c.claims, "aud": 1}), inv),
+        (
+            "aud a list with ours and a non-string",
+            lambda c: c.server_signed({**c.claims, "aud": [c.claims["aud"], 1]}),
+            inv,
+        ),
         ("exp as a string", lambda c: c.server_signed({**c.claims, "exp": "99999999999"}), inv),
         ("exp as a float", lambda c: c.server_signed({**c.claims, "exp": c.now + 600.5}), inv),
         ("gen as a bool", lambda c: c.server_signed({**c.claims, "gen": True}), inv),

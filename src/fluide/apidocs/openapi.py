@@ -25,7 +25,13 @@ from fluide.apidocs.responses import (
     fix_empty_success,
 )
 from fluide.apidocs.samples import code_samples
-from fluide.apidocs.security import AUTH_NOTE, SECURITY, SECURITY_SCHEMES, Declared, declared
+from fluide.apidocs.security import (
+    AUTH_NOTE,
+    SECURITY_SCHEMES,
+    Declared,
+    declared,
+    security_of,
+)
 from fluide.catalog import PRODUCTS, Access, product_of, titles
 from fluide.identity.schemas import TokenRequest
 
@@ -145,7 +151,7 @@ def _document(
         # the list form names each scope of a route that needs several (all of them).
         op["x-required-scope"] = " ".join(scopes)
         op["x-required-scopes"] = list(scopes)
-    op["security"] = SECURITY[access]
+    op["security"] = security_of(access, scopes)
 
     if access is Access.EXCHANGE:
         _add_scope_header(op)

@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi.routing import APIRoute
 
-from fluide.catalog import Access, declared_access
+from fluide.catalog import ALL_SCOPES, Access, declared_access
 from fluide.gateway.guard import route_scopes
 
 CLIENT_ID = "fluide-developer"
@@ -53,6 +53,18 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "the secret as exposed). The playground does not store it.",
         "x-sensitive": True,
     },
+    "oauth2": {
+        "type": "oauth2",
+        "description": "OAuth 2.0 client credentials (RFC 6749 §4.4, docs/oauth.md): your API key "
+        "is the client id and your API secret the client secret. The token is the same JWT as "
+        "the exchange's; product calls still send `X-Fluide-Api-Key` and `X-Fluide-Client-Id`.",
+        "flows": {
+            "clientCredentials": {
+                "tokenUrl": "/oauth/token",
+                "scopes": {scope: f"The `{scope}` scope" for scope in ALL_SCOPES},
+            }
+        },
+    },
     "fluideSession": {
         "type": "http",
         "scheme": "bearer",
@@ -73,6 +85,19 @@ SECURITY: dict[Access, list[dict[str, list[str]]]] = {
     Access.ACCOUNT: [{"fluideSession": []}],
     Access.PUBLIC: [],
 }
+
+
+def security_of(access: Access, scopes: tuple[str, ...]) -> list[dict[str, list[str]]]:
+    """An operation's security requirement. A product route's is met by the exchange's token or
+    by an OAuth 2.0 client-credentials token with the route's scopes (the playground fetches it
+    from the key and secret); the guard's key and client-id headers go with either."""
+    if access is Access.PRODUCT:
+        return [
+            *SECURITY[access],
+            {"oauth2": list(scopes), "fluideApiKey": [], "fluideClientId": []},
+        ]
+    return SECURITY[access]
+
 
 AUTH_NOTE = {
     Access.PRODUCT: "**Authentication:** `Authorization: Bearer <accessToken>`, "

@@ -7,6 +7,8 @@ outermost layer (``kit.middleware``) calls once the answer is out.
 - ``POST`` of the exchange (``EXCHANGE_PATHS``) goes to the exchange's lane (``exchange``),
   skipping FastAPI's and Starlette's layers (``identity.exchange.lane``), or to FastAPI under a
   ``root_path``. It may carry ``X-Fluide-Api-Secret``: that is where the secret goes.
+  ``POST /oauth/token``, the same exchange in OAuth's format (``identity.oauth.token``), has a
+  lane of its own too (``oauth_token``), after check 1: its secret comes in Basic or the form.
 - Every request whose path starts with a product prefix runs check 1 (no secret) and checks
   2–10 (``identity.authn``, with the verified-token cache) here; nothing under those
   prefixes reaches a route without a principal. Checks 11 (scope) and 12 (rate limit) need the
@@ -40,6 +42,7 @@ from fluide.identity import formats
 from fluide.identity.audit import Actor
 from fluide.identity.authn import CallerHeaders, bound_caller, read_headers, verified_caller
 from fluide.identity.errors import ApiSecretNotAllowed
+from fluide.identity.oauth.wire import TOKEN_PATH
 from fluide.identity.partners.acting import acting_caller
 from fluide.identity.principal import Principal
 from fluide.kit.errors import AppError, send_error
@@ -57,10 +60,17 @@ def _route_path(scope: Scope) -> str:
 
 
 class GatewayMiddleware:
-    def __init__(self, app: ASGIApp, gateway: Gateway, exchange: ASGIApp | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        gateway: Gateway,
+        exchange: ASGIApp | None = None,
+        oauth_token: ASGIApp | None = None,
+    ) -> None:
         self.app = app
         self.gateway = gateway
         self.exchange = exchange
+        self.oauth_token = oauth_token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -93,6 +103,13 @@ class GatewayMiddleware:
             if route is not None:
                 await self._proxy(scope, receive, send, h, route)
                 return
+            if (
+                path == TOKEN_PATH
+                and scope["method"] == "POST"
+                and self.oauth_token is not None
+                and not scope.get("root_path")
+            ):
+                target = self.oauth_token
         await target(scope, receive, send)
 
     async def _product(self, scope: Scope, receive: Receive, send: Send, h: CallerHeaders) -> None:

@@ -121,10 +121,10 @@ def verified_caller(
         raise MissingClientId
     keyset = state.keyset
     if cache is None:
-        return _verified(token, keyset, state.issuer, now, state.leeway)
+        return _verified(token, keyset, state, now)
     principal = cache.get(token, keyset)
     if principal is None:
-        principal = _verified(token, keyset, state.issuer, now, state.leeway)
+        principal = _verified(token, keyset, state, now)
         cache.put(token, principal, keyset)
     elif principal.expires_at <= now - state.leeway:
         # A cached token is only its claims: its expiry is checked again on every hit.
@@ -149,10 +149,17 @@ def bound_caller(principal: Principal, headers: CallerHeaders, state: IdentitySt
     return principal
 
 
-def _verified(token: str, keyset: KeySet, issuer: str, now: float, leeway: float) -> Principal:
-    """Checks 5 and 6: signature, key id, algorithm, claims, expiry."""
+def _verified(token: str, keyset: KeySet, state: IdentityState, now: float) -> Principal:
+    """Checks 5 and 6: signature, key id, algorithm, issuer, audience, claims, expiry."""
     try:
-        claims = jwt_core.verify(token, keyset.verify_keys, issuer=issuer, now=now, leeway=leeway)
+        claims = jwt_core.verify(
+            token,
+            keyset.verify_keys,
+            issuer=state.issuer,
+            audience=state.audience,
+            now=now,
+            leeway=state.leeway,
+        )
     except jwt_core.TokenExpired as exc:
         raise TokenExpiredError(headers=INVALID_TOKEN_HEADERS) from exc
     except jwt_core.TokenError as exc:

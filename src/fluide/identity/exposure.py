@@ -70,6 +70,7 @@ class Exposure:
                 bearer_token(authorization),
                 state.keyset.verify_keys,
                 issuer=state.issuer,
+                audience=state.audience,
                 now=self.clock().timestamp(),
                 leeway=state.leeway,
             )

@@ -23,6 +23,7 @@ ALLOWED_ALGS = frozenset({"ES256", "RS256", "EdDSA"})
 TOKEN_TYPE = "at+jwt"  # noqa: S105
 REQUIRED_CLAIMS = (
     "iss",
+    "aud",
     "sub",
     "iat",
     "nbf",
@@ -225,19 +226,28 @@ def _check_signature_encoding(token: str, alg: str) -> None:
         raise TokenInvalid
 
 
+def is_for(aud: object, audience: str) -> bool:
+    """RFC 7519 §4.1.3: ``aud`` is our audience, or a list of strings that holds it. Anything
+    else (missing, another audience, an empty list, other types) is not for us."""
+    if isinstance(aud, str):
+        return aud == audience
+    return isinstance(aud, list) and audience in aud and all(isinstance(a, str) for a in aud)
+
+
 def verify(
     token: str,
     keys: dict[str, VerifyKey],
     *,
     issuer: str,
+    audience: str,
     now: float,
     leeway: float,
 ) -> dict[str, Any]:
     """Check signature, header and claims; return the claims or raise a ``TokenError``.
 
     Order: structure and header (alg allow-list, known kid, typ), the signature's encoding
-    (canonical base64url; for ES256 64 bytes with a low ``s``), signature, issuer, required
-    claims, then time (``nbf`` is a signature-class failure, ``exp`` is expiry).
+    (canonical base64url; for ES256 64 bytes with a low ``s``), signature, issuer, audience,
+    required claims, then time (``nbf`` is a signature-class failure, ``exp`` is expiry).
     """
     if token.count(".") != 2 or len(token) > 8192:
         raise TokenInvalid
@@ -261,7 +271,7 @@ def verify(
         )
     except jwt.PyJWTError as exc:
         raise TokenInvalid from exc
-    if claims.get("iss") != issuer:
+    if claims.get("iss") != issuer or not is_for(claims.get("aud"), audience):
         raise TokenInvalid
     for name in REQUIRED_CLAIMS:
         if name not in claims:

@@ -8,10 +8,13 @@ so JWKS caches always know a key before it signs.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
+import orjson
 from jwt.api_jwk import PyJWK
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -33,6 +36,13 @@ class KeySet:
     verify_keys: dict[str, jwt_core.VerifyKey] = field(default_factory=dict)
     signing_key: jwt_core.SigningKey | None = None
     jwks: dict[str, Any] = field(default_factory=lambda: {"keys": []})
+
+    @cached_property
+    def jwks_document(self) -> tuple[bytes, str]:
+        """The JWKS body and its strong ``ETag``, once per key set (a key change replaces the
+        set whole; ``load_keyset`` fills it before anyone reads this)."""
+        body = orjson.dumps(self.jwks)
+        return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
 def _new_row(

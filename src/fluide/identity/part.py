@@ -24,6 +24,10 @@ from fluide.identity.exposure import Exposure
 from fluide.identity.feed import ChangeFeed
 from fluide.identity.hashing import SecretHasher
 from fluide.identity.jwt_core import KeyEncryptor
+from fluide.identity.oauth.routes import router as oauth_routes
+from fluide.identity.oauth.service import OAuthTokens
+from fluide.identity.oauth.token import OAuthTokenEndpoint
+from fluide.identity.oauth.token import router as oauth_token_router
 from fluide.identity.partners.routes import router as partners_router
 from fluide.identity.partners.service import Partners
 from fluide.identity.public import router as public_router
@@ -31,6 +35,11 @@ from fluide.identity.session_tokens import SessionTokens
 from fluide.identity.state import IdentityState
 from fluide.identity.tokens import Tokens
 from fluide.kit.infra import Infrastructure
+
+# OAuth 2.0 (DESIGN §3.6): the token endpoint, then metadata, introspection and revocation.
+oauth_router = APIRouter()
+oauth_router.include_router(oauth_token_router)
+oauth_router.include_router(oauth_routes)
 
 
 class Identity:
@@ -43,6 +52,7 @@ class Identity:
         self.encryptor = KeyEncryptor(settings.kek_bytes())
         self.state = IdentityState(
             issuer=settings.issuer,
+            audience=settings.token_audience,
             leeway=float(settings.token_leeway_seconds),
             credential_cache_seconds=settings.credential_cache_seconds,
         )
@@ -74,6 +84,11 @@ class Identity:
             infra.limiter,
         )
         self.lane = ExchangeFastPath(self.exchange, infra.proxies)
+        # OAuth's token endpoint: the same exchange in RFC 6749's wire format (DESIGN §3.6).
+        self.oauth_token = OAuthTokenEndpoint(self.exchange, infra.proxies)
+        self.oauth_tokens = OAuthTokens(
+            self.exchange, self.state, self.tokens, infra.read_engine, clock
+        )
         self.partners = Partners(clock)
         self.exposure = Exposure(infra.sessionmaker, self.hasher, clock, self.state)
         infra.on_start.append(self.start)
@@ -87,9 +102,16 @@ class Identity:
         await self.feed.start()
 
     @staticmethod
-    def routers() -> tuple[APIRouter, APIRouter, APIRouter, APIRouter, APIRouter]:
+    def routers() -> tuple[APIRouter, APIRouter, APIRouter, APIRouter, APIRouter, APIRouter]:
         """Public (root, health, JWKS), exchange, developer session, partners' workspaces and
-        companies (developer session too), accounts; in that order
-        (the app puts the product routers between the public and the others: routes match in
-        order, and products are the hot path)."""
-        return public_router, exchange_router, developer_router, partners_router, accounts_router
+        companies (developer session too), accounts, OAuth; in that order (the app puts the
+        product routers between the public and the others: routes match in order, and products
+        are the hot path)."""
+        return (
+            public_router,
+            exchange_router,
+            developer_router,
+            partners_router,
+            accounts_router,
+            oauth_router,
+        )

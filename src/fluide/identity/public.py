@@ -116,9 +116,43 @@ def _ready_body(db: bool, key: bool, redis: bool | None) -> bytes:
     return Readiness.body(database=db, signingKey=key, redis=redis)
 
 
-@router.get("/.well-known/jwks.json", operation_id="service.jwks", tags=["Service"])
-@router.get("/api/v1/auth/.well-known/jwks.json", operation_id="accounts.jwks", tags=["Service"])
-async def jwks(request: Request, response: Response) -> dict[str, Any]:
+JWKS_MEDIA_TYPE = "application/jwk-set+json"  # RFC 7517 §8.5.1
+JWKS_MAX_AGE = 60  # seconds a cache may hold the set (keyring: a key is published longer first)
+_JWKS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The JSON Web Key Set (RFC 7517), with an `ETag`",
+        "content": {JWKS_MEDIA_TYPE: {"schema": {"type": "object"}}},
+    },
+    304: {"description": "Not modified (`If-None-Match` names the current `ETag`)"},
+}
+
+
+@router.get(
+    "/.well-known/jwks.json",
+    operation_id="service.jwks",
+    tags=["Service"],
+    response_class=Response,
+    responses=_JWKS_RESPONSES,
+)
+@router.get(
+    "/api/v1/auth/.well-known/jwks.json",
+    operation_id="accounts.jwks",
+    tags=["Service"],
+    response_class=Response,
+    responses=_JWKS_RESPONSES,
+)
+async def jwks(request: Request) -> Response:
     """Public keys that verify Fluide access tokens (next, active and retired keys)."""
-    response.headers["Cache-Control"] = "public, max-age=60"
-    return identity_state(request).keyset.jwks
+    body, etag = identity_state(request).keyset.jwks_document
+    headers = {"Cache-Control": f"public, max-age={JWKS_MAX_AGE}", "ETag": etag}
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=JWKS_MEDIA_TYPE, headers=headers)
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 §13.1.2 (weak comparison): ``*`` or one of the listed tags is ours."""
+    if not if_none_match:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+    return "*" in tags or etag in tags

@@ -2,7 +2,7 @@
 
 The key set (verify keys, the signing key, the JWKS body), the revocation view, the active
 clients, partner tenancy (``tenancy.TenancyView``) and the exchange's credential snapshot;
-and how tokens are verified (issuer, leeway).
+and how tokens are verified (issuer, audience, leeway).
 The guard (``identity.authn``), the exchange and the health route read it; the change feed
 (``identity.feed``) keeps it fresh. It holds no engine, no service and no secret.
 """
@@ -16,8 +16,11 @@ from fluide.identity.tenancy import TenancyView
 
 
 class IdentityState:
-    def __init__(self, *, issuer: str, leeway: float, credential_cache_seconds: float) -> None:
+    def __init__(
+        self, *, issuer: str, audience: str, leeway: float, credential_cache_seconds: float
+    ) -> None:
         self.issuer = issuer
+        self.audience = audience
         self.leeway = leeway
         # Replaced whole on a key change (the gateway's token cache notices the new object).
         self.keyset = KeySet()

@@ -58,6 +58,7 @@ class Tokens:
         iat = int(now.timestamp())
         claims: dict[str, Any] = {
             "iss": self.state.issuer,
+            "aud": self.state.audience,
             "sub": cred.id,
             "iat": iat,
             "nbf": iat,
@@ -66,6 +67,8 @@ class Tokens:
             "tenant_id": cred.tenant_id,
             "fluide_client_id": client_id,
             "api_key": cred.api_key,
+            # RFC 9068 §2.2: the OAuth client, which is the API key (DESIGN §3.6).
+            "client_id": cred.api_key,
             "scope": scope,
             "gen": generation,
         }

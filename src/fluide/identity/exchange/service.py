@@ -87,6 +87,27 @@ class Exchange:
         client_id: str | None,
         scope: str | None,
     ) -> ExchangeResult:
+        """A token for the credential whose key and live secret these are (DESIGN §3.2), with
+        ``scope`` narrowing its scopes. Both wire formats call this: the JSON exchange
+        (``exchange.lane``) and OAuth's ``/oauth/token`` (``identity.oauth``)."""
+        cred, which = await self.authenticate(
+            actor, api_key=api_key, api_secret=api_secret, client_id=client_id
+        )
+        assert client_id
+        granted = await self._granted(actor, cred, scope)
+        return await self._issue(actor, cred, client_id, " ".join(granted), which == "current")
+
+    async def authenticate(
+        self,
+        actor: Actor,
+        *,
+        api_key: str | None,
+        api_secret: str | None,
+        client_id: str | None,
+    ) -> tuple[Any, Literal["current", "previous"]]:
+        """The exchange's check of a key and its secret, with its limits, lock-out and denial
+        audit: the credential and which of its secrets matched, or the AppError to answer.
+        OAuth's introspection and revocation authenticate their caller with it too."""
         missing = {
             name: ["is required"]
             for name, value in (
@@ -118,8 +139,7 @@ class Exchange:
         if which is None:
             cred, which = await self._verify_slow(actor, api_key, digest)
         await limits.verified(actor, api_key)
-        granted = await self._granted(actor, cred, scope)
-        return await self._issue(actor, cred, client_id, " ".join(granted), which == "current")
+        return cred, which
 
     async def _granted(self, actor: Actor, cred: Any, scope: str | None) -> list[str]:
         """The credential's scopes, narrowed to ``scope`` when asked (never widened)."""
