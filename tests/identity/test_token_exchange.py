@@ -79,7 +79,11 @@ async def test_unknown_key_wrong_secret_and_malformed_key_look_the_same(
 ) -> None:
     other = await create_dev(runtime)
     cases = [
-        {**dev.exchange_headers(), "X-Fluide-Api-Key": other.api_key[:-1] + "x"},  # bad checksum
+        # bad checksum: the last character changed (never to itself, or the key would be valid)
+        {
+            **dev.exchange_headers(),
+            "X-Fluide-Api-Key": other.api_key[:-1] + _other_char(other.api_key[-1]),
+        },
         {**dev.exchange_headers(), "X-Fluide-Api-Key": "fl_dev_" + "A" * 38},  # unknown
         dev.exchange_headers(secret=other.api_secret),  # wrong secret (someone else's)
         {**dev.exchange_headers(), "X-Fluide-Api-Key": "not-a-key"},  # malformed
@@ -194,3 +198,7 @@ async def test_under_a_root_path_the_documented_route_serves_the_exchange(
             path, content=b"{not json", headers={"Content-Type": "application/json"}
         )
         assert (invalid.status_code, invalid.json()["code"]) == (400, "VALIDATION_FAILED")
+
+
+def _other_char(c: str) -> str:
+    return "x" if c != "x" else "y"
