@@ -46,6 +46,9 @@ class Gateway:
         self.limiter = ProductLimiter(
             settings.product_rate_limit, infra.limiter if infra.redis_url else None
         )
+        # Per-credential limits (a policy's ``rateLimit``), one limiter per distinct limit.
+        self._shared = infra.limiter if infra.redis_url else None
+        self._policy_limiters: dict[str, ProductLimiter] = {}
         # Exposure checks cost a query: at most this many per source address (per process).
         self.exposure_limiter = ProductLimiter("60/minute")
         self.usage = UsageRecorder(infra.sessionmaker)
@@ -53,6 +56,25 @@ class Gateway:
         self._templates: dict[int, str] = {}
         self._product_routes: list[tuple[re.Pattern[str], str]] = []
         self._flusher: asyncio.Task[None] | None = None
+
+    def limiter_for(self, credential_id: str) -> ProductLimiter:
+        """Check 12's limiter for a credential: its policy's own limit, else the global one.
+        Redis keys name the limit, so a credential's own limit counts apart from the global."""
+        policy = self.identity.view.policies.get(credential_id)
+        text = None if policy is None else policy.rate_limit
+        if text is None:
+            return self.limiter
+        limiter = self._policy_limiters.get(text)
+        if limiter is None:
+            if len(self._policy_limiters) >= 1024:
+                self._policy_limiters.clear()  # bounded memory; Redis keeps shared counts
+            limiter = self._policy_limiters[text] = ProductLimiter(text, self._shared)
+        return limiter
+
+    async def reset_limits(self) -> None:
+        """Forget every product window, the policies' included (tests; an operator)."""
+        self._policy_limiters.clear()
+        await self.limiter.reset()
 
     # ---- request accounting (hot path: dict bumps only) ------------------------------------
 

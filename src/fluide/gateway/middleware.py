@@ -100,8 +100,11 @@ class GatewayMiddleware:
                 await self._exposure(scope, state, h.secret, h.api_key, h.authorization)
                 raise ApiSecretNotAllowed
             # Checks 2–6, then 7–10: a denial of 7–10 counts under the token's credential.
-            principal = verified_caller(h, gw.identity, now_dt.timestamp(), cache=gw.cache)
-            bound_caller(principal, h, gw.identity)
+            now = now_dt.timestamp()
+            principal = verified_caller(h, gw.identity, now, cache=gw.cache)
+            # Then the credential's policy: expiry, networks, scopes (the principal it returns).
+            client = scope.get("client")
+            principal = bound_caller(principal, h, gw.identity, now, client[0] if client else None)
         except AppError as exc:
             await self._deny(scope, send, state, exc)
             gw.denied(scope, exc.code, exc.status, principal, now_dt)

@@ -25,6 +25,7 @@ from fluide.identity.errors import (
 from fluide.identity.exchange.limits import ExchangeLimits
 from fluide.identity.hashing import SecretHasher
 from fluide.identity.models import Account, AuditEvent, Credential, IssuedToken
+from fluide.identity.policy import CredentialPolicy
 from fluide.identity.state import IdentityState
 from fluide.identity.tokens import ExchangeResult, Tokens, issued_token_row
 from fluide.kit.clock import Clock
@@ -43,6 +44,9 @@ _CRED_COLUMNS = (
     Credential.secret_hash,
     Credential.previous_secret_hash,
     Credential.previous_secret_expires_at,
+    Credential.expires_at,
+    Credential.allowed_cidrs,
+    Credential.rate_limit,
 )
 
 _SELECT_CREDENTIAL = (
@@ -121,8 +125,18 @@ class Exchange:
         if which is None:
             cred, which = await self._verify_slow(actor, api_key, digest)
         await limits.spend(actor, api_key, (conf.exchange_limit_per_key, ("xkey", key)))
+        await self._within_policy(actor, cred)
         granted = await self._granted(actor, cred, scope)
         return await self._issue(actor, cred, client_id, " ".join(granted), which == "current")
+
+    async def _within_policy(self, actor: Actor, cred: Any) -> None:
+        """The credential's policy (``identity.policy``), from the row or snapshot just used:
+        401 ``CREDENTIAL_EXPIRED`` past its expiry, 403 ``IP_NOT_ALLOWED`` from elsewhere."""
+        policy = cred.policy if isinstance(cred, CachedCredential) else CredentialPolicy.of(cred)
+        try:
+            policy.check(self.clock().timestamp(), actor.source_ip)
+        except AppError as exc:
+            raise await self._deny(actor, exc, credential=cred) from None
 
     async def _granted(self, actor: Actor, cred: Any, scope: str | None) -> list[str]:
         """The credential's scopes, narrowed to ``scope`` when asked (never widened)."""
