@@ -197,4 +197,3 @@ async def test_a_policy_change_reaches_another_process_within_a_second(
             await _until(changed + 1.0, refused)
             await asyncio.sleep(1.05)  # the exchange's snapshot lives at most a second
             assert code(await token_of(c2, key)) == "IP_NOT_ALLOWED"
-

@@ -92,7 +92,8 @@ def test_rate_limits_parse_to_what_the_limiter_reads(text: str, want: str) -> No
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "10", "10/s", "0/second", "-1/second", "1/fortnight", "1e3/second", "9" * 9 + "/day"]
+    "bad",
+    ["", "10", "10/s", "0/second", "-1/second", "1/fortnight", "1e3/second", "9" * 9 + "/day"],
 )
 def test_bad_rate_limits_are_refused(bad: str) -> None:
     with pytest.raises(ValidationFailed):
@@ -150,9 +151,7 @@ def test_expired_from_the_instant_of_expiry_on(offset: int) -> None:
     ],
 )
 def test_the_address_must_be_inside_a_network(address: str | None, inside: bool) -> None:
-    policy = CredentialPolicy.of(
-        _row(allowed_cidrs=dump_cidrs(["127.0.0.8/29", "2001:db8::/32"]))
-    )
+    policy = CredentialPolicy.of(_row(allowed_cidrs=dump_cidrs(["127.0.0.8/29", "2001:db8::/32"])))
     assert policy.allows(address) is inside
     if not inside:
         with pytest.raises(IpNotAllowed):
