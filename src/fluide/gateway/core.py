@@ -107,9 +107,9 @@ class Gateway:
         self.metrics.request(scope["method"], self.template_of(scope), status)
         if isinstance(denial, str):
             self.metrics.denial(denial)
-            self.usage.count(principal, now.date(), denial)
+            self.usage.count(principal, now, denial)
         else:
-            self.usage.count(principal, now.date())
+            self.usage.count(principal, now)
             self.usage.touch(principal.credential_id, now)
 
     def denied(
@@ -118,7 +118,7 @@ class Gateway:
         self.metrics.denial(code)
         self.metrics.request(scope["method"], self._product_template(scope), status)
         if principal is not None:  # verified token: count the denial under its credential
-            self.usage.count(principal, now.date(), code)
+            self.usage.count(principal, now, code)
 
     def _gauges(self) -> dict[str, tuple[str, float]]:
         view = self.identity.view

@@ -8,6 +8,8 @@ issued token and its audit row, or a denial's audit row) through group commit
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import bindparam, insert, select
@@ -81,6 +83,9 @@ class Exchange:
         self.read_engine = read_engine
         self.group_commit = group_commit
         self.limits = ExchangeLimits(settings, limiter, self._deny)
+        # Counts an exchange of a known credential for the usage API: (tenant id, credential id,
+        # when, code or ""). The gateway's usage recorder, wired by ``fluide.app``.
+        self.count: Callable[[str, str, datetime, str], None] | None = None
 
     async def exchange(
         self,
@@ -182,6 +187,8 @@ class Exchange:
                 ),
             ),
         )
+        if self.count is not None:
+            self.count(cred.tenant_id, cred.id, now, "")
         return result
 
     async def _deny(
@@ -208,6 +215,8 @@ class Exchange:
                 ),
             )
         )
+        if credential is not None and self.count is not None:
+            self.count(credential.tenant_id, credential.id, self.clock(), exc.code)
         return exc
 
     async def _read_credential(self, api_key: str) -> Any:
