@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
-from fluide.gateway.usage import buckets, usage_rows, usage_window
+from fluide.gateway.usage import UsageRow, buckets, usage_rows, usage_window
 from fluide.identity import credentials
 from fluide.identity.deps import AccountSessionDep
 from fluide.kit.schema import CamelModel
@@ -101,10 +101,16 @@ async def usage_csv(
     """The same counts as CSV, one line per hour, credential, kind and outcome."""
     account, _ = current
     window = await _window(session, account.tenant_id, infra, start, to, granularity, credential_id)
+    rows = await usage_rows(session, account.tenant_id, window, credential_id)
+    return csv_response(rows, window)
+
+
+def csv_response(rows: list[UsageRow], window: tuple[datetime, datetime]) -> Response:
+    """The usage CSV as a download (the API's and the dashboard's)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for row in await usage_rows(session, account.tenant_id, window, credential_id):
+    for row in rows:
         outcome = "denied" if row.code else "allowed"
         writer.writerow(
             (row.hour.isoformat(), row.credential_id, row.kind, outcome, row.code, row.count)
