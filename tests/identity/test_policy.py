@@ -4,6 +4,7 @@ and the one decision the exchange and the guard share."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from ipaddress import ip_network
 from types import SimpleNamespace
 
 import pytest
@@ -20,6 +21,7 @@ from fluide.identity.policy import (
     parse_rate_limit,
 )
 from fluide.kit.errors import ValidationFailed
+from fluide.kit.proxies import parse_address
 from fluide.kit.ratelimit import parse_limit
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -165,3 +167,31 @@ def test_no_policy_restricts_nothing_and_expiry_is_checked_first() -> None:
     both = CredentialPolicy.of(_row(expires_at=NOW, allowed_cidrs=dump_cidrs(["10.0.0.0/8"])))
     with pytest.raises(CredentialExpired):
         both.check(NOW.timestamp(), "192.0.2.1")
+
+
+ADDRESSES = st.one_of(
+    st.ip_addresses().map(str),
+    st.integers(min_value=0, max_value=31).map(lambda i: f"127.0.0.{i}"),
+    st.text(max_size=20),
+)
+
+
+@given(st.lists(ADDRESSES, max_size=30))
+def test_the_remembered_verdict_is_the_computed_one(addresses: list[str]) -> None:
+    """The hot path remembers each address's verdict; asked again (and again after the memory
+    is full and dropped) it answers what the slow computation says."""
+    cidrs = ["127.0.0.8/29", "2001:db8::/32", "10.0.0.0/8"]
+    policy = CredentialPolicy.of(_row(allowed_cidrs=dump_cidrs(cidrs)))
+    networks = [ip_network(c) for c in cidrs]
+    for address in addresses + addresses:
+        parsed = parse_address(address)
+        slow = parsed is not None and any(parsed in n for n in networks)
+        assert policy.allows(address) is slow
+
+
+def test_the_verdict_memory_is_bounded() -> None:
+    policy = CredentialPolicy.of(_row(allowed_cidrs=dump_cidrs(["10.0.0.0/8"])))
+    for i in range(10_000):
+        policy.allows(f"192.0.{i // 256}.{i % 256}")
+    assert policy.allows("10.1.2.3") and not policy.allows("192.0.0.1")
+    assert len(policy._verdicts) <= 4096

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from ipaddress import IPv6Network, ip_network
 from typing import Any
@@ -24,6 +24,7 @@ MAX_CIDRS = 100
 MAX_CIDR_LENGTH = 64
 RATE_UNITS = ("second", "minute", "hour", "day")
 MAX_RATE_AMOUNT = 1_000_000
+_MAX_VERDICTS = 4096
 # Dates a credential may expire at: from the Unix epoch to year 9000 (anything else is a typo).
 _LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
@@ -36,6 +37,9 @@ class CredentialPolicy:
     networks: tuple[Network, ...] | None = None  # the client must be in one of them
     rate_limit: str | None = None  # e.g. "100/second": replaces the global per-key limit
     scopes: frozenset[str] | None = None  # the credential's scopes now
+    # address → allowed, for the hot path (``ipaddress`` containment costs microseconds);
+    # bounded, and dropped with the policy when it changes.
+    _verdicts: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, row: Any) -> CredentialPolicy:
@@ -64,10 +68,16 @@ class CredentialPolicy:
         cannot read is outside every network)."""
         if self.networks is None:
             return True
-        parsed = parse_address(address) if address else None
-        if parsed is None:
+        if not address:
             return False
-        return any(parsed in network for network in self.networks)
+        verdict = self._verdicts.get(address)
+        if verdict is None:
+            parsed = parse_address(address)
+            verdict = parsed is not None and any(parsed in n for n in self.networks)
+            if len(self._verdicts) >= _MAX_VERDICTS:
+                self._verdicts.clear()
+            self._verdicts[address] = verdict
+        return verdict
 
     def check(self, now: float, address: str | None) -> None:
         """Raise the error of the first policy the call breaks: expiry, then the address."""
