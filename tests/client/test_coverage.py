@@ -41,6 +41,9 @@ EXCLUDED = {
     ("POST", "/api/v1/auth/credentials/{credential_id}/revoke"): ACCOUNT,
     ("POST", "/api/v1/auth/credentials/{credential_id}/rotate-secret"): ACCOUNT,
     ("GET", "/api/v1/auth/audit"): ACCOUNT,
+    ("PATCH", "/api/v1/auth/credentials/{credential_id}"): ACCOUNT,
+    ("GET", "/api/v1/auth/usage"): ACCOUNT,
+    ("GET", "/api/v1/auth/usage.csv"): ACCOUNT,
 }
 
 
