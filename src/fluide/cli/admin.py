@@ -221,6 +221,32 @@ POLICY_FIELDS = {
 }
 
 
+def _policy_values(
+    expires_at: str | None,
+    allow: list[str] | None,
+    rate_limit: str | None,
+    scopes: str | None,
+    clear: list[str],
+) -> dict[str, object]:
+    values: dict[str, object] = {}
+    if expires_at is not None:
+        try:
+            values["expires_at"] = datetime.fromisoformat(expires_at)
+        except ValueError:
+            raise CliError(f"--expires-at: not an ISO 8601 date and time: {expires_at!r}") from None
+    if allow:
+        values["allowed_cidrs"] = allow
+    if rate_limit is not None:
+        values["rate_limit"] = rate_limit
+    if scopes is not None:
+        values["scopes"] = scopes
+    for name in clear:
+        if name not in POLICY_FIELDS:
+            raise CliError(f"--clear takes one of {', '.join(POLICY_FIELDS)}, not {name!r}")
+        values[POLICY_FIELDS[name]] = None
+    return values
+
+
 @credentials_app.command("policy")
 @friendly
 def credentials_policy(
@@ -248,22 +274,7 @@ def credentials_policy(
     from fluide.cli import operations
     from fluide.identity.credentials import PolicyChange
 
-    values: dict[str, object] = {}
-    if expires_at is not None:
-        try:
-            values["expires_at"] = datetime.fromisoformat(expires_at)
-        except ValueError:
-            raise CliError(f"--expires-at: not an ISO 8601 date and time: {expires_at!r}") from None
-    if allow:
-        values["allowed_cidrs"] = allow
-    if rate_limit is not None:
-        values["rate_limit"] = rate_limit
-    if scopes is not None:
-        values["scopes"] = scopes
-    for name in clear or []:
-        if name not in POLICY_FIELDS:
-            raise CliError(f"--clear takes one of {', '.join(POLICY_FIELDS)}, not {name!r}")
-        values[POLICY_FIELDS[name]] = None
+    values = _policy_values(expires_at, allow, rate_limit, scopes, clear or [])
     if not values:
         raise CliError(
             "nothing to change: give --expires-at, --allow, --rate-limit, --scopes or --clear"
