@@ -12,7 +12,6 @@ import pytest
 from fastapi import Response
 from fastapi.routing import APIRoute
 
-from fluide.apidocs.catalogue import Kind, classify
 from fluide.app import App
 from fluide.dashboard.web import COOKIE_CHALLENGE
 from fluide.gateway.routes import EXCHANGE_PATHS
@@ -22,6 +21,7 @@ from fluide.identity.audit import Actor
 from fluide.identity.errors import EXCHANGE_CHALLENGE
 from fluide.identity.exchange.lane import ExchangeFastPath
 from fluide.identity.models import Credential
+from tests.apidocs.kinds import Kind, classify
 from tests.conftest import CLIENT_ID, Dev, bearer, create_dev, exchange
 
 TOKEN = "/api/v1/authorize/token"

@@ -22,7 +22,7 @@ from starlette.datastructures import State
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import fluide
-from fluide import dashboard
+from fluide import catalog, dashboard
 from fluide.apidocs import install_api_docs
 from fluide.gateway.core import Gateway
 from fluide.gateway.metrics import metrics_endpoint
@@ -124,8 +124,7 @@ def _fastapi(lifespan: Any) -> FastAPI:
     app = FastAPI(
         title="Fluide Connect API",
         version=fluide.__version__,
-        description="Developer platform in front of the Fluide HR, Payroll, Pay, Books and "
-        "Utils APIs.",
+        description=f"Developer platform in front of the Fluide {catalog.titles('and')} APIs.",
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,

@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks
 
-from fluide.apidocs.catalogue import Kind, classify
 from tests.apidocs.conftest import LiveServer
+from tests.apidocs.kinds import Kind, classify
 
 CLIENT_ID = "fluide-developer"
 # Bounded so the whole suite runs in a couple of minutes on CI's two cores.

@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import func, select
 
 from fluide.app import App
+from fluide.catalog import ALL_SCOPES
 from fluide.gateway.models import UsageDaily
 from fluide.identity import audit
 from fluide.identity.audit import Actor
 from fluide.identity.models import AuditEvent, Credential
-from fluide.identity.principal import ALL_SCOPES
 from fluide.kit.clock import FrozenClock
 from fluide.settings import Settings
 from tests.conftest import CLIENT_ID

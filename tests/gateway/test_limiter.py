@@ -33,13 +33,13 @@ def test_memory_window_counts_and_resets() -> None:
 
 
 def test_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    from fluide.gateway import limiter as module
+    from fluide.kit.ratelimit import base
 
-    monkeypatch.setattr(module, "_PRUNE_AT", 10)
+    monkeypatch.setattr(base, "PRUNE_AT", 10)
     limiter = ProductLimiter("3/minute")
     for i in range(25):
         limiter.hit_memory(f"key-{i}", 1_000_020.0)
-    assert len(limiter._windows) <= 10
+    assert len(limiter.memory.fixed) <= 10
 
 
 async def _app(tmp_path: Path, database_url: str, **overrides: object) -> App:

@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from fluide.app import App
+from fluide.catalog import ALL_SCOPES
 from fluide.identity import credentials
 from fluide.identity.audit import Actor
 from fluide.identity.models import AuditEvent, Credential
-from fluide.identity.principal import ALL_SCOPES
 from fluide.kit.clock import FrozenClock
 from tests.conftest import CLIENT_ID, Dev, bearer, create_dev, exchange
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fluide.identity.principal import ALL_SCOPES
+from fluide.catalog import ALL_SCOPES
 from tests.conftest import Dev, bearer
 from tests.products.helpers import approved_run, fund, headers_for
 

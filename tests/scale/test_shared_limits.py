@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import limits
 import pytest
 from bench.service import FluideServer
 
@@ -60,7 +61,8 @@ def _shared_count(dev: ScaleDev, limit: str = LIMIT) -> int:
     """The key's counter in Redis for the current window (read directly, not through a proxy)."""
     import redis
 
-    item = parse_limit(limit)
+    # Through the limits library: the key layout earlier releases wrote (kit.ratelimit.base).
+    item = limits.parse(limit)
     period = int(item.get_expiry())
     start = int(time.time()) // period * period
     client = redis.Redis.from_url(redis_or_skip())

@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from fluide.apidocs.openapi import build_openapi, error_responses
+from fluide.apidocs.openapi import build_openapi
+from fluide.apidocs.responses import error_responses
 from fluide.apidocs.routes import build_router
 
 __all__ = ["build_openapi", "error_responses", "install_api_docs"]

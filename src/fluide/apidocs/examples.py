@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
-import json
 import re
 from typing import Any
+
+from fluide.apidocs.security import API_KEY_PLACEHOLDER, CLIENT_ID
+from fluide.catalog import ALL_SCOPES, EXAMPLE_SCOPES
 
 TIMESTAMP = "2026-11-27T12:00:00Z"
 JWT_EXAMPLE = (
@@ -15,7 +17,7 @@ JWT_EXAMPLE = (
 
 # Field names whose example should look like the real thing.
 _BY_NAME: dict[str, Any] = {
-    "apiKey": "fl_dev_your_key",
+    "apiKey": API_KEY_PLACEHOLDER,
     "apiSecret": "fl_sk_your_secret",
     "accessToken": JWT_EXAMPLE,
     "sessionToken": "fl_sess_your_session_token",
@@ -24,11 +26,10 @@ _BY_NAME: dict[str, Any] = {
     "tenantId": "ten_01JDV6T2M3K4N5P6Q7R8S9T0VW",
     "accountId": "acc_01JDV6T2M3K4N5P6Q7R8S9T0VW",
     "credentialId": "cred_01JDV6T2M3K4N5P6Q7R8S9T0VW",
-    "fluideClientId": "fluide-developer",
-    "clientId": "fluide-developer",
-    "scope": "hr:read hr:write payroll:read payroll:write pay:read pay:write books:read "
-    "books:write utils:read",
-    "scopes": ["hr:read", "payroll:read"],
+    "fluideClientId": CLIENT_ID,
+    "clientId": CLIENT_ID,
+    "scope": " ".join(ALL_SCOPES),
+    "scopes": list(EXAMPLE_SCOPES),
     "email": "dev@example.com",
     "password": "correct-horse-battery",
     "requestId": "5f2b8c1e9a7d4f3b8e6a1c2d3e4f5a6b",
@@ -91,6 +92,11 @@ def example_of(
             if isinstance(value, dict):
                 merged.update(value)
         return merged
+    return _typed_example(schema, schemas, depth)
+
+
+def _typed_example(schema: dict[str, Any], schemas: dict[str, Any], depth: int) -> Any:
+    """The example of a schema by its ``type`` (the first that is not null)."""
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), None)
@@ -177,87 +183,47 @@ def _fits(value: Any, schema: dict[str, Any], schemas: dict[str, Any]) -> bool:
     return any(checks.get(k, False) for k in kinds)
 
 
-# ---- Node.js code samples (x-codeSamples) ----------------------------------------------------
-
-NODE_HEADER = (
-    "// Node.js 18+ (built-in fetch). Save as sample.mjs, set FLUIDE_BASE_URL, FLUIDE_API_KEY\n"
-    "// and FLUIDE_API_SECRET, then: node sample.mjs\n"
-)
-# Exchange once, keep the token until shortly before it expires (DESIGN §1, step 1). expiresIn
-# is relative, so the caller's own clock decides, whatever the server's clock says.
-NODE_EXCHANGE = """const base = process.env.FLUIDE_BASE_URL;
-const apiKey = process.env.FLUIDE_API_KEY;
-const clientId = "fluide-developer";
-
-let cached = null;
-async function accessToken() {
-  if (cached && Date.now() < cached.refreshAt) return cached.token;
-  const res = await fetch(`${base}/api/v1/authorize/token`, {
-    method: "POST",
-    headers: {
-      "X-Fluide-Api-Key": apiKey,
-      "X-Fluide-Api-Secret": process.env.FLUIDE_API_SECRET,
-      "X-Fluide-Client-Id": clientId,
-    },
-  });
-  const body = await res.json();
-  if (!res.ok) throw new Error(`${res.status} ${body.code}: ${body.message}`);
-  // Refresh a minute before exp, by this machine's clock.
-  cached = { token: body.accessToken, refreshAt: Date.now() + (body.expiresIn - 60) * 1000 };
-  return cached.token;
-}
-"""
+def add_request_example(op: dict[str, Any], schemas: dict[str, Any], exchange: bool) -> Any | None:
+    """Give the JSON request body an example (``exchange``: the token exchange's own)."""
+    media = op.get("requestBody", {}).get("content", {}).get("application/json")
+    if media is None:
+        return None
+    if exchange:
+        # No scope in the example: a pasted example should not narrow the playground's token.
+        example: Any = {
+            "apiKey": API_KEY_PLACEHOLDER,
+            "apiSecret": "fl_sk_your_secret",
+            "clientId": CLIENT_ID,
+        }
+    else:
+        example = example_of(media.get("schema", {}), schemas)
+    if example is not None and "example" not in media and "examples" not in media:
+        media["example"] = example
+    return media.get("example")
 
 
-def node_sample(
-    kind: str, method: str, path: str, body: Any | None, *, answer: str, idempotent: bool
-) -> str:
-    """A runnable Node.js sample for one operation. ``kind``: product, developer, exchange,
-    account or public (``catalogue.Kind`` values); ``answer``: json, binary or none."""
-    if kind == "exchange":
-        return (
-            NODE_HEADER
-            + NODE_EXCHANGE
-            + "\nawait accessToken();\n"
-            + ("console.log(`token cached until ${new Date(cached.refreshAt).toISOString()}`);")
-        )
-    headers: list[str] = []
-    prelude = "const base = process.env.FLUIDE_BASE_URL;\n"
-    if kind in ("product", "developer"):
-        prelude = NODE_EXCHANGE
-        headers += [
-            "Authorization: `Bearer ${await accessToken()}`",
-            '"X-Fluide-Api-Key": apiKey',
-            '"X-Fluide-Client-Id": clientId',
-        ]
-    elif kind == "account":
-        headers.append("Authorization: `Bearer ${process.env.FLUIDE_SESSION}`")
-    imports = ""
-    if idempotent:
-        imports = 'import { randomUUID } from "node:crypto";\n\n'
-        headers.append('"Idempotency-Key": randomUUID()')
-    if body is not None:
-        headers.append('"Content-Type": "application/json"')
-    return NODE_HEADER + imports + prelude + "\n" + _node_call(method, path, headers, body, answer)
-
-
-def _node_call(method: str, path: str, headers: list[str], body: Any | None, answer: str) -> str:
-    options = [f'  method: "{method.upper()}",']
-    if headers:
-        options.append("  headers: {\n" + "".join(f"    {h},\n" for h in headers) + "  },")
-    if body is not None:
-        literal = json.dumps(body, indent=2, ensure_ascii=False).replace("\n", "\n  ")
-        options.append(f"  body: JSON.stringify({literal}),")
-    show = {
-        "json": "console.log(JSON.stringify(await res.json(), null, 2));",
-        "binary": "const bytes = Buffer.from(await res.arrayBuffer());\n"
-        'console.log(`${bytes.length} bytes of ${res.headers.get("content-type")}`);',
-        "none": "console.log(res.status);",
-    }[answer]
-    return (
-        f"const res = await fetch(`${{base}}{path}`, {{\n" + "\n".join(options) + "\n});\n"
-        "if (!res.ok) {\n"
-        "  const error = await res.json();\n"
-        "  throw new Error(`${res.status} ${error.code}: ${error.message}`);\n"
-        "}\n" + show
-    )
+def add_response_examples(responses: dict[str, Any], schemas: dict[str, Any], path: str) -> None:
+    for status, resp in responses.items():
+        if not status.startswith("2"):
+            continue
+        media = resp.get("content", {}).get("application/json")
+        if media is None or "example" in media or "examples" in media:
+            continue
+        schema = media.get("schema", {})
+        if path.endswith("jwks.json"):
+            media["example"] = {
+                "keys": [
+                    {
+                        "kty": "EC",
+                        "crv": "P-256",
+                        "kid": "key_01JDV6T2M3K4N5P6Q7R8S9T0VW",
+                        "alg": "ES256",
+                        "use": "sig",
+                        "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                        "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+                    }
+                ]
+            }
+            continue
+        if schema:
+            media["example"] = example_of(schema, schemas)

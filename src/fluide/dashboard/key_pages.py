@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import Response
 
+from fluide.catalog import ALL_SCOPES
 from fluide.dashboard.web import (
     PREFIX,
     WARN_BEFORE,
@@ -27,7 +28,6 @@ from fluide.dashboard.web import (
 )
 from fluide.identity import credentials
 from fluide.identity.deps import CredentialsDep, SessionTokensDep
-from fluide.identity.principal import ALL_SCOPES
 from fluide.kit.uow import DbSession, InfraDep
 
 router = APIRouter(prefix=PREFIX, route_class=HtmlRoute, include_in_schema=False)

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import Response
 
+from fluide.catalog import ALL_SCOPES
 from fluide.dashboard.web import (
     PREFIX,
     CsrfChecked,
@@ -30,7 +31,6 @@ from fluide.identity import credentials
 from fluide.identity.credentials import PolicyChange
 from fluide.identity.deps import CredentialsDep
 from fluide.identity.policy import load_cidrs
-from fluide.identity.principal import ALL_SCOPES
 from fluide.kit.errors import ValidationFailed
 from fluide.kit.uow import DbSession, InfraDep
 

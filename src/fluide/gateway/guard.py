@@ -26,6 +26,8 @@ from fastapi.params import Depends as DependsParam
 from fastapi.routing import APIRoute
 from starlette.types import Receive, Scope, Send
 
+from fluide import catalog
+from fluide.catalog import ALL_SCOPES, Access, declares
 from fluide.identity.authn import check_caller, read_headers
 from fluide.identity.deps import identity_state
 from fluide.identity.errors import InsufficientScope
@@ -33,8 +35,6 @@ from fluide.identity.principal import Principal
 from fluide.kit.errors import AppError, RateLimited, app_error_response
 from fluide.kit.routing import PrefixRouter
 from fluide.kit.uow import get_infra
-
-PRODUCT_TAGS = {"hr": "HR", "payroll": "Payroll", "pay": "Pay", "books": "Books", "utils": "Utils"}
 
 
 def guard(request: Request) -> Principal:
@@ -105,9 +105,13 @@ def require_scope(scope: str, *also: str) -> Any:
     required = tuple(dict.fromkeys((scope, *also)))  # order kept, repeats dropped
     if not all(required):
         raise ValueError("require_scope needs non-empty scope names")
+    unknown = [s for s in required if s not in ALL_SCOPES]
+    if unknown:  # a typo would lock every caller out: refuse it when the route is declared
+        raise ValueError(f"require_scope: no such scope {unknown} (fluide.catalog.ALL_SCOPES)")
 
     need = frozenset(required)
 
+    @declares(Access.PRODUCT)
     async def check(request: Request) -> None:
         await _check_scope_and_limit(request, required, need)
 
@@ -181,9 +185,6 @@ def route_scopes(route: object, dependencies: Sequence[object] = ()) -> list[str
 
 def guarded_router(product: str) -> APIRouter:
     """An APIRouter under ``/api/v1/<product>``: every route behind it passes the guard."""
-    if product not in PRODUCT_TAGS:
-        raise ValueError(f"unknown product {product!r}")
+    p = catalog.product(product)  # ValueError for a product the catalogue does not have
     # A PrefixRouter refuses a path outside /api/v1/<product> at once (kit.routing).
-    return PrefixRouter(
-        prefix=f"/api/v1/{product}", tags=[PRODUCT_TAGS[product]], route_class=GuardedRoute
-    )
+    return PrefixRouter(prefix=p.prefix, tags=[p.title], route_class=GuardedRoute)

@@ -18,10 +18,9 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Mount, compile_path
 
+from fluide.catalog import PRODUCT_PREFIXES
 from fluide.gateway.guard import route_scopes
 
-PRODUCTS = ("hr", "payroll", "pay", "books", "utils")
-PRODUCT_PREFIXES = tuple(f"/api/v1/{p}" for p in PRODUCTS)
 # The token exchange (DESIGN §3.2) and its legacy alias: the only routes that take
 # ``X-Fluide-Api-Secret`` (check 1 refuses it everywhere else). Kept equal to the exchange
 # router's paths by tests/gateway/test_exposure.py.

@@ -11,13 +11,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fluide.catalog import ALL_SCOPES
 from fluide.identity import audit, formats, policy
 from fluide.identity.audit import Actor
 from fluide.identity.errors import CredentialRevoked, InsufficientScope, TokenRevoked
 from fluide.identity.feed import note_change
 from fluide.identity.hashing import SecretHasher
 from fluide.identity.models import Credential, RevocationEvent
-from fluide.identity.principal import ALL_SCOPES
 from fluide.kit.clock import Clock, system_clock
 from fluide.kit.errors import NotFound, ValidationFailed
 from fluide.kit.ids import new_id

@@ -7,18 +7,6 @@ from typing import Any
 
 from fluide.identity.errors import AuthorizationMalformed, AuthorizationMissing
 
-ALL_SCOPES = (
-    "hr:read",
-    "hr:write",
-    "payroll:read",
-    "payroll:write",
-    "pay:read",
-    "pay:write",
-    "books:read",
-    "books:write",
-    "utils:read",
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Principal:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from fluide.catalog import Access, declares
 from fluide.identity.audit import Actor
 from fluide.identity.authn import check_caller, read_headers
 from fluide.identity.credentials import Credentials
@@ -40,6 +41,7 @@ def request_actor(request: Request) -> Actor:
     )
 
 
+@declares(Access.DEVELOPER)
 def developer_principal(request: Request) -> Principal:
     """Bearer + client id (+ API key if sent, and then it must match): checks 2–10
     (``identity.authn``), no database. Check 1 (a secret header: 400 and the exposure flag)
@@ -87,6 +89,7 @@ async def _actor_dependency(request: Request) -> Actor:
     return request_actor(request)
 
 
+@declares(Access.DEVELOPER)
 async def _principal_dependency(request: Request) -> Principal:
     return developer_principal(request)
 

@@ -15,9 +15,9 @@ from datetime import timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fluide.catalog import ALL_SCOPES
 from fluide.identity.models import Credential, IssuedToken, RevocationEvent
 from fluide.identity.policy import CredentialPolicy
-from fluide.identity.principal import ALL_SCOPES
 from fluide.kit.clock import system_clock
 
 REREAD_WINDOW = timedelta(seconds=30)

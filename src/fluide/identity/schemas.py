@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
+from fluide.catalog import EXAMPLE_SCOPES
 from fluide.identity.models import Credential
 from fluide.identity.policy import MAX_CIDR_LENGTH, MAX_CIDRS, load_cidrs
 from fluide.kit.mailbox import EmailAddress
@@ -17,7 +18,7 @@ class TokenRequest(CamelModel):
     api_key: str | None = Field(None, max_length=256, examples=["fl_dev_your_key"])
     api_secret: str | None = Field(None, max_length=256, examples=["fl_sk_your_secret"])
     client_id: str | None = Field(None, max_length=128, examples=["fluide-developer"])
-    scope: str | None = Field(None, max_length=1000, examples=["hr:read payroll:read"])
+    scope: str | None = Field(None, max_length=1000, examples=[" ".join(EXAMPLE_SCOPES)])
 
 
 class TokenResponse(CamelModel):

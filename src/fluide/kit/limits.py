@@ -11,6 +11,7 @@ API takes small JSON documents only.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -95,78 +96,12 @@ class LimitsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers: list[tuple[bytes, bytes]] = scope["headers"]
-        total = 0
-        content_length: bytes | None = None
-        content_type = b""
-        bad_header: str | None = None
-        problem = ""
-        for name, value in headers:
-            size = len(name) + len(value)
-            total += size
-            if len(value) > self.max_header_value_bytes:
-                await _refuse(scope, send, 431, "HEADERS_TOO_LARGE", "Request headers too large")
-                return
-            if name == b"content-length":
-                content_length = value
-            elif name == b"content-type":
-                content_type = value.lower()
-            elif bad_header is None:
-                if name in _CHECKED or name.startswith(_CHECKED_PREFIX):
-                    if not _PRINTABLE.match(value):  # NUL included
-                        bad_header, problem = name.decode("latin-1"), "must be printable ASCII"
-                elif 0 in value:
-                    bad_header, problem = name.decode("latin-1"), _NO_NUL
-        if total > self.max_header_bytes:
-            await _refuse(scope, send, 431, "HEADERS_TOO_LARGE", "Request headers too large")
+        content_type = await self._check_head(scope, send)
+        if content_type is None:
             return
-        if bad_header is not None:
-            await _refuse(
-                scope,
-                send,
-                400,
-                "VALIDATION_FAILED",
-                "Request validation failed",
-                {_header_label(bad_header): [problem]},
-            )
+        body = await self._read_body(scope, receive, send)
+        if body is None:
             return
-        if (where := _nul_in_target(scope)) is not None:
-            await _refuse_nul(scope, send, where)
-            return
-        if content_length is not None:
-            try:
-                declared = int(content_length)
-            except ValueError:
-                declared = -1
-            if declared < 0:
-                await _refuse(
-                    scope,
-                    send,
-                    400,
-                    "VALIDATION_FAILED",
-                    "Request validation failed",
-                    {"Content-Length": ["must be a non-negative integer"]},
-                )
-                return
-            if declared > self.max_body_bytes:
-                await _refuse(scope, send, 413, "PAYLOAD_TOO_LARGE", "Request body too large")
-                return
-
-        chunks: list[bytes] = []
-        received = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away: nothing to answer
-                return
-            chunk = message.get("body", b"")
-            received += len(chunk)
-            if received > self.max_body_bytes:
-                await _refuse(scope, send, 413, "PAYLOAD_TOO_LARGE", "Request body too large")
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
         if body and nul_in_body(body, content_type):
             await _refuse_nul(scope, send, "body")
             return
@@ -195,6 +130,100 @@ class LimitsMiddleware:
             return await receive()  # after the body: wait for the disconnect, as usual
 
         await self.app(scope, replay, send)
+
+    async def _check_head(self, scope: Scope, send: Send) -> bytes | None:
+        """Headers, target and declared length, in that order: the request's content type
+        (lowercased), or None once a refusal has been sent."""
+        head = _scan_headers(scope["headers"], self.max_header_value_bytes)
+        if head.value_too_large or head.total > self.max_header_bytes:
+            await _refuse(scope, send, 431, "HEADERS_TOO_LARGE", "Request headers too large")
+            return None
+        if head.bad_header is not None:
+            await _refuse(
+                scope,
+                send,
+                400,
+                "VALIDATION_FAILED",
+                "Request validation failed",
+                {_header_label(head.bad_header): [head.problem]},
+            )
+            return None
+        if (where := _nul_in_target(scope)) is not None:
+            await _refuse_nul(scope, send, where)
+            return None
+        if head.content_length is not None:
+            try:
+                declared = int(head.content_length)
+            except ValueError:
+                declared = -1
+            if declared < 0:
+                await _refuse(
+                    scope,
+                    send,
+                    400,
+                    "VALIDATION_FAILED",
+                    "Request validation failed",
+                    {"Content-Length": ["must be a non-negative integer"]},
+                )
+                return None
+            if declared > self.max_body_bytes:
+                await _refuse(scope, send, 413, "PAYLOAD_TOO_LARGE", "Request body too large")
+                return None
+        return head.content_type
+
+    async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
+        """The whole body, counted as it arrives; None once refused (or the client left)."""
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away: nothing to answer
+                return None
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_body_bytes:
+                await _refuse(scope, send, 413, "PAYLOAD_TOO_LARGE", "Request body too large")
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+@dataclass(slots=True)
+class _Head:
+    """What one pass over the headers found."""
+
+    total: int = 0
+    content_length: bytes | None = None
+    content_type: bytes = b""
+    bad_header: str | None = None
+    problem: str = ""
+    value_too_large: bool = False
+
+
+def _scan_headers(headers: list[tuple[bytes, bytes]], max_value_bytes: int) -> _Head:
+    """Sizes, the two body headers, and the first header with a forbidden byte. Stops at the
+    first value over ``max_value_bytes`` (refused before anything else)."""
+    head = _Head()
+    for name, value in headers:
+        head.total += len(name) + len(value)
+        if len(value) > max_value_bytes:
+            head.value_too_large = True
+            return head
+        if name == b"content-length":
+            head.content_length = value
+        elif name == b"content-type":
+            head.content_type = value.lower()
+        elif head.bad_header is None:
+            if name in _CHECKED or name.startswith(_CHECKED_PREFIX):
+                if not _PRINTABLE.match(value):  # NUL included
+                    head.bad_header, head.problem = (
+                        name.decode("latin-1"),
+                        "must be printable ASCII",
+                    )
+            elif 0 in value:
+                head.bad_header, head.problem = name.decode("latin-1"), _NO_NUL
+    return head
 
 
 async def _refuse_nul(scope: Scope, send: Send, where: str) -> None:

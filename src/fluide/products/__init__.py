@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 
 def routers() -> list[APIRouter]:
+    from fluide.catalog import PRODUCT_NAMES
     from fluide.products import health
     from fluide.products.books.routes import router as books
     from fluide.products.hr.routes import router as hr
@@ -19,7 +20,7 @@ def routers() -> list[APIRouter]:
     from fluide.products.payroll.routes import router as payroll
     from fluide.products.utils.routes import router as utils
 
-    health_routers = [health.router(name) for name in ("hr", "payroll", "pay", "books", "utils")]
+    health_routers = [health.router(name) for name in PRODUCT_NAMES]
     return [*health_routers, hr, payroll, pay, books, utils]
 
 

@@ -10,17 +10,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from fluide import catalog
 from fluide.gateway import guarded_router, require_scope
 from fluide.identity.schemas import Health
 from fluide.kit.uow import get_infra
-
-READ_SCOPE = {
-    "hr": "hr:read",
-    "payroll": "payroll:read",
-    "pay": "pay:read",
-    "books": "books:read",
-    "utils": "utils:read",
-}
 
 
 def router(product: str) -> APIRouter:
@@ -32,7 +25,7 @@ def router(product: str) -> APIRouter:
         "/health",
         response_model=Health,
         responses={503: {"model": Health}},
-        dependencies=[require_scope(READ_SCOPE[product])],
+        dependencies=[require_scope(catalog.product(product).read_scope)],
         operation_id=f"{product}.health",
     )
     async def health(request: Request) -> Response:

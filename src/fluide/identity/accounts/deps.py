@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from fluide.catalog import Access, declares
 from fluide.identity.accounts.service import Accounts
 from fluide.identity.accounts.signin import SignIn
 from fluide.identity.models import Account, AccountSession
@@ -38,6 +39,7 @@ AccountsDep = Annotated[Accounts, Depends(_accounts)]
 SignInDep = Annotated[SignIn, Depends(_signin)]
 
 
+@declares(Access.ACCOUNT)
 async def account_session(
     request: Request, session: DbSession, accounts: AccountsDep
 ) -> tuple[Account, AccountSession]:

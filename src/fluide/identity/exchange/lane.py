@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
+from fluide.catalog import Access, declares
 from fluide.identity import tokens
 from fluide.identity.audit import Actor
 from fluide.identity.authn import read_headers
@@ -60,6 +61,7 @@ _NO_STORE_RAW = ((b"cache-control", b"no-store"),)
     openapi_extra=_EXCHANGE_BODY,
     include_in_schema=False,
 )
+@declares(Access.EXCHANGE)
 async def exchange_token(request: Request) -> Response:
     """Exchange an API key and secret for a short-lived access token."""
     # No dependencies and no database session: the exchange reads through the credential

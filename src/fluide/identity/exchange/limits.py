@@ -1,10 +1,10 @@
 """The exchange's limits (DESIGN §3.2): they shed abuse, and never let someone who lacks the
 secret deny its owner.
 
-Every attempt first spends its address's budget (``spend``); the key's budget is spent only
-once the secret verified. A *failing* attempt (``failed``: wrong secret, unknown or malformed
-key, bogus client id) is answered 429 while its (key, address) or its address is locked out,
-otherwise counted in both failure windows and answered with its own error.
+Every attempt first spends its address's budget (``admit``); the key's budget is spent only
+once the secret verified (``verified``). A *failing* attempt (``failed``: wrong secret, unknown
+or malformed key, bogus client id) is answered 429 while its (key, address) or its address is
+locked out, otherwise counted in both failure windows and answered with its own error.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ def key_hint(api_key: str) -> str:
 
 
 class ExchangeLimits:
+    """The exchange's one way to its limits: ``admit`` every attempt, then ``failed`` or
+    ``verified`` (module doc). Kept in ``limiter``; denials go through ``deny``."""
+
     def __init__(self, settings: Settings, limiter: RateLimiter, deny: Deny) -> None:
         self.settings = settings
         self.limiter = limiter
@@ -48,9 +51,22 @@ class ExchangeLimits:
             (s.exchange_failure_limit_long, ("xfail-ip", ip)),
         )
 
-    async def spend(self, actor: Actor, api_key: str, budget: LimitIds) -> None:
-        """Spend one unit of a budget, or answer 429. Decided in the process (in memory, no
-        await; with Redis through ``RateLimiter.check_and_hit_shared``'s shared windows)."""
+    async def admit(self, actor: Actor, api_key: str) -> None:
+        """Before any work: spend the address's budget, or answer 429. It sheds a flood from one
+        address before the secret is even looked at."""
+        budget = (self.settings.exchange_limit_per_ip, ("xip", actor.source_ip or "-"))
+        await self._spend(actor, api_key, budget)
+
+    async def verified(self, actor: Actor, api_key: str) -> None:
+        """The secret verified: spend the key's budget, or answer 429. Only here, so nobody who
+        lacks the secret can spend it (DESIGN §3.2)."""
+        await self._spend(
+            actor, api_key, (self.settings.exchange_limit_per_key, ("xkey", api_key[:64]))
+        )
+
+    async def _spend(self, actor: Actor, api_key: str, budget: LimitIds) -> None:
+        # Decided in the process (in memory, no await; with Redis through
+        # ``RateLimiter.check_and_hit_shared``'s shared windows: no round trip per attempt).
         _, refused = await self.limiter.check_and_hit_shared((), (budget,))
         if refused is not None:
             raise await self.deny(

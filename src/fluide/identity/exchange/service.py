@@ -108,13 +108,10 @@ class Exchange:
         if missing:
             raise ValidationFailed("Missing required header(s)", errors=missing)
         assert api_key and api_secret and client_id
-        conf = self.settings
         limits = self.limits
-        # Every attempt spends its address's budget first: it sheds a flood from one address
-        # before any work. The key's budget is spent below, only once the secret verified, so
-        # nobody who lacks the secret can spend it (DESIGN §3.2).
-        ip_budget = (conf.exchange_limit_per_ip, ("xip", actor.source_ip or "-"))
-        await limits.spend(actor, api_key, ip_budget)
+        # Every attempt spends its address's budget first, before any work; the key's budget is
+        # spent below, only once the secret verified (DESIGN §3.2, ``ExchangeLimits``).
+        await limits.admit(actor, api_key)
         if self.state.clients.get(client_id) != "active":
             raise await limits.failed(actor, api_key, ClientIdInvalid())
 
@@ -129,7 +126,7 @@ class Exchange:
         which = self.hasher.live_secret(digest, cred, self.clock)
         if which is None:
             cred, which = await self._verify_slow(actor, api_key, digest)
-        await limits.spend(actor, api_key, (conf.exchange_limit_per_key, ("xkey", key)))
+        await limits.verified(actor, api_key)
         await self._within_policy(actor, cred)
         granted = await self._granted(actor, cred, scope)
         return await self._issue(actor, cred, client_id, " ".join(granted), which == "current")

@@ -20,7 +20,7 @@ from fluide.kit.queries import get_owned, paged
 from fluide.products.books import service as books
 from fluide.products.hr import service as hr
 from fluide.products.payroll import rules as statutory
-from fluide.products.payroll.calc import monthly_payslip
+from fluide.products.payroll.calc import PayslipFigures, monthly_payslip
 from fluide.products.payroll.models import PayrollRun, PayrollSettings, Payslip
 from fluide.products.payroll.schemas import (
     BandIO,
@@ -153,15 +153,7 @@ async def put_settings(
 async def create_run(
     session: AsyncSession, tenant_id: str, data: RunCreate, now: datetime
 ) -> PayrollRun:
-    employees = await hr.payroll_employees(session, tenant_id, data.employee_ids)
-    if data.currency:
-        employees = [e for e in employees if e.currency == data.currency]
-    if not employees:
-        raise PayrollNoEmployees
-    currencies = {e.currency for e in employees}
-    if len(currencies) > 1:
-        raise PayrollMixedCurrencies
-    currency = currencies.pop()
+    employees = await _run_employees(session, tenant_id, data)
     table = await rules_table(session, tenant_id)
     run = PayrollRun(
         id=new_id("prun"),
@@ -169,7 +161,7 @@ async def create_run(
         period_month=data.period_month,
         period_year=data.period_year,
         pay_date=data.pay_date,
-        currency=currency,
+        currency=employees[0].currency,
         status="DRAFT",
         employee_count=len(employees),
         total_gross=Decimal(0),
@@ -182,41 +174,9 @@ async def create_run(
     )
     session.add(run)
     for e in employees:
-        rules = statutory.rules_for(table, e.country_code, data.pay_date)
-        if rules is None:
-            raise PayrollRulesMissing(
-                f"No statutory rules for country {e.country_code} on {data.pay_date.isoformat()}"
-            )
-        if rules.currency != e.currency:
-            raise ValidationFailed(
-                errors={
-                    "currency": [
-                        f"employee {e.employee_code} is paid in {e.currency} but the "
-                        f"{e.country_code} rules are in {rules.currency}"
-                    ]
-                }
-            )
+        rules = _employee_rules(table, e, data.pay_date)
         fig = monthly_payslip(e.annual_salary, e.currency, rules)
-        session.add(
-            Payslip(
-                id=new_id("pslip"),
-                tenant_id=tenant_id,
-                run_id=run.id,
-                employee_id=e.id,
-                employee_code=e.employee_code,
-                employee_name=e.full_name,
-                country_code=e.country_code,
-                currency=e.currency,
-                gross=fig.gross,
-                income_tax=fig.income_tax,
-                pension=fig.pension,
-                net=fig.net,
-                bank_account_number=e.bank_account_number,
-                bank_code=e.bank_code,
-                rules_source=rules.source[:500],
-                created_at=now,
-            )
-        )
+        session.add(_payslip(run, e, rules, fig, now))
         run.total_gross += fig.gross
         run.total_income_tax += fig.income_tax
         run.total_pension += fig.pension
@@ -228,6 +188,67 @@ async def create_run(
         )
     await session.flush()
     return run
+
+
+async def _run_employees(
+    session: AsyncSession, tenant_id: str, data: RunCreate
+) -> list[hr.PayrollEmployee]:
+    """The run's employees: at least one, all paid in one currency."""
+    employees = await hr.payroll_employees(session, tenant_id, data.employee_ids)
+    if data.currency:
+        employees = [e for e in employees if e.currency == data.currency]
+    if not employees:
+        raise PayrollNoEmployees
+    if len({e.currency for e in employees}) > 1:
+        raise PayrollMixedCurrencies
+    return employees
+
+
+def _employee_rules(
+    table: list[statutory.StatutoryRules], e: hr.PayrollEmployee, pay_date: date
+) -> statutory.StatutoryRules:
+    rules = statutory.rules_for(table, e.country_code, pay_date)
+    if rules is None:
+        raise PayrollRulesMissing(
+            f"No statutory rules for country {e.country_code} on {pay_date.isoformat()}"
+        )
+    if rules.currency != e.currency:
+        raise ValidationFailed(
+            errors={
+                "currency": [
+                    f"employee {e.employee_code} is paid in {e.currency} but the "
+                    f"{e.country_code} rules are in {rules.currency}"
+                ]
+            }
+        )
+    return rules
+
+
+def _payslip(
+    run: PayrollRun,
+    e: hr.PayrollEmployee,
+    rules: statutory.StatutoryRules,
+    fig: PayslipFigures,
+    now: datetime,
+) -> Payslip:
+    return Payslip(
+        id=new_id("pslip"),
+        tenant_id=run.tenant_id,
+        run_id=run.id,
+        employee_id=e.id,
+        employee_code=e.employee_code,
+        employee_name=e.full_name,
+        country_code=e.country_code,
+        currency=e.currency,
+        gross=fig.gross,
+        income_tax=fig.income_tax,
+        pension=fig.pension,
+        net=fig.net,
+        bank_account_number=e.bank_account_number,
+        bank_code=e.bank_code,
+        rules_source=rules.source[:500],
+        created_at=now,
+    )
 
 
 async def get_run(session: AsyncSession, tenant_id: str, run_id: str) -> PayrollRun:

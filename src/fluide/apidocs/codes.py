@@ -1,73 +1,13 @@
-"""Which routes need which credentials, and which error codes each kind of route can answer.
-
-Classification is by path only, so routes the products add later are documented without
-touching this package (DESIGN §3.2–3.5).
-"""
+"""The error codes each kind of route can answer, in the order they are checked (DESIGN
+§3.2–3.5), plus those only one identity route answers."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from enum import Enum
 
+from fluide.catalog import Access
 from fluide.identity import errors as ie
 from fluide.kit import errors as ke
-
-PRODUCTS = {"hr": "HR", "payroll": "Payroll", "pay": "Pay", "books": "Books", "utils": "Utils"}
-EXCHANGE_PATH = "/api/v1/authorize/token"
-CLIENT_ID = "fluide-developer"
-API_KEY_PLACEHOLDER = "fl_dev_your_key"
-
-_PRODUCT = re.compile(r"^/api/v1/(" + "|".join(PRODUCTS) + r")(/|$)")
-_DEVELOPER = re.compile(
-    r"^/api/v1/(authorize/(current|rotate-secret|revoke)|auth-context/\{[^/]+\})$"
-)
-_ACCOUNT_PUBLIC = {
-    "/api/v1/auth/signup",
-    "/api/v1/auth/verify",
-    "/api/v1/auth/verify/resend",
-    "/api/v1/auth/signin",
-    "/api/v1/auth/.well-known/jwks.json",
-}
-
-
-class Kind(Enum):
-    PRODUCT = "product"
-    EXCHANGE = "exchange"
-    DEVELOPER = "developer"
-    ACCOUNT = "account"
-    PUBLIC = "public"
-
-
-def classify(path: str) -> Kind:
-    if _PRODUCT.match(path):
-        return Kind.PRODUCT
-    if path == EXCHANGE_PATH:
-        return Kind.EXCHANGE
-    if _DEVELOPER.match(path):
-        return Kind.DEVELOPER
-    if path.startswith("/api/v1/auth/") and path not in _ACCOUNT_PUBLIC:
-        return Kind.ACCOUNT
-    return Kind.PUBLIC
-
-
-def product_of(path: str) -> str | None:
-    m = _PRODUCT.match(path)
-    return m.group(1) if m else None
-
-
-# Security requirements (OpenAPI: a list of alternatives, each an AND of schemes).
-SECURITY: dict[Kind, list[dict[str, list[str]]]] = {
-    Kind.PRODUCT: [{"bearer": [], "fluideApiKey": [], "fluideClientId": []}],
-    Kind.EXCHANGE: [{"fluideApiKey": [], "fluideApiSecret": [], "fluideClientId": []}],
-    # The API key is optional on the developer session, but must match the token when sent.
-    Kind.DEVELOPER: [
-        {"bearer": [], "fluideClientId": [], "fluideApiKey": []},
-        {"bearer": [], "fluideClientId": []},
-    ],
-    Kind.ACCOUNT: [{"fluideSession": []}],
-    Kind.PUBLIC: [],
-}
 
 
 @dataclass(frozen=True)
@@ -167,7 +107,7 @@ def insufficient_scope(scopes: tuple[str, ...]) -> ErrorCode:
 
 
 def error_codes(
-    kind: Kind,
+    access: Access,
     method: str,
     path: str,
     *,
@@ -176,7 +116,7 @@ def error_codes(
 ) -> list[ErrorCode]:
     """Every error this operation can answer, in guard order then route order."""
     codes: list[ErrorCode] = []
-    if kind is Kind.PRODUCT:
+    if access is Access.PRODUCT:
         codes += GUARD
         if has_input:
             codes.append(VALIDATION)
@@ -184,13 +124,13 @@ def error_codes(
         if "{" in path:
             codes.append(NOT_FOUND)
         codes.append(RATE_LIMITED)
-    elif kind is Kind.EXCHANGE:
+    elif access is Access.EXCHANGE:
         codes += EXCHANGE
-    elif kind is Kind.DEVELOPER:
+    elif access is Access.DEVELOPER:
         codes += DEVELOPER_CHECKS
         if has_input:
             codes.append(VALIDATION)
-    elif kind is Kind.ACCOUNT:
+    elif access is Access.ACCOUNT:
         codes += [SECRET_NOT_ALLOWED, SESSION_REQUIRED]
         if has_input:
             codes.append(VALIDATION)
