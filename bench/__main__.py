@@ -31,6 +31,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--connections", type=int, default=None, help="wrk connections (32)")
     p.add_argument("--threads", type=int, default=1, help="wrk threads")
     p.add_argument("--workers", default="1,2", help="worker counts, e.g. 1,2")
+    p.add_argument(
+        "--server",
+        choices=("granian", "uvicorn"),
+        default="granian",
+        help="the HTTP server fluide serve runs (run the bench once per server to compare)",
+    )
     p.add_argument("--backends", default="sqlite,postgres", help="sqlite and/or postgres")
     p.add_argument(
         "--pg-url",
@@ -78,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         connections=args.connections or (8 if args.quick else 32),
         threads=args.threads,
         workers=tuple(int(w) for w in args.workers.split(",") if w.strip()),
+        server=args.server,
         backends=tuple(b.strip() for b in args.backends.split(",") if b.strip()),
         pg_admin_url=args.pg_url,
         redis_url=None if args.redis_url.lower() == "none" else args.redis_url,

@@ -106,7 +106,10 @@ def _f(value: float | None, digits: int = 0) -> str:
 
 
 def print_tables(doc: dict[str, Any], console: Console) -> None:
-    table = Table(title="Fluide Connect — loopback benchmark (wrk)", title_justify="left")
+    server = doc.get("options", {}).get("server", "uvicorn")
+    table = Table(
+        title=f"Fluide Connect on {server} — loopback benchmark (wrk)", title_justify="left"
+    )
     for col in (
         "backend",
         "workers",

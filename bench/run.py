@@ -40,6 +40,7 @@ class Options:
     connections: int = 32
     threads: int = 1
     workers: tuple[int, ...] = (1, 2)
+    server: str = "granian"  # the HTTP server `fluide serve` runs: granian or uvicorn
     backends: tuple[str, ...] = ("sqlite", "postgres")
     pg_admin_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     redis_url: str | None = "redis://127.0.0.1:6379/14"
@@ -64,6 +65,7 @@ class Options:
             "connections": self.connections,
             "threads": self.threads,
             "workers": list(self.workers),
+            "server": self.server,
             "backends": list(self.backends),
             "redis_with_postgres": self.redis_url is not None,
             "peer": self.peer,
@@ -123,8 +125,8 @@ def measure_config(
     data_dir.mkdir(parents=True, exist_ok=True)
     env = service_env(data_dir, backend)
     dev = create_developer(env)
-    out: dict[str, Any] = {"backend": backend.label, "workers": workers}
-    with FluideServer(env, workers, data_dir / "server.log") as server:
+    out: dict[str, Any] = {"backend": backend.label, "workers": workers, "server": opts.server}
+    with FluideServer(env, workers, data_dir / "server.log", opts.server) as server:
         token = server.exchange(dev)["accessToken"]
         base = server.base_url
         guarded_kw: dict[str, Any] = {"headers": _bearer_headers(token, dev.api_key)}

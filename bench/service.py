@@ -101,9 +101,13 @@ def create_developer(env: dict[str, str], email: str = "bench@example.com") -> D
 
 
 class FluideServer:
-    """``fluide serve --workers N`` on a free loopback port, stopped on exit, whatever happens."""
+    """``fluide serve --workers N --server S`` on a free loopback port, stopped on exit,
+    whatever happens."""
 
-    def __init__(self, env: dict[str, str], workers: int, log_path: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], workers: int, log_path: Path, server: str = "granian"
+    ) -> None:
+        self.server = server
         self.env = env
         self.workers = workers
         self.port = free_port()
@@ -130,7 +134,7 @@ class FluideServer:
 
     def start(self, timeout: float = 90.0) -> None:
         args = ["serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        args += ["--workers", str(self.workers)]
+        args += ["--workers", str(self.workers), "--server", self.server]
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 fluide_cmd(*args),
@@ -190,7 +194,12 @@ def _admin(url: str, sql: str) -> None:
         finally:
             await engine.dispose()
 
-    asyncio.run(asyncio.wait_for(go(), timeout=15))
+    try:
+        # CREATE/DROP DATABASE queue behind each other (and behind test sessions doing the same
+        # on a shared server): generous, but bounded.
+        asyncio.run(asyncio.wait_for(go(), timeout=60))
+    except TimeoutError:
+        raise TimeoutError(f"PostgreSQL did not run {sql.split(' ', 2)[:2]} within 60 s") from None
 
 
 def create_pg_database(admin_url: str) -> tuple[str, str]:

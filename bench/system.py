@@ -56,7 +56,14 @@ def role_of(proc: psutil.Process) -> str:
     if "resource_tracker" in cmd:
         return "helper"
     if "multiprocessing" in cmd or "spawn_main" in cmd:
-        return "worker"
+        return "worker"  # uvicorn's workers are spawned
+    try:
+        parent = proc.parent()
+        # Granian's workers are forked: the same command line as their supervisor.
+        if parent is not None and " ".join(parent.cmdline()) == cmd:
+            return "worker"
+    except psutil.Error:
+        return "gone"
     return "main"
 
 

@@ -13,7 +13,7 @@ of work, ``kit.uow``), checks 11–12 (``gateway.guard.GuardedRoute``), error en
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -115,9 +115,18 @@ def create_app(
             max_header_bytes=settings.max_header_bytes,
             max_header_value_bytes=settings.max_header_value_bytes,
             max_json_depth=settings.max_json_depth,
+            streamed=_proxied(gateway),
         )
     )
     return App(pipeline, fastapi, infra, identity, gateway)
+
+
+def _proxied(gateway: Gateway) -> Callable[[Scope], bool] | None:
+    """Requests the built-in proxy forwards: their bodies stream through (kit.limits)."""
+    routes = gateway.routes
+    if not routes.proxied:
+        return None
+    return lambda scope: routes.match_proxied(scope["path"]) is not None
 
 
 def _fastapi(lifespan: Any) -> FastAPI:

@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     # Gateway: verified-token cache bound, usage flush period.
     token_cache_size: int = Field(default=10_000, ge=1)
     usage_flush_seconds: float = Field(default=5.0, gt=0)
+    # Guarding other services (docs/gateway.md): the route table's TOML file (unset: the
+    # built-in products only), the X-Fluide-Context lifetime, the built-in proxy's upstream
+    # timeout (seconds until the upstream's answer starts, and between its chunks).
+    routes_file: Path | None = None
+    context_ttl_seconds: int = Field(default=60, ge=5, le=600)
+    upstream_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     # Idempotency keys: an IN_PROGRESS key older than this (its request died) may be taken over.
     idempotency_stale_seconds: float = Field(default=120.0, gt=0)
     # A completed key replays for this long after it completed; then it is new again and a
@@ -86,8 +92,9 @@ class Settings(BaseSettings):
     max_header_value_bytes: int = Field(default=8 * 1024, ge=256)
     max_json_depth: int = Field(default=64, ge=2)
 
-    # ``fluide serve``: seconds an idle HTTP keep-alive connection stays open (uvicorn's
-    # timeout_keep_alive). Behind a balancer, longer than the balancer's idle timeout.
+    # ``fluide serve``: seconds an idle HTTP keep-alive connection stays open (Granian's HTTP/1
+    # header read timeout, uvicorn's timeout_keep_alive). Behind a balancer, longer than the
+    # balancer's idle timeout.
     keep_alive_seconds: int = Field(default=5, ge=1, le=3600)
 
     log_level: str = "INFO"

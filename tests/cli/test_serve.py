@@ -1,5 +1,6 @@
 """``fluide serve``: the port is bound before anything is said, the banner says where things
-are, and ``--keep-alive`` reaches uvicorn and a real server honours it."""
+are, ``--server`` picks Granian (the default) or uvicorn, and ``--keep-alive`` reaches either and
+a real server of each kind honours it."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def uvicorn_kwargs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """``serve`` up to the point where it would start uvicorn on its socket; what it would pass."""
+def serve_kwargs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """``serve`` up to the point where it would start a server on its socket; what it would pass."""
     monkeypatch.delenv("FLUIDE_DATABASE_URL", raising=False)
     monkeypatch.delenv("FLUIDE_KEEP_ALIVE_SECONDS", raising=False)
     monkeypatch.setenv("FLUIDE_DATA_DIR", str(tmp_path))
@@ -38,30 +39,46 @@ def uvicorn_kwargs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict
     return calls
 
 
-def test_keep_alive_defaults_to_uvicorns_5_seconds(uvicorn_kwargs: list[dict[str, Any]]) -> None:
+def test_keep_alive_defaults_to_5_seconds_on_granian(serve_kwargs: list[dict[str, Any]]) -> None:
     result = runner.invoke(app, ["serve"])
     assert result.exit_code == 0, result.output
-    assert uvicorn_kwargs[0]["timeout_keep_alive"] == 5
+    assert serve_kwargs[0]["keep_alive_seconds"] == 5
+    assert serve_kwargs[0]["server"] == "granian"
+
+
+def test_the_server_is_chosen_by_name_and_nothing_else(
+    serve_kwargs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert runner.invoke(app, ["serve", "--server", "uvicorn"]).exit_code == 0
+    assert runner.invoke(app, ["serve", "--server", "granian"]).exit_code == 0
+    assert [c["server"] for c in serve_kwargs] == ["uvicorn", "granian"]
+    monkeypatch.setenv("COLUMNS", "200")
+    for bad in ("hypercorn", "Granian", "", "uvicorn --reload"):
+        result = runner.invoke(app, ["serve", "--server", bad])
+        assert result.exit_code == 2, bad
+        assert "Traceback" not in result.output
+    assert len(serve_kwargs) == 2  # no server started for a bad name
 
 
 def test_keep_alive_from_the_environment_and_the_option_wins(
-    uvicorn_kwargs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    serve_kwargs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FLUIDE_KEEP_ALIVE_SECONDS", "75")
     assert runner.invoke(app, ["serve"]).exit_code == 0
     assert runner.invoke(app, ["serve", "--keep-alive", "7"]).exit_code == 0
-    assert [c["timeout_keep_alive"] for c in uvicorn_kwargs] == [75, 7]
+    assert [c["keep_alive_seconds"] for c in serve_kwargs] == [75, 7]
 
 
-def test_keep_alive_must_be_positive(uvicorn_kwargs: list[dict[str, Any]]) -> None:
+def test_keep_alive_must_be_positive(serve_kwargs: list[dict[str, Any]]) -> None:
     result = runner.invoke(app, ["serve", "--keep-alive", "0"])
     assert result.exit_code == 2
-    assert not uvicorn_kwargs
+    assert not serve_kwargs
 
 
-@pytest.fixture
-def server_7s(tmp_path: Path) -> Iterator[ServerProcess]:
-    server = ServerProcess(tmp_path, server_env(tmp_path, None), args=("--keep-alive", "7"))
+@pytest.fixture(params=["granian", "uvicorn"])
+def server_7s(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    args = ("--keep-alive", "7", "--server", request.param)
+    server = ServerProcess(tmp_path, server_env(tmp_path, None), args=args)
     server.start()
     try:
         yield server
@@ -90,7 +107,7 @@ def test_serve_keeps_an_idle_connection_open_for_the_keep_alive(server_7s: Serve
         sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: fluide\r\n\r\n")
         assert _read_response(sock).startswith(b"HTTP/1.1 200")
         answered = time.monotonic()
-        # uvicorn's default would close it at 5 s: past that, still open (no EOF to read).
+        # Either server's default would close it by 5 s: past that, still open (no EOF to read).
         time.sleep(5.8)
         readable, _, _ = select.select([sock], [], [], 0)
         assert not readable, "the server closed the idle connection before its keep-alive"
@@ -152,7 +169,7 @@ def test_serve_refuses_a_bad_database_url_in_one_line(tmp_path: Path) -> None:
 
 
 def test_a_bad_proxy_setting_stops_serve_before_it_starts(
-    uvicorn_kwargs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    serve_kwargs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FLUIDE_TRUSTED_PROXIES", "10.0.0.0/8,not-an-address")
     monkeypatch.setenv("COLUMNS", "200")
@@ -163,4 +180,18 @@ def test_a_bad_proxy_setting_stops_serve_before_it_starts(
         "IP address or network (CIDR)" in result.output
     )
     assert "Traceback" not in result.output
-    assert uvicorn_kwargs == []  # the server never started
+    assert serve_kwargs == []  # the server never started
+
+
+def test_a_bad_routes_file_stops_serve_in_one_line(
+    serve_kwargs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    routes = tmp_path / "routes.toml"
+    routes.write_text('[[route]]\nprefix = "/a"\nupstream = "http://h"\nscopes = { GET = "x:y" }\n')
+    monkeypatch.setenv("FLUIDE_ROUTES_FILE", str(routes))
+    monkeypatch.setenv("COLUMNS", "300")
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 2
+    assert "FLUIDE_ROUTES_FILE" in result.output and "unknown scope 'x:y' for GET" in result.output
+    assert "Traceback" not in result.output
+    assert serve_kwargs == []

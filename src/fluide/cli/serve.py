@@ -1,9 +1,11 @@
 """``fluide serve``: bind, migrate, create the first keys, say where everything is, serve.
 
-The socket is bound first, by us, and handed to uvicorn: a port that is taken fails at once
+Two HTTP servers, the same app: Granian (Rust, the default; DESIGN §5) and uvicorn
+(``--server uvicorn``). The address is bound first, by us: a port that is taken fails at once
 with one line (nothing migrated, no banner), and the banner only appears once the address is
-ours. Uvicorn's ``Server`` and ``Multiprocess`` take the bound socket as ``uvicorn.run`` does
-after its own ``bind_socket``.
+ours. Uvicorn's ``Server`` and ``Multiprocess`` take that bound socket as ``uvicorn.run`` does
+after its own ``bind_socket``; Granian binds its own listening socket in Rust, so for it ours
+is a check that is closed just before Granian binds the same address (SO_REUSEADDR on both).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import errno
 import os
 import socket
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -24,6 +27,18 @@ if TYPE_CHECKING:
     from fluide.settings import Settings
 
 APP = "fluide.app:app_from_env"
+
+
+class Server(StrEnum):
+    """The HTTP server ``fluide serve`` runs the app on."""
+
+    granian = "granian"
+    uvicorn = "uvicorn"
+
+
+# Seconds a worker is given to finish its requests and lifespan shutdown on Ctrl+C / SIGTERM
+# before it is killed (uvicorn: timeout_graceful_shutdown; Granian: workers_kill_timeout).
+GRACEFUL_SECONDS = 20
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -49,12 +64,64 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_on(sock: socket.socket, **options: Any) -> None:
-    """Run uvicorn on the bound socket (one process, or ``workers`` processes sharing it)."""
+def serve_on(sock: socket.socket, *, server: str, **options: Any) -> None:
+    """Serve on the bound address with the chosen server."""
+    if server == "granian":
+        sock.close()
+        serve_granian(**options)
+    else:
+        serve_uvicorn(sock, **options)
+
+
+def serve_granian(*, host: str, port: int, workers: int, keep_alive_seconds: int) -> None:
+    """Granian workers (each builds the app with ``app_from_env``; lifespan runs per worker).
+
+    Granian's HTTP/1 ``header_read_timeout`` is also how long an idle keep-alive connection
+    waits for its next request (measured: an idle connection closes after exactly that time),
+    so ``--keep-alive`` sets it; it bounds a slow sender of headers alike. Requests' header
+    size is bounded by ``max_buffer_size`` (Granian's default, 400 KiB of buffer) and bodies by
+    our own limits middleware (kit.limits), as under uvicorn."""
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
+
+    Granian(
+        APP,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        factory=True,
+        workers=workers,
+        http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(header_read_timeout=keep_alive_seconds * 1000),
+        websockets=False,
+        log_enabled=False,  # our own logging (kit.logging) says what matters
+        log_access=False,
+        workers_kill_timeout=GRACEFUL_SECONDS,
+        respawn_failed_workers=workers > 1,
+    ).serve()
+
+
+def serve_uvicorn(
+    sock: socket.socket, *, host: str, port: int, workers: int, keep_alive_seconds: int
+) -> None:
+    """Uvicorn on the bound socket (one process, or ``workers`` processes sharing it)."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    config = uvicorn.Config(APP, factory=True, **options)
+    config = uvicorn.Config(
+        APP,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_keep_alive=keep_alive_seconds,
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
+    )
     if config.workers > 1:
         Multiprocess(config, sockets=[sock]).run()
         return
@@ -97,6 +164,9 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port")] = 8000,
     data_dir: DataDir = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+    server: Annotated[
+        Server, typer.Option(help="HTTP server: granian (Rust, the default) or uvicorn")
+    ] = Server.granian,
     keep_alive: Annotated[
         int | None,
         typer.Option(
@@ -112,6 +182,7 @@ def serve(
 ) -> None:
     """Apply migrations and serve the API, dashboard and docs."""
     settings = _settings_for(data_dir)
+    _check_routes(settings)
     keep_alive_seconds = settings.keep_alive_seconds if keep_alive is None else keep_alive
     sock = bind(host, port)
     try:
@@ -124,17 +195,24 @@ def serve(
         console.print(banner(settings, host, port, workers), soft_wrap=True)
         serve_on(
             sock,
+            server=server.value,
             host=host,
             port=port,
             workers=workers,
-            log_level="warning",
-            access_log=False,
-            proxy_headers=False,
-            server_header=False,
-            timeout_keep_alive=keep_alive_seconds,
+            keep_alive_seconds=keep_alive_seconds,
         )
     finally:
         sock.close()
+
+
+def _check_routes(settings: Settings) -> None:
+    """A bad FLUIDE_ROUTES_FILE stops here, in one line, before any worker starts."""
+    from fluide.gateway.upstreams import RoutesFileError, load_routes
+
+    try:
+        load_routes(settings.routes_file)
+    except RoutesFileError as exc:
+        raise CliError(f"FLUIDE_ROUTES_FILE: {exc}", exit_code=2) from exc
 
 
 async def _first_keys(settings: Settings) -> None:

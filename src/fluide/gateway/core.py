@@ -19,8 +19,10 @@ from starlette.types import Scope
 from fluide.gateway.cache import TokenCache
 from fluide.gateway.limiter import ProductLimiter
 from fluide.gateway.metrics import GatewayMetrics
+from fluide.gateway.proxy import Forwarder
 from fluide.gateway.recorder import UsageRecorder
 from fluide.gateway.routes import assert_guarded, product_templates
+from fluide.gateway.upstreams import load_routes
 from fluide.identity.exposure import Exposure
 from fluide.identity.principal import Principal
 from fluide.identity.state import IdentityState
@@ -43,14 +45,21 @@ class Gateway:
         self.identity = identity
         self.exposure = exposure
         self.cache = TokenCache(settings.token_cache_size)
-        self.limiter = ProductLimiter(
-            settings.product_rate_limit, infra.limiter if infra.redis_url else None
-        )
+        shared = infra.limiter if infra.redis_url else None
+        self.limiter = ProductLimiter(settings.product_rate_limit, shared)
         # Per-credential limits (a policy's ``rateLimit``), one limiter per distinct limit.
-        self._shared = infra.limiter if infra.redis_url else None
+        self._shared = shared
         self._policy_limiters: dict[str, ProductLimiter] = {}
         # Exposure checks cost a query: at most this many per source address (per process).
         self.exposure_limiter = ProductLimiter("60/minute")
+        # The route table (upstreams.py): read and checked here, so a bad file stops the start.
+        self.routes = load_routes(settings.routes_file)
+        self.route_limiters = {
+            r.index: ProductLimiter(r.limit, shared, namespace=f"route{r.index}")
+            for r in self.routes.routes
+            if r.limit is not None
+        }
+        self.forwarder = Forwarder(settings.upstream_timeout_seconds)
         self.usage = UsageRecorder(infra.sessionmaker)
         self.metrics = GatewayMetrics(self._gauges)
         self._templates: dict[int, str] = {}
@@ -120,6 +129,26 @@ class Gateway:
         if principal is not None:  # verified token: count the denial under its credential
             self.usage.count(principal, now, code)
 
+    def decided(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        code: str | None,
+        principal: Principal | None,
+        now: datetime,
+    ) -> None:
+        """A forward-auth decision or a proxied call (``path``: the endpoint or the route's
+        prefix), counted like a guarded call: metrics, and usage under a verified token."""
+        self.metrics.request(method, path, status)
+        if code is not None:
+            self.metrics.denial(code)
+        if principal is None:
+            return
+        self.usage.count(principal, now, code or "")
+        if code is None:
+            self.usage.touch(principal.credential_id, now)
+
     def _gauges(self) -> dict[str, tuple[str, float]]:
         view = self.identity.view
         return {
@@ -152,6 +181,7 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
             self._flusher = None
+        await self.forwarder.aclose()
         try:
             await self.usage.flush()
         except Exception as exc:

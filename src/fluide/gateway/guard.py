@@ -62,6 +62,14 @@ async def current_principal(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
+def check_scopes(principal: Principal, required: tuple[str, ...], need: frozenset[str]) -> None:
+    """Check 11: every scope in ``required`` (``need``, as a set), or ``InsufficientScope``
+    naming the first one missing. Product routes and the decision endpoint both run it."""
+    # One subset test (C): it costs what one ``scope in principal.scopes`` did.
+    if not need <= principal.scopes:
+        raise InsufficientScope(next(s for s in required if s not in principal.scopes))
+
+
 async def _check_scope_and_limit(
     request: Request, required: tuple[str, ...], need: frozenset[str]
 ) -> None:
@@ -71,10 +79,9 @@ async def _check_scope_and_limit(
     principal = state.get("principal")
     if not isinstance(principal, Principal):
         principal = guard(request)
-    # One subset test (C): it costs what one ``scope in principal.scopes`` did.
     if not need <= principal.scopes:
         state["denial"] = InsufficientScope.code
-        raise InsufficientScope(next(s for s in required if s not in principal.scopes))
+    check_scopes(principal, required, need)
     if "ratelimit_headers" in state:  # a second require_scope on the same route
         return
     gateway = getattr(request.app.state, "gateway", None)

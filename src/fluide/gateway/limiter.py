@@ -17,13 +17,15 @@ from fluide.kit.ratelimit import Decision, MemoryWindows, RateLimiter, SharedWin
 
 
 class ProductLimiter:
-    def __init__(self, limit: str, shared: RateLimiter | None = None) -> None:
+    def __init__(
+        self, limit: str, shared: RateLimiter | None = None, namespace: str = "pkey"
+    ) -> None:
         self.limit = parse_limit(limit)
         self.text = limit
         self.amount = self.limit.amount
         self.period = self.limit.period
         self.shared: SharedWindow | None = (
-            shared.shared_window(limit, "pkey") if shared is not None else None
+            shared.shared_window(limit, namespace) if shared is not None else None
         )
         self._limiter = shared
         self._limit_header = str(self.amount).encode()

@@ -13,6 +13,10 @@ of DESIGN §3.5 before routing, and every request counted for metrics.
   and unknown paths alike answer 400 and flag a live secret, through the same exposure path as
   product routes.
 
+Guarding other services (docs/gateway.md): ``/api/v1/gateway/decide`` (and nginx's denial page
+``/api/v1/gateway/denied``) are answered here, and a path under a route with an upstream URL is
+checked the same way and forwarded (``gateway.proxy``); ``gateway.decide`` has the checks.
+
 Each request's credential headers are read once (``identity.authn.read_headers``): here for the
 guard and check 1, in the lane for the exchange.
 """
@@ -21,10 +25,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fluide.gateway import decide as fa
 from fluide.gateway.core import Gateway
+from fluide.gateway.proxy import upstream_headers
 from fluide.gateway.routes import EXCHANGE_PATHS, is_product_path
 from fluide.identity import formats
 from fluide.identity.audit import Actor
@@ -63,6 +70,9 @@ class GatewayMiddleware:
         if is_product_path(path):
             await self._product(scope, receive, send, read_headers(scope["headers"]))
             return
+        if fa.is_decide_path(path):
+            await self._decide(scope, send, path)
+            return
         target = self.app
         if scope["method"] == "POST" and path in EXCHANGE_PATHS:
             if self.exchange is not None and not scope.get("root_path"):
@@ -71,6 +81,13 @@ class GatewayMiddleware:
             h = read_headers(scope["headers"])
             if h.secret is not None:
                 await self._refuse_secret(scope, send, h)
+                return
+            if path == fa.DENIED_PATH:
+                await self._denied(scope, send)
+                return
+            route = self.gateway.routes.match_proxied(path)
+            if route is not None:
+                await self._proxy(scope, receive, send, h, route)
                 return
         await self._counted(scope, receive, send, target)
 
@@ -127,6 +144,92 @@ class GatewayMiddleware:
         finally:
             gw.passed(scope, principal, state.get("denial"), status, now_dt)
 
+    async def _authorize(
+        self,
+        scope: Scope,
+        state: dict[str, object],
+        h: CallerHeaders,
+        original: fa.Original,
+        seen: list[Principal],
+    ) -> tuple[fa.Route, Principal, list[tuple[bytes, bytes]]]:
+        """The route of ``original``, checks 2–12 on it, and the identity headers."""
+        gw = self.gateway
+        now = gw.clock().timestamp()
+        route = fa.find_route(gw, original)
+        client = scope.get("client")
+        peer = client[0] if client else None
+        principal = await fa.run_guard(gw, h, route, original.method, now, seen, peer)
+        rid = state.get("request_id")
+        rid = rid if isinstance(rid, str) else "-"
+        context = fa.context_token(gw, principal, route, original, rid, int(now))
+        return route, principal, fa.identity_headers(principal, context)
+
+    async def _decide(self, scope: Scope, send: Send, path: str) -> None:
+        """``/api/v1/gateway/decide``: check 1, then the original request's route and 2–12."""
+        state = scope.setdefault("state", {})
+        h = read_headers(scope["headers"])
+        seen: list[Principal] = []
+        try:
+            if h.secret is not None:
+                await self._exposure(scope, state, h.secret, h.api_key, h.authorization)
+                raise ApiSecretNotAllowed
+            original = fa.original_request(scope, path)
+            _, principal, identity = await self._authorize(scope, state, h, original, seen)
+        except AppError as exc:
+            await self._deny(scope, send, state, exc, fa.error_headers(exc))
+            verified = seen[0] if seen else None
+            self.gateway.decided(
+                scope["method"],
+                fa.DECIDE_PATH,
+                exc.status,
+                exc.code,
+                verified,
+                self.gateway.clock(),
+            )
+            return
+        headers = [(b"content-length", b"0"), (b"cache-control", b"no-store"), *identity]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+        self.gateway.decided(
+            scope["method"], fa.DECIDE_PATH, 200, None, principal, self.gateway.clock()
+        )
+
+    async def _denied(self, scope: Scope, send: Send) -> None:
+        """nginx's denial page: the decision's envelope again, from its ``X-Fluide-Error-*``."""
+        state = scope.setdefault("state", {})
+        found = dict.fromkeys((b"x-fluide-error-code", b"x-fluide-error-scope", b"retry-after"))
+        for name, value in scope["headers"]:
+            if name in found and found[name] is None:
+                found[name] = value
+        code, needed, retry = (v.decode("latin-1") if v else None for v in found.values())
+        exc = fa.denial_from_headers(code, needed, retry)
+        await self._deny(scope, send, state, exc)
+        self.gateway.metrics.request(scope["method"], fa.DENIED_PATH, exc.status)
+
+    async def _proxy(
+        self, scope: Scope, receive: Receive, send: Send, h: CallerHeaders, route: fa.Route
+    ) -> None:
+        """The built-in proxy: a request on a route with an upstream URL (gateway.proxy)."""
+        gw = self.gateway
+        state = scope.setdefault("state", {})
+        seen: list[Principal] = []
+        raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        status, code = 500, None
+        try:
+            # The same method and path checks as a decision (the two must agree).
+            original = fa.Original(fa.checked_method(scope["method"]), fa.checked_path(raw))
+            route, _, identity = await self._authorize(scope, state, h, original, seen)
+            query = scope.get("query_string", b"").decode("latin-1")
+            url = route.upstream + raw + (f"?{query}" if query else "")
+            headers = upstream_headers(scope, identity, self._source_ip(scope))
+            status = await gw.forwarder.forward(scope, receive, send, url, headers)
+        except AppError as exc:
+            await self._deny(scope, send, state, exc)
+            status, code = exc.status, exc.code
+        finally:
+            verified = seen[0] if seen else None
+            gw.decided(scope["method"], route.prefix, status, code, verified, gw.clock())
+
     async def _refuse_secret(self, scope: Scope, send: Send, h: CallerHeaders) -> None:
         """Check 1 on a route that is neither a product's nor the exchange."""
         state = scope.get("state")
@@ -172,10 +275,15 @@ class GatewayMiddleware:
         return scope_client_address(scope, self.gateway.proxies)
 
     async def _deny(
-        self, scope: Scope, send: Send, state: dict[str, object], exc: AppError
+        self,
+        scope: Scope,
+        send: Send,
+        state: dict[str, object],
+        exc: AppError,
+        extra: Iterable[tuple[bytes, bytes]] = (),
     ) -> None:
         rid = state.get("request_id")
-        headers = [(b"cache-control", b"no-store")]
+        headers = [(b"cache-control", b"no-store"), *extra]
         headers.extend(
             (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers.items()
         )

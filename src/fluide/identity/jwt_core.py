@@ -142,8 +142,8 @@ _ALGORITHMS = get_default_algorithms()
 
 
 @lru_cache(maxsize=16)
-def _encoded_header(kid: str, alg: str) -> bytes:
-    header = {"alg": alg, "kid": kid, "typ": TOKEN_TYPE}
+def _encoded_header(kid: str, alg: str, typ: str = TOKEN_TYPE) -> bytes:
+    header = {"alg": alg, "kid": kid, "typ": typ}
     return base64.urlsafe_b64encode(orjson.dumps(header)).rstrip(b"=")
 
 
@@ -176,11 +176,12 @@ def _sign(signing_input: bytes, key: SigningKey) -> bytes:
     return _ALGORITHMS[key.alg].sign(signing_input, private_key)
 
 
-def mint(claims: dict[str, Any], key: SigningKey) -> str:
+def mint(claims: dict[str, Any], key: SigningKey, typ: str = TOKEN_TYPE) -> str:
     """A compact JWS: the header of a key is encoded once and the claims with orjson
     (``jwt.encode`` re-encodes both per call, twice the cost); ES256 is signed here, the other
-    algorithms by PyJWT's."""
-    signing_input = _encoded_header(key.kid, key.alg) + b"." + _b64(orjson.dumps(claims))
+    algorithms by PyJWT's. ``typ``: another token type (``verify`` refuses all but
+    ``at+jwt``, so such a token is never an access token)."""
+    signing_input = _encoded_header(key.kid, key.alg, typ) + b"." + _b64(orjson.dumps(claims))
     return (signing_input + b"." + _b64(_sign(signing_input, key))).decode()
 
 

@@ -11,11 +11,12 @@ API takes small JSON documents only.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fluide.kit.errors import send_error
+from fluide.kit.errors import AppError, send_error
 
 # Headers the service reads as credentials. Their values must be visible ASCII (space
 # allowed): keys, secrets, tokens, client ids and scopes never hold anything else, and
@@ -85,8 +86,12 @@ class LimitsMiddleware:
         max_header_bytes: int = 16 * 1024,
         max_header_value_bytes: int = 8 * 1024,
         max_json_depth: int = 64,
+        streamed: Callable[[Scope], bool] | None = None,
     ) -> None:
         self.app = app
+        # Requests whose body is not ours to read (the built-in proxy's routes): headers and
+        # target are checked as for any request, the body only counted as it streams through.
+        self.streamed = streamed
         self.max_body_bytes = max_body_bytes
         self.max_header_bytes = max_header_bytes
         self.max_header_value_bytes = max_header_value_bytes
@@ -98,6 +103,9 @@ class LimitsMiddleware:
             return
         content_type = await self._check_head(scope, send)
         if content_type is None:
+            return
+        if self.streamed is not None and self.streamed(scope):
+            await self.app(scope, self._counting(receive), send)
             return
         body = await self._read_body(scope, receive, send)
         if body is None:
@@ -187,6 +195,29 @@ class LimitsMiddleware:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+    def _counting(self, receive: Receive) -> Receive:
+        """``receive`` that raises ``BodyTooLarge`` once the body passes the limit."""
+        return _counting_receive(receive, self.max_body_bytes)
+
+
+class BodyTooLarge(AppError):
+    status, code, message = 413, "PAYLOAD_TOO_LARGE", "Request body too large"
+
+
+def _counting_receive(receive: Receive, limit: int) -> Receive:
+    received = 0
+
+    async def counted() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge
+        return message
+
+    return counted
 
 
 @dataclass(slots=True)
