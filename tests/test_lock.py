@@ -45,11 +45,22 @@ def hashed(name: str) -> bool:
 
 def project() -> dict[str, list[Requirement]]:
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras: dict[str, list[str]] = data["optional-dependencies"]
+
+    def expand(lines: list[str]) -> list[Requirement]:
+        """The requirements, with ``fluide[extra]`` (this project's own extras) spelled out."""
+        out = []
+        for line in lines:
+            req = Requirement(line)
+            if canonicalize_name(req.name) == "fluide":
+                out.extend(expand([r for extra in sorted(req.extras) for r in extras[extra]]))
+            else:
+                out.append(req)
+        return out
+
     return {
-        "requirements.lock": [Requirement(r) for r in data["dependencies"]],
-        "requirements-dev.lock": [
-            Requirement(r) for r in data["dependencies"] + data["optional-dependencies"]["dev"]
-        ],
+        "requirements.lock": expand(data["dependencies"]),
+        "requirements-dev.lock": expand(data["dependencies"] + extras["dev"]),
     }
 
 

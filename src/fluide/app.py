@@ -7,8 +7,10 @@ mounts the routers, and returns the service as one ASGI pipeline.
 The edge (``gateway.middleware``) serves the token exchange from its own lane, without FastAPI's
 and Starlette's layers (they cost about a tenth of its CPU and do nothing for it), runs the
 guard's checks 1–10 on every product path before routing, refuses a secret header everywhere
-else, and counts every request. FastAPI is innermost: routing, dependencies (the request's unit
-of work, ``kit.uow``), checks 11–12 (``gateway.guard.GuardedRoute``), error envelopes.
+else. The request-id layer counts and logs every request once it is answered
+(``Gateway.observe``: metrics, the access log). FastAPI is innermost: routing, dependencies (the
+request's unit of work, ``kit.uow``), checks 11–12 (``gateway.guard.GuardedRoute``), error
+envelopes.
 """
 
 from __future__ import annotations
@@ -116,7 +118,8 @@ def create_app(
             max_header_value_bytes=settings.max_header_value_bytes,
             max_json_depth=settings.max_json_depth,
             streamed=_proxied(gateway),
-        )
+        ),
+        observe=gateway.observe,
     )
     return App(pipeline, fastapi, infra, identity, gateway)
 
@@ -165,4 +168,8 @@ def app_from_env() -> App:
     from fluide.kit.logging import configure_logging
 
     configure_logging(settings.log_level, settings.log_json)
-    return create_app(settings, serving=True)
+    application = create_app(settings, serving=True)
+    from fluide import telemetry
+
+    telemetry.install(application)  # off unless OTEL_EXPORTER_OTLP_ENDPOINT is set
+    return application

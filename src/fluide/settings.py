@@ -99,6 +99,8 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+    # One line per request on the ``fluide.access`` logger (gateway.access).
+    access_log: bool = True
     # The client's address behind reverse proxies (DESIGN §5, kit.proxies): unset, the socket's
     # address; a hop count ("2": two proxies in front of the service) or the proxies' addresses
     # and networks ("10.0.0.0/8,127.0.0.1"): the right-most X-Forwarded-For entry that no

@@ -4,6 +4,7 @@ a real server of each kind honours it."""
 
 from __future__ import annotations
 
+import os
 import select
 import socket
 import subprocess
@@ -18,6 +19,7 @@ from typer.testing import CliRunner
 
 from fluide.cli import serve as serve_module
 from fluide.cli.main import app
+from fluide.settings import Settings
 from tests.reliability.server import HOST, ServerProcess, free_port, server_env
 
 runner = CliRunner()
@@ -181,6 +183,40 @@ def test_a_bad_proxy_setting_stops_serve_before_it_starts(
     )
     assert "Traceback" not in result.output
     assert serve_kwargs == []  # the server never started
+
+
+def test_one_worker_needs_no_metrics_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Set then removed, so that monkeypatch restores whatever serve sets in os.environ.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "-")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    settings = Settings(data_dir=tmp_path)
+    assert serve_module.metrics_dir(settings, 1) is None
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    assert not (tmp_path / "metrics").exists()
+
+
+def test_several_workers_share_an_emptied_metrics_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Set then removed, so that monkeypatch restores whatever serve sets in os.environ.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "-")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    stale = tmp_path / "metrics" / "counter_4242.db"
+    stale.parent.mkdir()
+    stale.write_bytes(b"old counts")
+    keep = tmp_path / "metrics" / "README"
+    keep.write_text("not ours")
+    path = serve_module.metrics_dir(Settings(data_dir=tmp_path), 2)
+    assert path == (tmp_path / "metrics").resolve()
+    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(path)
+    assert not stale.exists() and keep.exists()  # only the metrics files go
+    # A directory the operator chose is used (and emptied) as it is, with one worker too.
+    mine = tmp_path / "mine"
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(mine))
+    assert serve_module.metrics_dir(Settings(data_dir=tmp_path), 1) == mine
+    assert mine.is_dir()
 
 
 def test_a_bad_routes_file_stops_serve_in_one_line(

@@ -94,3 +94,25 @@ class TestPublic:
         assert (
             'fluide_http_requests_total{method="GET",route="/api/v1",status="200"} 1.0' in resp.text
         )
+
+    async def test_duration_histogram_by_template_and_process_collectors(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        for i in range(3):
+            await client.get(f"/api/v1/hr/employees/emp_{i}")  # refused before routing: 401
+        text = (await client.get("/metrics")).text
+        route = 'method="GET",route="/api/v1/hr/employees/{employee_id}"'
+        assert f"fluide_http_request_duration_seconds_count{{{route}}} 3.0" in text
+        assert f'fluide_http_request_duration_seconds_bucket{{le="+Inf",{route}}} 3.0' in text
+        assert "emp_0" not in text  # the template, never the raw path
+        for family in ("process_cpu_seconds_total", "python_info", "python_gc_objects_collected"):
+            assert family in text
+
+    async def test_refusals_of_the_input_limits_are_counted(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # Answered by the limits layer, before the gateway: still one observation.
+        resp = await client.get("/api/v1", headers={"X-Big": "a" * 9000})
+        assert resp.status_code == 431
+        text = (await client.get("/metrics")).text
+        assert 'method="GET",route="<unmatched>",status="431"} 1.0' in text

@@ -344,6 +344,23 @@ def keys_list(data_dir: DataDir = None, as_json: AsJson = False) -> None:
     print_table(table)
 
 
+@keys_app.command("revoke")
+@friendly
+def keys_revoke(
+    kid: Annotated[str, typer.Argument(help="The kid of a next or retired key")],
+    data_dir: DataDir = None,
+) -> None:
+    """Stop trusting a signing key now (a leaked key): it leaves the JWKS and every running
+    server refuses its tokens within a second. The active key: rotate first. Audited."""
+    from fluide.cli import operations
+
+    before = run(operations.revoke_key(settings_for(data_dir), kid))
+    if before == "removed":
+        print(f"{kid} was already removed")
+    else:
+        print(f"revoked {kid} (was {before}): its tokens are refused from now on")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
     app.add_typer(accounts_app, name="accounts")

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fluide import migrations
 from fluide.cli.common import CliError, warn
 from fluide.cli.errors import check_database_url, database_label
-from fluide.identity import keyring
+from fluide.identity import audit, keyring
 from fluide.identity.audit import Actor
 from fluide.identity.credentials import Credentials, PolicyChange
 from fluide.identity.feed import REDIS_CHANNEL_NAME, publish_change
@@ -274,6 +274,28 @@ async def list_keys(settings: Settings) -> list[dict[str, str | None]]:
             }
             for r in rows
         ]
+
+
+async def revoke_key(settings: Settings, kid: str) -> str:
+    """``keyring.revoke``, audited, then the running servers nudged; the key's former state."""
+    async with existing(settings) as sessions, sessions() as session, session.begin():
+        try:
+            before = await keyring.revoke(session, kid, system_clock())
+        except keyring.NoSuchKey:
+            raise CliError(f"no signing key {kid!r}: see `fluide keys list`") from None
+        except keyring.KeyIsSigning:
+            raise CliError(
+                f"{kid} is the active signing key: run `fluide keys rotate` first, then revoke "
+                "it (it is then retired)"
+            ) from None
+        if before != "removed":
+            audit.record(
+                session, system_clock, CLI_ACTOR, "signing_key.revoked", details={"kid": kid}
+            )
+    if before != "removed":
+        redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+        await publish_change(redis_url, settings.redis_prefix + REDIS_CHANNEL_NAME)
+    return before
 
 
 async def rotate_keys(settings: Settings) -> str:

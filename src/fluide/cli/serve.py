@@ -6,6 +6,10 @@ with one line (nothing migrated, no banner), and the banner only appears once th
 ours. Uvicorn's ``Server`` and ``Multiprocess`` take that bound socket as ``uvicorn.run`` does
 after its own ``bind_socket``; Granian binds its own listening socket in Rust, so for it ours
 is a check that is closed just before Granian binds the same address (SO_REUSEADDR on both).
+
+With several workers, ``PROMETHEUS_MULTIPROC_DIR`` (unless set already) is ``<data dir>/metrics``,
+emptied before the workers start: each worker writes its metrics there and ``/metrics`` sums
+them all (``gateway.metrics``).
 """
 
 from __future__ import annotations
@@ -190,6 +194,7 @@ def serve(
 
         operations.prepare(settings, warn_if_new=False)
         run(_first_keys(settings))
+        metrics_dir(settings, workers)
         os.environ.setdefault("FLUIDE_DATA_DIR", str(settings.data_dir))
         os.environ.setdefault("FLUIDE_BASE_URL", f"http://{host}:{port}")
         console.print(banner(settings, host, port, workers), soft_wrap=True)
@@ -203,6 +208,22 @@ def serve(
         )
     finally:
         sock.close()
+
+
+def metrics_dir(settings: Settings, workers: int) -> Path | None:
+    """The workers' shared metrics directory (``None``: one process, none needed), emptied: an
+    earlier run's counts must not be added to this one's."""
+    configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if configured is None:
+        if workers == 1:
+            return None
+        configured = str((settings.data_dir / "metrics").resolve())
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = configured
+    path = Path(configured)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink(missing_ok=True)
+    return path
 
 
 def _check_routes(settings: Settings) -> None:

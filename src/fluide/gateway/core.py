@@ -16,6 +16,7 @@ from datetime import datetime
 from fastapi import FastAPI
 from starlette.types import Scope
 
+from fluide.gateway import access
 from fluide.gateway.cache import TokenCache
 from fluide.gateway.limiter import ProductLimiter
 from fluide.gateway.metrics import GatewayMetrics
@@ -62,6 +63,7 @@ class Gateway:
         self.forwarder = Forwarder(settings.upstream_timeout_seconds)
         self.usage = UsageRecorder(infra.sessionmaker)
         self.metrics = GatewayMetrics(self._gauges)
+        self.access_log = settings.access_log
         self._templates: dict[int, str] = {}
         self._product_routes: list[tuple[re.Pattern[str], str]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -104,6 +106,17 @@ class Gateway:
                 return template
         return UNMATCHED
 
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        """Every answered request, from the pipeline's outermost layer (``kit.middleware``):
+        metrics and the access log, by route template."""
+        state = scope.get("state")
+        template = state.get("route_template") if state else None
+        if not isinstance(template, str):
+            template = self.template_of(scope)
+        self.metrics.observe(scope["method"], template, status, seconds)
+        if self.access_log:
+            access.write(scope, template, status, seconds)
+
     def passed(
         self,
         scope: Scope,
@@ -113,7 +126,6 @@ class Gateway:
         now: datetime,
     ) -> None:
         """A request that passed checks 1–10 (``denial`` is set when 11 or 12 refused it)."""
-        self.metrics.request(scope["method"], self.template_of(scope), status)
         if isinstance(denial, str):
             self.metrics.denial(denial)
             self.usage.count(principal, now, denial)
@@ -125,13 +137,15 @@ class Gateway:
         self, scope: Scope, code: str, status: int, principal: Principal | None, now: datetime
     ) -> None:
         self.metrics.denial(code)
-        self.metrics.request(scope["method"], self._product_template(scope), status)
+        state = scope.setdefault("state", {})
+        state["route_template"] = self._product_template(scope)  # refused before routing
         if principal is not None:  # verified token: count the denial under its credential
+            state["denied_principal"] = principal  # and log it (gateway.access)
             self.usage.count(principal, now, code)
 
     def decided(
         self,
-        method: str,
+        scope: Scope,
         path: str,
         status: int,
         code: str | None,
@@ -139,8 +153,12 @@ class Gateway:
         now: datetime,
     ) -> None:
         """A forward-auth decision or a proxied call (``path``: the endpoint or the route's
-        prefix), counted like a guarded call: metrics, and usage under a verified token."""
-        self.metrics.request(method, path, status)
+        prefix), counted like a guarded call: metrics (under ``path``, by ``observe``), and usage
+        under a verified token."""
+        state = scope.setdefault("state", {})
+        state["route_template"] = path
+        if principal is not None:
+            state["denied_principal"] = principal  # the caller, for the access log
         if code is not None:
             self.metrics.denial(code)
         if principal is None:
@@ -169,6 +187,7 @@ class Gateway:
             await asyncio.sleep(self.settings.usage_flush_seconds)
             with contextlib.suppress(Exception):  # logged by the recorder; retried next time
                 await self.usage.flush()
+            self.metrics.refresh_gauges()  # with several workers: theirs, summed, at most this old
 
     async def start(self, app: FastAPI) -> None:
         assert_guarded(app)
@@ -186,3 +205,4 @@ class Gateway:
             await self.usage.flush()
         except Exception as exc:
             log.error("final usage flush failed", extra={"error_type": type(exc).__name__})
+        self.metrics.close()

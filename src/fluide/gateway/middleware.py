@@ -1,5 +1,8 @@
 """The pipeline's edge, as a pure ASGI middleware: the exchange's lane, or the guard's checks 1–10
-of DESIGN §3.5 before routing, and every request counted for metrics.
+of DESIGN §3.5 before routing.
+
+Every request is counted (metrics, access log) by ``Gateway.observe``, which the pipeline's
+outermost layer (``kit.middleware``) calls once the answer is out.
 
 - ``POST`` of the exchange (``EXCHANGE_PATHS``) goes to the exchange's lane (``exchange``),
   skipping FastAPI's and Starlette's layers (``identity.exchange.lane``), or to FastAPI under a
@@ -89,21 +92,7 @@ class GatewayMiddleware:
             if route is not None:
                 await self._proxy(scope, receive, send, h, route)
                 return
-        await self._counted(scope, receive, send, target)
-
-    async def _counted(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
-        status = 500
-
-        async def send_public(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await app(scope, receive, send_public)
-        finally:
-            self.gateway.metrics.request(scope["method"], self.gateway.template_of(scope), status)
+        await target(scope, receive, send)
 
     async def _product(self, scope: Scope, receive: Receive, send: Send, h: CallerHeaders) -> None:
         gw = self.gateway
@@ -123,8 +112,9 @@ class GatewayMiddleware:
             client = scope.get("client")
             principal = bound_caller(principal, h, gw.identity, now, client[0] if client else None)
         except AppError as exc:
-            await self._deny(scope, send, state, exc)
+            # Counted first: the refusal's route template is known before its answer starts.
             gw.denied(scope, exc.code, exc.status, principal, now_dt)
+            await self._deny(scope, send, state, exc)
             return
 
         state["principal"] = principal
@@ -179,7 +169,7 @@ class GatewayMiddleware:
             await self._deny(scope, send, state, exc, fa.error_headers(exc))
             verified = seen[0] if seen else None
             self.gateway.decided(
-                scope["method"],
+                scope,
                 fa.DECIDE_PATH,
                 exc.status,
                 exc.code,
@@ -190,9 +180,7 @@ class GatewayMiddleware:
         headers = [(b"content-length", b"0"), (b"cache-control", b"no-store"), *identity]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
-        self.gateway.decided(
-            scope["method"], fa.DECIDE_PATH, 200, None, principal, self.gateway.clock()
-        )
+        self.gateway.decided(scope, fa.DECIDE_PATH, 200, None, principal, self.gateway.clock())
 
     async def _denied(self, scope: Scope, send: Send) -> None:
         """nginx's denial page: the decision's envelope again, from its ``X-Fluide-Error-*``."""
@@ -204,7 +192,7 @@ class GatewayMiddleware:
         code, needed, retry = (v.decode("latin-1") if v else None for v in found.values())
         exc = fa.denial_from_headers(code, needed, retry)
         await self._deny(scope, send, state, exc)
-        self.gateway.metrics.request(scope["method"], fa.DENIED_PATH, exc.status)
+        state["route_template"] = fa.DENIED_PATH  # counted and logged by Gateway.observe
 
     async def _proxy(
         self, scope: Scope, receive: Receive, send: Send, h: CallerHeaders, route: fa.Route
@@ -228,7 +216,7 @@ class GatewayMiddleware:
             status, code = exc.status, exc.code
         finally:
             verified = seen[0] if seen else None
-            gw.decided(scope["method"], route.prefix, status, code, verified, gw.clock())
+            gw.decided(scope, route.prefix, status, code, verified, gw.clock())
 
     async def _refuse_secret(self, scope: Scope, send: Send, h: CallerHeaders) -> None:
         """Check 1 on a route that is neither a product's nor the exchange."""
@@ -238,8 +226,8 @@ class GatewayMiddleware:
         assert h.secret is not None
         await self._exposure(scope, state, h.secret, h.api_key, h.authorization)
         exc = ApiSecretNotAllowed()
-        await self._deny(scope, send, state, exc)
         self.gateway.denied(scope, exc.code, exc.status, None, self.gateway.clock())
+        await self._deny(scope, send, state, exc)
 
     async def _exposure(
         self,

@@ -132,6 +132,35 @@ class RotationTooSoon(Exception):
     """The next key has not been published long enough to sign."""
 
 
+class NoSuchKey(LookupError):
+    """No signing key has this kid."""
+
+
+class KeyIsSigning(Exception):
+    """The active key cannot be revoked: rotate first (a service needs a key to sign with)."""
+
+
+async def revoke(session: AsyncSession, kid: str, now: datetime) -> str:
+    """Stop publishing a ``next`` or ``retired`` key at once (docs/deploy.md §7, a leaked key):
+    ``removed``, its private key erased, every process nudged by the change feed. Tokens it
+    signed fail verification from then on. Returns the state it had (``removed``: nothing
+    done)."""
+    row = await session.scalar(
+        select(SigningKeyRow).where(SigningKeyRow.kid == kid).with_for_update()
+    )
+    if row is None:
+        raise NoSuchKey(kid)
+    before = row.state
+    if before == "active":
+        raise KeyIsSigning(kid)
+    if before != "removed":
+        row.state, row.removed_at = "removed", now
+        row.private_key_encrypted = b""
+        _changed(session, now)
+        await session.flush()
+    return before
+
+
 async def prune(
     session: AsyncSession, now: datetime, max_token_age: timedelta, rows: Any = None
 ) -> int:

@@ -1,14 +1,22 @@
-"""Identity's public routes (DESIGN §3.4): the service root, its health, the JWKS."""
+"""Identity's public routes (DESIGN §3.4, §3.8): the service root, its health, liveness and
+readiness, the JWKS.
+
+``/livez`` answers from the process alone (it touches no dependency: a slow database must not
+get the process restarted). ``/readyz`` and ``/api/v1/health`` read the infrastructure's
+background probes (``kit.probe``: the database, and Redis when configured) and identity's key
+set, so none of them queries anything per call; each possible body is serialised once.
+"""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from fastapi import Request, Response
 
 import fluide
 from fluide.identity.request import identity_state
-from fluide.identity.schemas import Health, ServiceRoot
+from fluide.identity.schemas import Health, Liveness, Readiness, ServiceRoot
 from fluide.kit.routing import StaticRouter
 from fluide.kit.uow import get_infra
 
@@ -36,23 +44,76 @@ async def service_root() -> ServiceRoot:
     responses={503: {"model": Health}},
 )
 async def health(request: Request) -> Response:
-    """Liveness of the auth service with its database status."""
-    # The infrastructure's background probe (kit.probe), at most ~0.5 s old: no query per call.
-    # A load balancer's target, like the products' health: the four possible bodies are
-    # serialised once, and the route takes no dependency (the request is enough).
-    db_up = get_infra(request).probe.database() == "up"
+    """Health of the auth service: its database, signing key and (when configured) Redis."""
+    # The infrastructure's background probes (kit.probe), at most ~0.5 s old: no query per call.
+    # A load balancer's target, like the products' health: 503 only when the database is down
+    # (readiness, below, also counts the key and Redis), and the route takes no dependency.
+    db_up, key_up, redis_up = _states(request)
     return Response(
-        _HEALTH_BODIES[db_up, identity_state(request).keyset.signing_key is not None],
+        _health_body(db_up, key_up, redis_up),
         status_code=200 if db_up else 503,
         media_type="application/json",
     )
 
 
-_HEALTH_BODIES = {
-    (db, key): Health.body("fluide-auth", db, signingKey=key)
-    for db in (True, False)
-    for key in (True, False)
-}
+@router.get(
+    "/livez",
+    operation_id="service.livez",
+    response_model=Liveness,
+    tags=["Service"],
+)
+async def livez() -> Response:
+    """Liveness: the process answers (no dependency is checked)."""
+    return Response(_LIVE, media_type="application/json", headers=_NO_STORE)
+
+
+@router.get(
+    "/readyz",
+    operation_id="service.readyz",
+    response_model=Readiness,
+    tags=["Service"],
+    responses={503: {"model": Readiness}},
+)
+async def readyz(request: Request) -> Response:
+    """Readiness: the database, the signing key and (when configured) Redis; 503 naming what is
+    down."""
+    db_up, key_up, redis_up = _states(request)
+    ready = db_up and key_up and redis_up is not False
+    return Response(
+        _ready_body(db_up, key_up, redis_up),
+        status_code=200 if ready else 503,
+        media_type="application/json",
+        headers=_NO_STORE,
+    )
+
+
+_LIVE = Liveness(status="ok").model_dump_json().encode()
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _states(request: Request) -> tuple[bool, bool, bool | None]:
+    """Database up, signing key loaded, Redis up (``None``: Redis not configured)."""
+    infra = get_infra(request)
+    redis = infra.redis_probe
+    return (
+        infra.probe.database() == "up",
+        identity_state(request).keyset.signing_key is not None,
+        None if redis is None else redis.status() == "up",
+    )
+
+
+@cache
+def _health_body(db: bool, key: bool, redis: bool | None) -> bytes:
+    if redis is None:
+        return Health.body("fluide-auth", db, signingKey=key)
+    return Health.body("fluide-auth", db, signingKey=key, redis=redis)
+
+
+@cache
+def _ready_body(db: bool, key: bool, redis: bool | None) -> bytes:
+    if redis is None:
+        return Readiness.body(database=db, signingKey=key)
+    return Readiness.body(database=db, signingKey=key, redis=redis)
 
 
 @router.get("/.well-known/jwks.json", operation_id="service.jwks", tags=["Service"])

@@ -209,6 +209,27 @@ class ServiceRoot(CamelModel):
     token_endpoint: str
 
 
+class Liveness(CamelModel):
+    status: Literal["ok"]
+
+
+class Readiness(CamelModel):
+    status: Literal["ready", "not-ready"]
+    checks: dict[str, str]
+    down: list[str]
+
+    @classmethod
+    def body(cls, **checks: bool) -> bytes:
+        """The serialised answer of ``/readyz``: ready when every check is up."""
+        down = [name for name, up in checks.items() if not up]
+        ready = cls(
+            status="not-ready" if down else "ready",
+            checks={name: "up" if up else "down" for name, up in checks.items()},
+            down=down,
+        )
+        return ready.model_dump_json(by_alias=True).encode()
+
+
 class Health(CamelModel):
     status: Literal["ok", "error"]
     service: str

@@ -1,5 +1,6 @@
 """What every part runs on, one per process: settings, clock, database, group commit, limiter,
-mailer, database probe, and the hooks the parts register to start, stop and learn of commits.
+mailer, database and Redis probes, and the hooks the parts register to start, stop and learn
+of commits.
 
 Built first by ``fluide.app`` and handed to each part, which takes from it what it uses. The
 parts' own state lives with them (identity's key set and revocation view: ``identity.state``;
@@ -19,7 +20,7 @@ from fluide.kit.clock import Clock, system_clock
 from fluide.kit.db import make_engine, make_sessionmaker, read_only
 from fluide.kit.group_commit import GroupCommitter
 from fluide.kit.mailer import Mailer
-from fluide.kit.probe import DbProbe
+from fluide.kit.probe import DbProbe, RedisProbe
 from fluide.kit.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
@@ -65,6 +66,8 @@ class Infrastructure:
         self.proxies = settings.proxy_trust
         # Health routes read this; it reads ``self.engine`` on every tick (tests swap it).
         self.probe = DbProbe(lambda: read_only(self.engine))
+        # Readiness and health report Redis when it is configured (``None``: not configured).
+        self.redis_probe = RedisProbe(self.redis_url) if self.redis_url else None
         # What the parts register: run in this order at the end of ``start``, in reverse at the
         # beginning of ``stop`` (identity's key set is loaded before the gateway starts).
         self.on_start: list[Hook] = []
@@ -76,6 +79,8 @@ class Infrastructure:
         self.limiter.start()  # the shared limits' background sync (with Redis)
         try:
             await self.probe.start()
+            if self.redis_probe is not None:
+                await self.redis_probe.start()
             for hook in self.on_start:
                 await hook()
         except BaseException:
@@ -90,6 +95,8 @@ class Infrastructure:
                 log.error("shutdown hook failed", extra={"error_type": type(exc).__name__})
         await self.group_commit.stop()  # what is queued is committed before the engine goes
         await self.probe.stop()
+        if self.redis_probe is not None:
+            await self.redis_probe.stop()
         # After the hooks (no more requests): the last sync sends the limits' pending hits.
         await self.limiter.aclose()
         await self.engine.dispose()

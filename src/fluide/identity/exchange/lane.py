@@ -126,6 +126,9 @@ class ExchangeFastPath:
             # of the exchange challenges for what it takes: the key, the secret and the client.
             exc.headers = {**exc.headers, "WWW-Authenticate": EXCHANGE_CHALLENGE}
             raise
+        if state is not None:  # who it was, for the access log
+            state["credential_id"] = result.claims["sub"]
+            state["tenant_id"] = result.claims["tenant_id"]
         return orjson.dumps(tokens.exchange_body(result))
 
 
