@@ -146,7 +146,7 @@ def _fastapi(lifespan: Any) -> FastAPI:
 
 
 def _mount(app: FastAPI, identity: Identity) -> None:
-    public, exchange, developer, accounts = identity.routers()
+    public, exchange, developer, partners, accounts = identity.routers()
     app.include_router(public)
     # Routes match in order: the hot product routes before the developer and account routes.
     # (The token exchange is served ahead of routing from its lane; its router documents it,
@@ -155,6 +155,7 @@ def _mount(app: FastAPI, identity: Identity) -> None:
         app.include_router(router)
     app.include_router(exchange)
     app.include_router(developer)
+    app.include_router(partners)
     app.include_router(accounts)
     app.include_router(usage_router)
     dashboard.mount(app)

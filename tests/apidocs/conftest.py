@@ -1,5 +1,5 @@
 """A real ``fluide serve`` on a free loopback port, with a fresh SQLite data dir and a developer
-created through ``fluide accounts create --verified --json`` (as a person would)."""
+created through ``fluide accounts create --verified --partner --json`` (as a person would)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     created = subprocess.run(
         [
             *(FLUIDE, "accounts", "create", "--email", email, "--password", PASSWORD),
-            *("--verified", "--json", "--data-dir", str(data_dir)),
+            # A partner: the workspace routes answer it too (docs/partners.md).
+            *("--verified", "--partner", "--json", "--data-dir", str(data_dir)),
         ],
         env=env,
         capture_output=True,

@@ -109,6 +109,11 @@ async def test_each_kind_of_route_requires_its_credentials(client: httpx.AsyncCl
             assert path == "/api/v1/authorize/token"
 
 
+# DESIGN §3.7: every product operation may carry the act-as headers.
+ACTING_404 = ["WORKSPACE_NOT_FOUND", "COMPANY_NOT_FOUND"]
+PRODUCT_PREFIXES = tuple(f"/api/v1/{p}/" for p in ("hr", "payroll", "pay", "books", "utils"))
+
+
 async def test_product_operations_list_the_guard_codes(client: httpx.AsyncClient) -> None:
     doc = await _doc(client)
     tags = {"hr": "HR", "payroll": "Payroll", "pay": "Pay", "books": "Books", "utils": "Utils"}
@@ -116,7 +121,12 @@ async def test_product_operations_list_the_guard_codes(client: httpx.AsyncClient
         op = doc["paths"][f"/api/v1/{product}/health"]["get"]
         assert op["tags"] == [tag]
         assert op["x-required-scope"] == f"{product}:read"
-        assert _codes(op, 400) == ["API_SECRET_NOT_ALLOWED"]
+        # VALIDATION_FAILED: the act-as headers, one without the other (DESIGN §3.7).
+        assert _codes(op, 400) == ["API_SECRET_NOT_ALLOWED", "VALIDATION_FAILED"]
+        assert _codes(op, 404) == ACTING_404
+        headers = {p["name"]: p for p in op["parameters"] if p["in"] == "header"}
+        for name in ("X-Workspace-Id", "X-Acting-Company-Id"):
+            assert headers[name]["required"] is False and "example" not in headers[name]
         assert _codes(op, 401) == GUARD_401
         assert _codes(op, 403) == ["IP_NOT_ALLOWED", "INSUFFICIENT_SCOPE"]
         assert f"'{product}:read'" in op["responses"]["403"]["description"]
@@ -124,6 +134,22 @@ async def test_product_operations_list_the_guard_codes(client: httpx.AsyncClient
         assert _codes(op, 500) == ["INTERNAL_ERROR"]
         assert "Retry-After" in op["responses"]["429"]["headers"]
         assert "Authorization field missing" in op["responses"]["401"]["description"]
+
+
+async def test_every_product_operation_offers_the_act_as_headers(
+    client: httpx.AsyncClient,
+) -> None:
+    doc = await _doc(client)
+    products = [(m, p, op) for m, p, op in _ops(doc) if p.startswith(PRODUCT_PREFIXES)]
+    assert len(products) > 20
+    for method, path, op in products:
+        names = [p["name"] for p in op.get("parameters", []) if p["in"] == "header"]
+        assert {"X-Workspace-Id", "X-Acting-Company-Id"} <= set(names), (method, path)
+        assert "partner:client:act-as" in op["description"]
+    for method, path, op in _ops(doc):
+        if path.startswith("/api/v1/workspaces"):
+            assert "INSUFFICIENT_SCOPE" in _codes(op, 403), (method, path)
+            assert op["security"][0].keys() >= {"bearer", "fluideClientId"}
 
 
 async def test_operations_that_read_another_product_name_every_scope(
@@ -255,7 +281,7 @@ async def test_routes_added_later_are_documented_by_path(
     assert op["security"] == PRODUCT_SECURITY
     assert op["x-required-scope"] == "books:write"
     assert _codes(op, 400) == ["API_SECRET_NOT_ALLOWED", "VALIDATION_FAILED"]
-    assert _codes(op, 404) == ["NOT_FOUND"]
+    assert _codes(op, 404) == [*ACTING_404, "NOT_FOUND"]
     assert _codes(op, 409) == ["LEDGER_LOCKED"]
     assert op["responses"]["409"]["content"]["application/json"]["examples"]["LEDGER_LOCKED"]
     assert "x-fluide-declared-errors" not in str(doc)
@@ -338,7 +364,7 @@ async def test_product_operations_list_the_errors_they_raise(client: httpx.Async
     employee = paths[f"{v1}/hr/employees/{{employee_id}}"]
     for method in ("get", "patch", "delete"):
         # The specific 404 replaces the generic guess.
-        assert _codes(employee[method], 404) == ["EMPLOYEE_NOT_FOUND"], method
+        assert _codes(employee[method], 404) == [*ACTING_404, "EMPLOYEE_NOT_FOUND"], method
     assert set(_codes(paths[f"{v1}/payroll/runs/{{run_id}}/approve"]["post"], 409)) == {
         "PAYROLL_RUN_LOCKED"
     }
@@ -346,11 +372,12 @@ async def test_product_operations_list_the_errors_they_raise(client: httpx.Async
     assert {"PAYROLL_NO_EMPLOYEES", "PAYROLL_MIXED_CURRENCIES", "PAYROLL_RULES_MISSING"} <= set(
         _codes(runs, 400)
     )
-    assert _codes(runs, 404) == ["EMPLOYEE_NOT_FOUND"]
+    assert _codes(runs, 404) == [*ACTING_404, "EMPLOYEE_NOT_FOUND"]
     idem = {"IDEMPOTENCY_KEY_REUSED", "IDEMPOTENCY_REQUEST_IN_PROGRESS"}
     fund = paths[f"{v1}/pay/wallets/{{currency}}/fund"]["post"]
     assert set(_codes(fund, 409)) == idem
-    assert "404" not in fund["responses"]  # the wallet is created on first use
+    # The wallet is created on first use: its only 404s are the act-as headers'.
+    assert _codes(fund, 404) == ACTING_404
     assert "WALLET_BALANCE_LIMIT_EXCEEDED" in _codes(fund, 400)
     payouts = paths[f"{v1}/pay/payouts"]["post"]
     assert "WALLET_INSUFFICIENT_BALANCE" in _codes(payouts, 400)
@@ -365,7 +392,7 @@ async def test_product_operations_list_the_errors_they_raise(client: httpx.Async
     assert {"JOURNAL_ENTRY_NOT_BALANCED", "ACCOUNT_NOT_FOUND"} <= set(_codes(entries, 400))
     assert set(_codes(entries, 409)) == idem
     pdf = paths[f"{v1}/utils/documents/payslips/{{payslip_id}}.pdf"]["get"]
-    assert _codes(pdf, 404) == ["PAYSLIP_NOT_FOUND"]
+    assert _codes(pdf, 404) == [*ACTING_404, "PAYSLIP_NOT_FOUND"]
     assert "application/pdf" in pdf["responses"]["200"]["content"]
 
 

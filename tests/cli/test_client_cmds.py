@@ -190,3 +190,31 @@ def test_call_output_writes_the_bytes_untouched(
     shown = runner.invoke(app, ["call", "GET", path], env=env)
     assert shown.exit_code == 0 and shown.stdout == ""  # no binary on a terminal
     assert "application/pdf: save them with --output FILE" in shown.stderr
+
+
+def test_call_acts_for_a_company(live: LiveServer, tmp_path: Path) -> None:
+    from tests.identity.partners.support import create_partner
+
+    partner = live.run(create_partner(live.runtime))
+    with httpx.Client(base_url=live.base_url) as http:
+        token = http.post("/api/v1/authorize/token", headers=partner.exchange_headers()).json()
+        h = bearer(token["accessToken"], partner)
+        wid = http.post("/api/v1/workspaces", json={"name": "W"}, headers=h).json()["id"]
+        company = {"name": "C", "countryCode": "NG", "currency": "NGN"}
+        cid = http.post(f"/api/v1/workspaces/{wid}/companies", json=company, headers=h).json()["id"]
+    env = {
+        "FLUIDE_BASE_URL": live.base_url,
+        "FLUIDE_API_KEY": partner.api_key,
+        "FLUIDE_API_SECRET": partner.api_secret,
+        "FLUIDE_TOKEN_CACHE": str(tmp_path / "partner-tokens.json"),
+    }
+    acting = ["--workspace", wid, "--company", cid]
+    body = json.dumps(employee("CLI1"))
+    made = runner.invoke(app, ["call", "POST", "hr/employees", "--json", body, *acting], env=env)
+    assert made.exit_code == 0, made.output
+    listed = runner.invoke(app, ["call", "GET", "hr/employees", "--raw", *acting], env=env)
+    assert [e["employeeCode"] for e in json.loads(listed.stdout)["items"]] == ["CLI1"]
+    own = runner.invoke(app, ["call", "GET", "hr/employees", "--raw"], env=env)
+    assert json.loads(own.stdout)["total"] == 0
+    alone = runner.invoke(app, ["call", "GET", "hr/employees", "--workspace", wid], env=env)
+    assert alone.exit_code != 0 and "--company" in alone.output

@@ -95,6 +95,24 @@ ROUTE_EXTRAS: dict[tuple[str, str], list[ErrorCode]] = {
 }
 
 
+WORKSPACES_PATH = "/api/v1/workspaces"
+# DESIGN §3.7: the act-as headers, checked by the guard on every product operation, and the
+# partner scope every workspace and company route needs.
+ACT_AS_NOT_FOUND = [E(ie.WorkspaceNotFound), E(ie.CompanyNotFound)]
+PARTNER_SCOPE = ErrorCode(
+    403, "INSUFFICIENT_SCOPE", "This operation requires the 'partner:client:act-as' scope"
+)
+
+
+def _partner_codes(path: str) -> list[ErrorCode]:
+    codes = [PARTNER_SCOPE]
+    if "{" in path:
+        codes.append(ACT_AS_NOT_FOUND[0])
+    if path.endswith("{company_id}"):
+        codes.append(ACT_AS_NOT_FOUND[1])
+    return codes
+
+
 def insufficient_scope(scopes: tuple[str, ...]) -> ErrorCode:
     if not scopes:
         message = "The token lacks a scope"
@@ -118,9 +136,10 @@ def error_codes(
     codes: list[ErrorCode] = []
     if access is Access.PRODUCT:
         codes += GUARD
-        if has_input:
-            codes.append(VALIDATION)
+        # Always input: the act-as headers (DESIGN §3.7), both or neither.
+        codes.append(VALIDATION)
         codes.append(insufficient_scope(scopes))
+        codes += ACT_AS_NOT_FOUND
         if "{" in path:
             codes.append(NOT_FOUND)
         codes.append(RATE_LIMITED)
@@ -130,6 +149,8 @@ def error_codes(
         codes += DEVELOPER_CHECKS
         if has_input:
             codes.append(VALIDATION)
+        if path.startswith(WORKSPACES_PATH):
+            codes += _partner_codes(path)
     elif access is Access.ACCOUNT:
         codes += [SECRET_NOT_ALLOWED, SESSION_REQUIRED]
         if has_input:

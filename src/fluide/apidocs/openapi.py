@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from fluide.apidocs import codes
+from fluide.apidocs.acting import ACT_AS_NOTE, add_act_as_headers
 from fluide.apidocs.examples import add_request_example, add_response_examples
 from fluide.apidocs.responses import (
     ERROR_ENVELOPE,
@@ -148,6 +149,9 @@ def _document(
 
     if access is Access.EXCHANGE:
         _add_scope_header(op)
+    if access is Access.PRODUCT:
+        add_act_as_headers(op)
+        notes.append(ACT_AS_NOTE)
     responses = _responses(op, access, method, path, scopes)
     request_example = add_request_example(op, schemas, exchange=access is Access.EXCHANGE)
     add_response_examples(responses, schemas, path)

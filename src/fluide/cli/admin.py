@@ -74,12 +74,16 @@ def db_current(data_dir: DataDir = None) -> None:
 # ---- accounts ---------------------------------------------------------------------------------
 
 
+PARTNER_HELP = "A partner tenant: acts for client companies (docs/partners.md)"
+
+
 @accounts_app.command("create")
 @friendly
 def accounts_create(
     email: Annotated[str, typer.Option(help="Account email")],
     password: Annotated[str | None, typer.Option(help="Dashboard password (optional)")] = None,
     tenant_name: Annotated[str | None, typer.Option(help="Tenant name")] = None,
+    partner: Annotated[bool, typer.Option("--partner", help=PARTNER_HELP)] = False,
     verified: Annotated[
         bool, typer.Option("--verified", help="Mark the email verified (no code needed)")
     ] = False,
@@ -110,7 +114,11 @@ def accounts_create(
         # An operator's tool: an address already registered is said plainly
         # (EMAIL_ALREADY_REGISTERED), an invalid one with the reason (`friendly`); enumeration
         # is a concern of the public sign-up only.
-        out = run(operations.create_account(settings, email, password, tenant_name, verified))
+        out = run(
+            operations.create_account(
+                settings, email, password, tenant_name, verified, partner=partner
+            )
+        )
     except BaseException:
         if created_file and output is not None:
             output.unlink(missing_ok=True)

@@ -33,6 +33,13 @@ Raw = Annotated[
     bool,
     typer.Option("--raw", help="The body as the server sent it (JSON compact, bytes untouched)."),
 ]
+Workspace = Annotated[
+    str | None,
+    typer.Option("--workspace", help="Partners: act for a client company of this workspace."),
+]
+Company = Annotated[
+    str | None, typer.Option("--company", help="Partners: the client company to act for.")
+]
 NoCache = Annotated[
     bool, typer.Option("--no-cache", help="Neither read nor write the token cache file.")
 ]
@@ -174,14 +181,19 @@ def call(
     ] = None,
     raw: Raw = False,
     no_cache: NoCache = False,
+    workspace: Workspace = None,
+    company: Company = None,
 ) -> None:
     """Call the API with a cached, auto-refreshed token and print the response."""
     from fluide.client import FluideError
 
+    if (workspace is None) != (company is None):
+        _usage("--workspace and --company go together (docs/partners.md)")
     body = _body(json_body)
     with _client(no_cache) as fluide:
         try:
-            response = fluide.send(method, path, json=body)
+            target = fluide.acting_as(workspace, company) if workspace and company else fluide
+            response = target.send(method, path, json=body)
         except ValueError as exc:
             _usage(str(exc))
         except FluideError as exc:

@@ -107,14 +107,25 @@ def _iso(value: datetime | None) -> str | None:
 
 
 async def create_account(
-    settings: Settings, email: str, password: str | None, tenant_name: str | None, verified: bool
+    settings: Settings,
+    email: str,
+    password: str | None,
+    tenant_name: str | None,
+    verified: bool,
+    *,
+    partner: bool = False,
 ) -> dict[str, str]:
     infra = Infrastructure(settings)
     identity = Identity(infra)
     try:
         async with infra.sessionmaker() as session, session.begin():
             account, _code = await identity.accounts.sign_up(
-                session, CLI_ACTOR, email=email, password=password, tenant_name=tenant_name
+                session,
+                CLI_ACTOR,
+                email=email,
+                password=password,
+                tenant_name=tenant_name,
+                partner=partner,
             )
             if verified:
                 issued = await identity.accounts.mark_verified(session, CLI_ACTOR, account)

@@ -151,6 +151,16 @@ class _Common(Executor):
         clone._bind_resources()
         return clone
 
+    def acting_as(self, workspace_id: str, company_id: str) -> Self:
+        """A client whose every call acts for a partner's client company (it sends
+        ``X-Workspace-Id`` and ``X-Acting-Company-Id``); it shares this one's token and pool.
+        The token must carry ``partner:client:act-as`` (docs/partners.md)."""
+        if not workspace_id or not company_id:
+            raise ValueError("acting_as needs a workspace id and a company id")
+        return self.with_options(
+            extra_headers={"X-Workspace-Id": workspace_id, "X-Acting-Company-Id": company_id}
+        )
+
     def _request_args(
         self,
         headers: Mapping[str, str] | None,

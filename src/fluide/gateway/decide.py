@@ -177,12 +177,17 @@ def context_token(
 
 
 def identity_headers(principal: Principal, context: str) -> list[tuple[bytes, bytes]]:
-    return [
+    out = [
         (b"x-fluide-tenant-id", principal.tenant_id.encode()),
         (b"x-fluide-credential-id", principal.credential_id.encode()),
         (b"x-fluide-scopes", " ".join(sorted(principal.scopes)).encode()),
         (b"x-fluide-context", context.encode()),
     ]
+    if principal.company_id is not None and principal.workspace_id is not None:
+        # A partner acting for a client company (checked by the guard, docs/partners.md).
+        out.append((b"x-fluide-workspace-id", principal.workspace_id.encode()))
+        out.append((b"x-fluide-company-id", principal.company_id.encode()))
+    return out
 
 
 # ---- the denial page for nginx (auth_request passes 401/403 only; others become 500) -------

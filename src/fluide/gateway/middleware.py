@@ -40,6 +40,7 @@ from fluide.identity import formats
 from fluide.identity.audit import Actor
 from fluide.identity.authn import CallerHeaders, bound_caller, read_headers, verified_caller
 from fluide.identity.errors import ApiSecretNotAllowed
+from fluide.identity.partners.acting import acting_caller
 from fluide.identity.principal import Principal
 from fluide.kit.errors import AppError, send_error
 from fluide.kit.proxies import scope_client_address
@@ -111,6 +112,8 @@ class GatewayMiddleware:
             # Then the credential's policy: expiry, networks, scopes (the principal it returns).
             client = scope.get("client")
             principal = bound_caller(principal, h, gw.identity, now, client[0] if client else None)
+            # DESIGN §3.7: X-Workspace-Id + X-Acting-Company-Id, checked from memory.
+            principal = acting_caller(principal, scope["headers"], gw.identity.tenancy)
         except AppError as exc:
             # Counted first: the refusal's route template is known before its answer starts.
             gw.denied(scope, exc.code, exc.status, principal, now_dt)
@@ -149,6 +152,8 @@ class GatewayMiddleware:
         client = scope.get("client")
         peer = client[0] if client else None
         principal = await fa.run_guard(gw, h, route, original.method, now, seen, peer)
+        # DESIGN §3.7 here too: an upstream never sees an act-as header the guard did not check.
+        principal = acting_caller(principal, scope["headers"], gw.identity.tenancy)
         rid = state.get("request_id")
         rid = rid if isinstance(rid, str) else "-"
         context = fa.context_token(gw, principal, route, original, rid, int(now))
@@ -281,5 +286,6 @@ class GatewayMiddleware:
             exc.code,
             exc.message,
             rid if isinstance(rid, str) else "-",
+            exc.errors,  # VALIDATION_FAILED only (the act-as headers' shape)
             headers=headers,
         )

@@ -46,6 +46,11 @@ NEVER_UPSTREAM = frozenset(
         b"x-fluide-credential-id",
         b"x-fluide-scopes",
         b"x-fluide-context",
+        # The client's act-as headers: the guard checked them, the upstream gets its verdict.
+        b"x-workspace-id",
+        b"x-acting-company-id",
+        b"x-fluide-workspace-id",
+        b"x-fluide-company-id",
         b"x-forwarded-for",
         b"x-forwarded-host",
         b"x-forwarded-proto",

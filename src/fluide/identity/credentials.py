@@ -17,7 +17,8 @@ from fluide.identity.audit import Actor
 from fluide.identity.errors import CredentialRevoked, InsufficientScope, TokenRevoked
 from fluide.identity.feed import note_change
 from fluide.identity.hashing import SecretHasher
-from fluide.identity.models import Credential, RevocationEvent
+from fluide.identity.models import Credential, RevocationEvent, Tenant
+from fluide.identity.principal import scopes_for_kind
 from fluide.kit.clock import Clock, system_clock
 from fluide.kit.errors import NotFound, ValidationFailed
 from fluide.kit.ids import new_id
@@ -60,15 +61,16 @@ class PolicyChange:
     rate_limit: str | None = _UNSET
     scopes: list[str] | str | None = _UNSET
 
-    def validated(self, now: datetime) -> PolicyChange:
-        """The same change in stored form; ValidationFailed names every bad field."""
+    def validated(self, now: datetime, allowed: tuple[str, ...] = ALL_SCOPES) -> PolicyChange:
+        """The same change in stored form (``allowed``: the scopes the tenant's kind may hold);
+        ValidationFailed names every bad field."""
         out: dict[str, Any] = {}
         errors: dict[str, list[str]] = {}
         checks: list[tuple[str, Any, Any]] = [
             ("expires_at", self.expires_at, lambda v: policy.parse_expiry(v, now)),
             ("allowed_cidrs", self.allowed_cidrs, policy.parse_cidrs),
             ("rate_limit", self.rate_limit, policy.parse_rate_limit),
-            ("scopes", self.scopes, parse_scopes),
+            ("scopes", self.scopes, lambda v: parse_scopes(v, allowed)),
         ]
         for name, value, parse in checks:
             if value is _UNSET:
@@ -114,6 +116,12 @@ def _policy_event(session: AsyncSession, cred: Credential) -> None:
         RevocationEvent(kind="policy", subject=cred.id, value=None, created_at=system_clock())
     )
     note_change(session, cred.api_key)
+
+
+async def tenant_kind(session: AsyncSession, tenant_id: str) -> str:
+    """``PARTNER`` or ``BUSINESS``; an unknown tenant is a business (the fewer scopes)."""
+    kind = await session.scalar(select(Tenant.kind).where(Tenant.id == tenant_id))
+    return "PARTNER" if kind == "PARTNER" else "BUSINESS"
 
 
 def parse_scopes(scopes: list[str] | str | None, allowed: tuple[str, ...] = ALL_SCOPES) -> str:
@@ -180,7 +188,8 @@ class Credentials:
             raise ValidationFailed(errors={"environment": [f"one of {', '.join(ENVIRONMENTS)}"]})
         secret = formats.new_api_secret()
         now = self.clock()
-        change = (policy or PolicyChange()).validated(now)
+        allowed = scopes_for_kind(await tenant_kind(session, tenant_id))
+        change = (policy or PolicyChange()).validated(now, allowed)
         cred = Credential(
             id=new_id("cred"),
             tenant_id=tenant_id,
@@ -188,7 +197,7 @@ class Credentials:
             name=name,
             environment=environment,
             api_key=formats.new_api_key(),
-            scopes=parse_scopes(scopes),
+            scopes=parse_scopes(scopes, allowed),
             status="active",
             secret_hash=self.hasher.digest(secret),
             generation=1,
@@ -219,7 +228,8 @@ class Credentials:
         this process before the answer and in every other within a second, as a revocation."""
         if cred.status != "active":
             raise CredentialRevoked
-        change = change.validated(self.clock())
+        allowed = scopes_for_kind(await tenant_kind(session, cred.tenant_id))
+        change = change.validated(self.clock(), allowed)
         change.apply(cred)
         audit.record(
             session,

@@ -150,3 +150,15 @@ class VerificationCodeExpired(AppError):
 class VerificationAttemptsExceeded(AppError):
     status, code = 429, "VERIFICATION_ATTEMPTS_EXCEEDED"
     message = "Too many wrong codes; request a new one"
+
+
+class WorkspaceNotFound(AppError):
+    """Not one of the caller's workspaces (another tenant's looks exactly the same)."""
+
+    status, code, message = 404, "WORKSPACE_NOT_FOUND", "Workspace not found"
+
+
+class CompanyNotFound(AppError):
+    """Not a (n active, when acting for it) company of that workspace of the caller's."""
+
+    status, code, message = 404, "COMPANY_NOT_FOUND", "Company not found"

@@ -74,6 +74,7 @@ class ChangeFeed:
             await self.state.view.load(session)
             self.state.keyset = await keyring.load_keyset(session, self.encryptor)
             await self._load_clients(session)
+            await self.state.tenancy.load(session)
 
     async def start(self) -> None:
         await self.load()
@@ -98,9 +99,13 @@ class ChangeFeed:
         async with self._sync_lock, self.sessionmaker() as session:
             # Twice a second in every process: it must not queue behind (or block) writers.
             await session.connection(execution_options={READ_ONLY: True})
-            if await self.state.view.poll(session):
+            view = self.state.view
+            if await view.poll(session):
                 self.state.keyset = await keyring.load_keyset(session, self.encryptor)
                 await self._load_clients(session)
+            if view.tenancy_changed:
+                await self.state.tenancy.load(session)
+                view.tenancy_changed = False  # only once loaded: a failed load is retried
 
     async def after_commit(self, notes: dict[str, Any], committed: bool) -> None:
         """``Infrastructure.after_commit`` hook: once a unit of work that noted a change

@@ -17,6 +17,8 @@ class Tenant(Base):
     __tablename__ = "tenants"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # BUSINESS (its own data only) or PARTNER (also acts for client companies, DESIGN §3.7).
+    kind: Mapped[str] = mapped_column(String(16), default="BUSINESS", server_default="BUSINESS")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -153,3 +155,32 @@ class RevocationEvent(Base):
     value: Mapped[str | None] = mapped_column(String(64))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Workspace(Base):
+    """A partner tenant's group of client companies (DESIGN §3.7)."""
+
+    __tablename__ = "partner_workspaces"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Company(Base):
+    """A client company of a workspace. Its product rows carry its id in ``tenant_id``: that
+    column holds the rows' owner, a tenant or, when a partner acts for a client, the company."""
+
+    __tablename__ = "partner_companies"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("partner_workspaces.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    country_code: Mapped[str] = mapped_column(String(2))
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_partner_companies_workspace", "workspace_id", "created_at"),)

@@ -25,6 +25,8 @@ from fluide.identity.exposure import Exposure
 from fluide.identity.feed import ChangeFeed
 from fluide.identity.hashing import SecretHasher
 from fluide.identity.jwt_core import KeyEncryptor
+from fluide.identity.partners.routes import router as partners_router
+from fluide.identity.partners.service import Partners
 from fluide.identity.public import router as public_router
 from fluide.identity.session_tokens import SessionTokens
 from fluide.identity.state import IdentityState
@@ -75,6 +77,7 @@ class Identity:
             infra.limiter,
         )
         self.lane = ExchangeFastPath(self.exchange, infra.proxies)
+        self.partners = Partners(clock)
         self.exposure = Exposure(infra.sessionmaker, self.hasher, clock, self.state)
         infra.on_start.append(self.start)
         infra.on_stop.append(self.feed.stop)
@@ -87,8 +90,9 @@ class Identity:
         await self.feed.start()
 
     @staticmethod
-    def routers() -> tuple[APIRouter, APIRouter, APIRouter, APIRouter]:
-        """Public (root, health, JWKS), exchange, developer session, accounts; in that order
+    def routers() -> tuple[APIRouter, APIRouter, APIRouter, APIRouter, APIRouter]:
+        """Public (root, health, JWKS), exchange, developer session, partners' workspaces and
+        companies (developer session too), accounts; in that order
         (the app puts the product routers between the public and the others: routes match in
         order, and products are the hot path)."""
-        return public_router, exchange_router, developer_router, accounts_router
+        return public_router, exchange_router, developer_router, partners_router, accounts_router

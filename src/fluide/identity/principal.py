@@ -5,7 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fluide.catalog import ALL_SCOPES
 from fluide.identity.errors import AuthorizationMalformed, AuthorizationMissing
+
+# Only a partner tenant's credentials may hold it (DESIGN §3.7); granted to them by default.
+ACT_AS_SCOPE = "partner:client:act-as"
+PARTNER_SCOPES = (*ALL_SCOPES, ACT_AS_SCOPE)
+
+
+def scopes_for_kind(kind: str) -> tuple[str, ...]:
+    """The scopes a tenant of this kind's credentials may hold (and get by default)."""
+    return PARTNER_SCOPES if kind == "PARTNER" else ALL_SCOPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +32,17 @@ class Principal:
     # How the token was minted when not by the exchange with the secret (the ``via`` claim:
     # "dashboard" for the dashboard's "Try it" token). Such a token cannot rotate the secret.
     via: str | None = None
+    # Set by the guard's act-as check (``identity.partners.acting``) when a partner's call
+    # carries X-Workspace-Id and X-Acting-Company-Id of one of its client companies.
+    workspace_id: str | None = None
+    company_id: str | None = None
+
+    @property
+    def owner_id(self) -> str:
+        """Whose product data the call reads and writes: the acting client company's, else
+        the token's tenant's. Products filter every query on it (never on ``tenant_id``)."""
+        company = self.company_id
+        return self.tenant_id if company is None else company
 
     def __repr__(self) -> str:
         return f"Principal(credential_id={self.credential_id!r}, tenant_id={self.tenant_id!r})"

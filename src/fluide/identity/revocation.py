@@ -38,6 +38,7 @@ _HAS_POLICY = or_(
 
 
 _ALL = frozenset(ALL_SCOPES)
+TENANCY_EVENT = "tenancy"  # a partner workspace or company changed (``identity.tenancy``)
 
 
 @dataclass
@@ -52,6 +53,11 @@ class RevocationView:
     _policy_events: set[int] = field(default_factory=set)  # ids of "policy" events applied
     keys_changed: bool = False
     exposures: int = 0
+    # ``tenancy`` events (partner workspaces and companies): the ids seen in the last poll, and
+    # whether one not seen before appeared (the feed then reloads ``TenancyView``). Ids, not
+    # ``fresh``: a PostgreSQL sequence value that commits late is still noticed.
+    tenancy_seen: frozenset[int] = frozenset()
+    tenancy_changed: bool = False
 
     def is_token_revoked(self, jti: str, credential_id: str, generation: int) -> bool:
         if jti in self.revoked_jtis:
@@ -111,6 +117,7 @@ class RevocationView:
         ).all()
         keys_changed = False
         policy_changed: set[str] = set()
+        tenancy: set[int] = set()
         for eid, kind, subject, value, expires_at in rows:
             fresh = eid > self.last_event_id
             self.last_event_id = max(self.last_event_id, eid)
@@ -130,8 +137,13 @@ class RevocationView:
                 # Not ``fresh``: on PostgreSQL an event may commit after a later id was read.
                 self._policy_events.add(eid)
                 policy_changed.add(subject)
+            elif kind == TENANCY_EVENT:
+                tenancy.add(eid)
         if policy_changed:
             await self._reload_policies(session, policy_changed)
+        if not tenancy <= self.tenancy_seen:
+            self.tenancy_changed = True
+        self.tenancy_seen = frozenset(tenancy)
         self._prune()
         return keys_changed
 

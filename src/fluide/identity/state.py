@@ -1,10 +1,10 @@
 """What one process holds of identity in memory, for the paths that read no database.
 
 The key set (verify keys, the signing key, the JWKS body), the revocation view (with the
-credentials' policies), the client-address rule, the active clients and the exchange's
-credential snapshot; and how tokens are verified (issuer, leeway). The guard
-(``identity.authn``), the exchange and the health route read it; the change feed
-(``identity.feed``) keeps it fresh. It holds no engine, no service and no secret.
+credentials' policies), the client-address rule, the active clients, partner tenancy
+(``tenancy.TenancyView``) and the exchange's credential snapshot; and how tokens are verified
+(issuer, leeway). The guard (``identity.authn``), the exchange and the health route read it;
+the change feed (``identity.feed``) keeps it fresh. It holds no engine, no service and no secret.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from fluide.identity.credential_cache import CredentialCache
 from fluide.identity.keyring import KeySet
 from fluide.identity.revocation import RevocationView
+from fluide.identity.tenancy import TenancyView
 from fluide.kit.proxies import TrustedProxies
 
 
@@ -33,6 +34,7 @@ class IdentityState:
         self.view = RevocationView()
         self.clients: dict[str, str] = {}  # client id → status
         self.credential_cache = CredentialCache(self.view, credential_cache_seconds)
+        self.tenancy = TenancyView()  # partners' workspaces and client companies
 
     def __repr__(self) -> str:
         return f"IdentityState(keys={len(self.keyset.verify_keys)}, clients={len(self.clients)})"

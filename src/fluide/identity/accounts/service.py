@@ -115,8 +115,10 @@ class Accounts:
         email: str,
         password: str | None,
         tenant_name: str | None,
+        partner: bool = False,
     ) -> tuple[Account, str]:
-        """Create the account and its tenant; return the account and its verification code.
+        """Create the account and its tenant (a ``PARTNER`` one with ``partner``, DESIGN §3.7);
+        return the account and its verification code.
 
         For operators (``fluide accounts create``) and tests: a registered address is
         ``EMAIL_ALREADY_REGISTERED``. The public sign-up is ``request_sign_up``, which never
@@ -129,7 +131,9 @@ class Accounts:
             raise EmailTaken
         password_hash = await asyncio.to_thread(hash_password, password) if password else None
         try:
-            return await self._create(session, actor, email, password_hash, tenant_name)
+            return await self._create(
+                session, actor, email, password_hash, tenant_name, "PARTNER" if partner else None
+            )
         except IntegrityError as exc:
             raise EmailTaken from exc
 
@@ -140,10 +144,14 @@ class Accounts:
         email: str,
         password_hash: str | None,
         tenant_name: str | None,
+        kind: str | None = None,
     ) -> tuple[Account, str]:
         now = self.clock()
         tenant = Tenant(
-            id=new_id("ten"), name=(tenant_name or email.split("@")[0])[:200], created_at=now
+            id=new_id("ten"),
+            name=(tenant_name or email.split("@")[0])[:200],
+            kind=kind or "BUSINESS",
+            created_at=now,
         )
         account = Account(
             id=new_id("acc"),

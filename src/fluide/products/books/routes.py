@@ -47,7 +47,7 @@ async def list_accounts(
 ) -> Page[BooksAccount]:
     """The chart of accounts (seeded on first use)."""
     now = get_infra(request).clock()
-    rows, total = await service.list_accounts(session, principal.tenant_id, params, now)
+    rows, total = await service.list_accounts(session, principal.owner_id, params, now)
     return Page.of([service.account_out(a) for a in rows], total, params)
 
 
@@ -64,9 +64,7 @@ async def create_account(
 ) -> BooksAccount:
     """Add an account to the chart."""
     now = get_infra(request).clock()
-    return service.account_out(
-        await service.create_account(session, principal.tenant_id, body, now)
-    )
+    return service.account_out(await service.create_account(session, principal.owner_id, body, now))
 
 
 @router.post(
@@ -92,11 +90,11 @@ async def create_entry(
     rt = get_infra(request)
 
     async def work(session: AsyncSession) -> tuple[int, Any]:
-        entry = await service.create_manual_entry(session, principal.tenant_id, body, rt.clock())
+        entry = await service.create_manual_entry(session, principal.owner_id, body, rt.clock())
         return 201, service.entry_out(entry).model_dump(mode="json", by_alias=True)
 
     return await run_idempotent(
-        request, principal.tenant_id, idempotency_key, body.model_dump(mode="json"), work
+        request, principal.owner_id, idempotency_key, body.model_dump(mode="json"), work
     )
 
 
@@ -113,7 +111,7 @@ async def list_entries(
     source: str | None = Query(None, max_length=16),
 ) -> Page[JournalEntryOut]:
     """List journal entries (filter by `q` on the description, and `source`)."""
-    rows, total = await service.list_entries(session, principal.tenant_id, params, source)
+    rows, total = await service.list_entries(session, principal.owner_id, params, source)
     return Page.of([service.entry_out(e) for e in rows], total, params)
 
 
@@ -128,7 +126,7 @@ async def get_entry(
     entry_id: str, principal: CurrentPrincipal, session: DbSession
 ) -> JournalEntryOut:
     """One journal entry with its lines."""
-    return service.entry_out(await service.get_entry(session, principal.tenant_id, entry_id))
+    return service.entry_out(await service.get_entry(session, principal.owner_id, entry_id))
 
 
 @router.post(
@@ -144,7 +142,7 @@ async def void_entry(
 ) -> JournalEntryOut:
     """Void an entry by posting its reversal (nothing is deleted); returns the reversal."""
     now = get_infra(request).clock()
-    return service.entry_out(await service.void_entry(session, principal.tenant_id, entry_id, now))
+    return service.entry_out(await service.void_entry(session, principal.owner_id, entry_id, now))
 
 
 @router.get(
@@ -163,5 +161,5 @@ async def trial_balance(
     """Debit and credit totals per account up to `asOf` (default today)."""
     now = get_infra(request).clock()
     return await service.trial_balance(
-        session, principal.tenant_id, as_of or now.date(), currency, now
+        session, principal.owner_id, as_of or now.date(), currency, now
     )

@@ -33,7 +33,7 @@ async def create_employee(
 ) -> EmployeeOut:
     """Create an employee."""
     now = get_infra(request).clock()
-    return service.to_out(await service.create(session, principal.tenant_id, body, now))
+    return service.to_out(await service.create(session, principal.owner_id, body, now))
 
 
 @router.get(
@@ -49,7 +49,7 @@ async def list_employees(
     status: Literal["PENDING", "ACTIVE", "INACTIVE", "TERMINATED", "ON_LEAVE"] | None = Query(None),
 ) -> Page[EmployeeOut]:
     """List employees (filter by `q` and `status`)."""
-    rows, total = await service.list_employees(session, principal.tenant_id, params, status)
+    rows, total = await service.list_employees(session, principal.owner_id, params, status)
     return Page.of([service.to_out(e) for e in rows], total, params)
 
 
@@ -64,7 +64,7 @@ async def get_employee(
     employee_id: str, principal: CurrentPrincipal, session: DbSession
 ) -> EmployeeOut:
     """One employee."""
-    return service.to_out(await service.get(session, principal.tenant_id, employee_id))
+    return service.to_out(await service.get(session, principal.owner_id, employee_id))
 
 
 @router.patch(
@@ -83,7 +83,7 @@ async def update_employee(
 ) -> EmployeeOut:
     """Change an employee."""
     now = get_infra(request).clock()
-    employee = await service.update(session, principal.tenant_id, employee_id, body, now)
+    employee = await service.update(session, principal.owner_id, employee_id, body, now)
     return service.to_out(employee)
 
 
@@ -99,4 +99,4 @@ async def terminate_employee(
 ) -> EmployeeOut:
     """Terminate an employee (status `TERMINATED`; nothing is deleted)."""
     now = get_infra(request).clock()
-    return service.to_out(await service.terminate(session, principal.tenant_id, employee_id, now))
+    return service.to_out(await service.terminate(session, principal.owner_id, employee_id, now))

@@ -40,7 +40,7 @@ async def list_wallets(
     principal: CurrentPrincipal, session: DbSession, params: PageDep
 ) -> Page[WalletOut]:
     """This tenant's wallets, one per currency."""
-    rows = await service.list_wallets(session, principal.tenant_id)
+    rows = await service.list_wallets(session, principal.owner_id)
     items = [service.wallet_out(w) for w in rows]
     return Page.of(items[params.offset : params.offset + params.limit], len(items), params)
 
@@ -63,11 +63,11 @@ async def fund_wallet(
     rt = get_infra(request)
 
     async def work(session: AsyncSession) -> tuple[int, Any]:
-        wallet = await service.fund(session, principal.tenant_id, currency, body, rt.clock())
+        wallet = await service.fund(session, principal.owner_id, currency, body, rt.clock())
         return 200, service.wallet_out(wallet).model_dump(mode="json", by_alias=True)
 
     return await run_idempotent(
-        request, principal.tenant_id, idempotency_key, body.model_dump(mode="json"), work
+        request, principal.owner_id, idempotency_key, body.model_dump(mode="json"), work
     )
 
 
@@ -89,11 +89,11 @@ async def create_payout(
     rt = get_infra(request)
 
     async def work(session: AsyncSession) -> tuple[int, Any]:
-        payout = await service.create_payout(session, principal.tenant_id, body, rt.clock())
+        payout = await service.create_payout(session, principal.owner_id, body, rt.clock())
         return 201, service.payout_out(payout).model_dump(mode="json", by_alias=True)
 
     return await run_idempotent(
-        request, principal.tenant_id, idempotency_key, body.model_dump(mode="json"), work
+        request, principal.owner_id, idempotency_key, body.model_dump(mode="json"), work
     )
 
 
@@ -108,7 +108,7 @@ async def list_payouts(
     run_id: str | None = Query(None, alias="runId", max_length=40),
 ) -> Page[PayoutOut]:
     """List payouts (filter by `status`, `runId`, `q`)."""
-    rows, total = await service.list_payouts(session, principal.tenant_id, params, status, run_id)
+    rows, total = await service.list_payouts(session, principal.owner_id, params, status, run_id)
     return Page.of([service.payout_out(p) for p in rows], total, params)
 
 
@@ -121,7 +121,7 @@ async def list_payouts(
 )
 async def get_payout(payout_id: str, principal: CurrentPrincipal, session: DbSession) -> PayoutOut:
     """One payout."""
-    return service.payout_out(await service.get_payout(session, principal.tenant_id, payout_id))
+    return service.payout_out(await service.get_payout(session, principal.owner_id, payout_id))
 
 
 @router.post(
@@ -150,7 +150,7 @@ async def disburse(
     rt = get_infra(request)
 
     async def work(session: AsyncSession) -> tuple[int, Any]:
-        out = await service.disburse(session, principal.tenant_id, run_id, rt.clock())
+        out = await service.disburse(session, principal.owner_id, run_id, rt.clock())
         return 201, out.model_dump(mode="json", by_alias=True)
 
-    return await run_idempotent(request, principal.tenant_id, idempotency_key, {}, work)
+    return await run_idempotent(request, principal.owner_id, idempotency_key, {}, work)

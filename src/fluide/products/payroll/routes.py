@@ -38,7 +38,7 @@ CREATE_RUN = [require_scope("payroll:write", "hr:read")]
 )
 async def get_settings(principal: CurrentPrincipal, session: DbSession) -> SettingsOut:
     """The statutory tables in force for this tenant (shipped defaults or its own)."""
-    return await service.get_settings(session, principal.tenant_id)
+    return await service.get_settings(session, principal.owner_id)
 
 
 @router.put(
@@ -53,7 +53,7 @@ async def put_settings(
 ) -> SettingsOut:
     """Replace this tenant's statutory tables."""
     now = get_infra(request).clock()
-    return await service.put_settings(session, principal.tenant_id, body, now)
+    return await service.put_settings(session, principal.owner_id, body, now)
 
 
 @router.post(
@@ -75,8 +75,8 @@ async def create_run(
 ) -> RunOut:
     """Calculate a DRAFT run: one payslip per active employee."""
     now = get_infra(request).clock()
-    run = await service.create_run(session, principal.tenant_id, body, now)
-    return service.run_out(run, await service.run_payslips(session, principal.tenant_id, run.id))
+    run = await service.create_run(session, principal.owner_id, body, now)
+    return service.run_out(run, await service.run_payslips(session, principal.owner_id, run.id))
 
 
 @router.get(
@@ -89,7 +89,7 @@ async def list_runs(
     status: Literal["DRAFT", "APPROVED"] | None = Query(None),
 ) -> Page[RunOut]:
     """List payroll runs."""
-    rows, total = await service.list_runs(session, principal.tenant_id, params, status)
+    rows, total = await service.list_runs(session, principal.owner_id, params, status)
     return Page.of([service.run_out(r) for r in rows], total, params)
 
 
@@ -102,8 +102,8 @@ async def list_runs(
 )
 async def get_run(run_id: str, principal: CurrentPrincipal, session: DbSession) -> RunOut:
     """One run with its payslips."""
-    run = await service.get_run(session, principal.tenant_id, run_id)
-    return service.run_out(run, await service.run_payslips(session, principal.tenant_id, run_id))
+    run = await service.get_run(session, principal.owner_id, run_id)
+    return service.run_out(run, await service.run_payslips(session, principal.owner_id, run_id))
 
 
 @router.post(
@@ -118,8 +118,8 @@ async def approve_run(
 ) -> RunOut:
     """Approve (lock) a run and post its journal entry to Books."""
     now = get_infra(request).clock()
-    run = await service.approve_run(session, principal.tenant_id, run_id, now)
-    return service.run_out(run, await service.run_payslips(session, principal.tenant_id, run_id))
+    run = await service.approve_run(session, principal.owner_id, run_id, now)
+    return service.run_out(run, await service.run_payslips(session, principal.owner_id, run_id))
 
 
 @router.delete(
@@ -131,7 +131,7 @@ async def approve_run(
 )
 async def delete_run(run_id: str, principal: CurrentPrincipal, session: DbSession) -> Response:
     """Discard a DRAFT run (an approved run is locked)."""
-    await service.delete_run(session, principal.tenant_id, run_id)
+    await service.delete_run(session, principal.owner_id, run_id)
     return Response(status_code=204)
 
 
@@ -148,7 +148,7 @@ async def list_payslips(
     run_id: str | None = Query(None, alias="runId", max_length=40),
 ) -> Page[PayslipOut]:
     """List payslips (filter by `runId`)."""
-    rows, total = await service.list_payslips(session, principal.tenant_id, params, run_id)
+    rows, total = await service.list_payslips(session, principal.owner_id, params, run_id)
     return Page.of([service.payslip_out(s) for s in rows], total, params)
 
 
@@ -163,4 +163,4 @@ async def get_payslip(
     payslip_id: str, principal: CurrentPrincipal, session: DbSession
 ) -> PayslipOut:
     """One payslip."""
-    return service.payslip_out(await service.get_payslip(session, principal.tenant_id, payslip_id))
+    return service.payslip_out(await service.get_payslip(session, principal.owner_id, payslip_id))

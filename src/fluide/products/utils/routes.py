@@ -91,7 +91,7 @@ async def payslip_document(
     accept: str | None = Header(None, include_in_schema=False),
 ) -> Response:
     """A payslip as a PDF (the owning tenant only)."""
-    doc = await payroll.payslip_document(session, principal.tenant_id, payslip_id)
+    doc = await payroll.payslip_document(session, principal.owner_id, payslip_id)
     return Response(
         payslip_pdf(doc),
         media_type=_pdf_media_type(accept),

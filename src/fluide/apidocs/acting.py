@@ -1,0 +1,35 @@
+"""The act-as headers of partner tenancy (DESIGN §3.7) in the OpenAPI document: optional on
+every product operation, as the playground's optional fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ACT_AS_NOTE = (
+    "**Partners (acting for a client company):** add both `X-Workspace-Id` and "
+    "`X-Acting-Company-Id` (e.g. `wsp_0193…` and `cmp_0193…`) with a token that carries "
+    "`partner:client:act-as`; the call then runs on that company's own data. Both or neither: "
+    "one alone is 400 `VALIDATION_FAILED`; another tenant's workspace or company is 404."
+)
+ACT_AS_HEADERS = (
+    ("X-Workspace-Id", "A workspace of your partner tenant (with `X-Acting-Company-Id`)."),
+    ("X-Acting-Company-Id", "A company of that workspace: the call runs on its data."),
+)
+
+
+def add_act_as_headers(op: dict[str, Any]) -> None:
+    """DESIGN §3.7: the act-as headers, optional on every product operation. No example
+    value: Swagger UI would pre-fill it and make every playground call act for a client."""
+    params: list[dict[str, Any]] = op.setdefault("parameters", [])
+    have = {p.get("name", "").lower() for p in params}
+    for name, description in ACT_AS_HEADERS:
+        if name.lower() not in have:
+            params.append(
+                {
+                    "name": name,
+                    "in": "header",
+                    "required": False,
+                    "description": description + " Partners only; both headers or neither.",
+                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                }
+            )

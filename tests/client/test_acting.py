@@ -1,0 +1,32 @@
+"""The SDK's ``acting_as``: a client that sends both act-as headers on every call, sharing the
+token, against the real app."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from fluide.app import App
+from fluide.client import AsyncFluideClient
+from tests.client.test_common import client_for
+from tests.identity.partners.support import create_partner, new_company, new_workspace
+from tests.products.helpers import employee, headers_for
+
+
+async def test_acting_as_works_on_the_companys_data(app: App, client: httpx.AsyncClient) -> None:
+    partner = await create_partner(app)
+    h = await headers_for(client, partner)
+    wid = await new_workspace(client, h)
+    a, b = await new_company(client, h, wid), await new_company(client, h, wid)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    fluide: AsyncFluideClient = client_for(app, partner, transport)
+    async with fluide:
+        in_a = fluide.acting_as(wid, a)
+        created = await in_a.request("POST", "/api/v1/hr/employees", json=employee("SDK1"))
+        assert created["employeeCode"] == "SDK1"
+        listed = await in_a.request("GET", "/api/v1/hr/employees")
+        assert [e["id"] for e in listed["items"]] == [created["id"]]
+        for other in (fluide, fluide.acting_as(wid, b)):
+            assert (await other.request("GET", "/api/v1/hr/employees"))["total"] == 0
+        with pytest.raises(ValueError, match="company id"):
+            fluide.acting_as(wid, "")
