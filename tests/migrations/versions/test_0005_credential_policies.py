@@ -123,7 +123,7 @@ def test_upgrade_downgrade_upgrade_keeps_the_credentials(empty_database: str) ->
         await engine.dispose()
 
     asyncio.run(seed())
-    assert migrations.upgrade(url) == [THIS]
+    assert migrations.upgrade(url, THIS) == [THIS]
     assert _inspect(url, _columns) >= NEW_COLUMNS
     assert "usage_hourly" in _inspect(url, _tables)
     row = _inspect(url, _credential)
@@ -137,5 +137,6 @@ def test_upgrade_downgrade_upgrade_keeps_the_credentials(empty_database: str) ->
     assert "usage_hourly" not in _inspect(url, _tables)
     assert _inspect(url, _credential)["api_key"] == "fl_dev_m"
 
-    assert migrations.upgrade(url) == [THIS]
-    assert migrations.current(url) == migrations.head() == THIS
+    assert migrations.upgrade(url, THIS) == [THIS]
+    assert migrations.upgrade(url)[0] != THIS  # what follows applies on top
+    assert migrations.current(url) == migrations.head()
