@@ -35,7 +35,7 @@ def test_one_pipeline_with_the_exchange_lane_at_its_edge(app: App) -> None:
         edge, layer = layer, getattr(layer, "app", None)
     # One stack (outermost first), FastAPI innermost with no middleware of its own; the
     # exchange leaves it at the edge, after the same request-id and input-limit layers.
-    assert names == ["RequestIdMiddleware", "LimitsMiddleware", "GatewayMiddleware"]
+    assert names == ["RequestIdMiddleware", "SafeRetry", "LimitsMiddleware", "GatewayMiddleware"]
     assert app.fastapi.user_middleware == []
     assert isinstance(edge.exchange, ExchangeFastPath)
 

@@ -1,8 +1,10 @@
 """The one place that knows every part: it builds the infrastructure, identity and the gateway,
 mounts the routers, and returns the service as one ASGI pipeline.
 
-    RequestIdMiddleware → LimitsMiddleware → GatewayMiddleware ─┬→ ExchangeFastPath  (the exchange)
-    (ids, last-resort 500)  (input limits)   (the edge)         └→ FastAPI           (the rest)
+    RequestIdMiddleware → SafeRetry → LimitsMiddleware → GatewayMiddleware ─┬→ ExchangeFastPath
+    (ids, last resort:     (a read on a  (input limits)   (the edge)         │  (the exchange)
+     500, or 503 for an    dead DB conn.                                     └→ FastAPI
+     outage: kit.faults)   runs again)                                          (the rest)
 
 The edge (``gateway.middleware``) serves the token exchange from its own lane, without FastAPI's
 and Starlette's layers (they cost about a tenth of its CPU and do nothing for it), runs the
@@ -32,8 +34,10 @@ from fluide.gateway.middleware import GatewayMiddleware
 from fluide.gateway.routes import assert_guarded
 from fluide.gateway.usage_routes import router as usage_router
 from fluide.identity.part import Identity
+from fluide.kit import faults
 from fluide.kit.clock import Clock, system_clock
 from fluide.kit.errors import install_error_handlers
+from fluide.kit.faults import SafeRetry
 from fluide.kit.gc_tuning import tune_for_serving
 from fluide.kit.infra import Infrastructure
 from fluide.kit.limits import LimitsMiddleware
@@ -111,13 +115,15 @@ def create_app(
     infra.on_start.append(start_gateway)
     infra.on_stop.append(gateway.stop)
     pipeline = RequestIdMiddleware(
-        LimitsMiddleware(
-            GatewayMiddleware(fastapi, gateway, exchange=identity.lane),
-            max_body_bytes=settings.max_body_bytes,
-            max_header_bytes=settings.max_header_bytes,
-            max_header_value_bytes=settings.max_header_value_bytes,
-            max_json_depth=settings.max_json_depth,
-            streamed=_proxied(gateway),
+        SafeRetry(  # a read that met a dead pooled connection runs once more (kit.faults)
+            LimitsMiddleware(
+                GatewayMiddleware(fastapi, gateway, exchange=identity.lane),
+                max_body_bytes=settings.max_body_bytes,
+                max_header_bytes=settings.max_header_bytes,
+                max_header_value_bytes=settings.max_header_value_bytes,
+                max_json_depth=settings.max_json_depth,
+                streamed=_proxied(gateway),
+            )
         ),
         observe=gateway.observe,
     )
@@ -141,7 +147,7 @@ def _fastapi(lifespan: Any) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, outage=faults.noted)  # an outage is a 503 (kit.faults)
     return app
 
 

@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     # Deprecated: ``true`` means FLUIDE_TRUSTED_PROXIES=1 (logged once per process).
     trust_forwarded_for: bool = False
     db_pool_size: int = 10
+    # PostgreSQL: how long opening a connection, or waiting for a pooled one, may take, and how
+    # long one statement may run, before the request answers 503 (kit.faults): never a hang.
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_statement_timeout_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("trusted_proxies")
     @classmethod

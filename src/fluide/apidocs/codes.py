@@ -164,5 +164,8 @@ def error_codes(
     for extra in ROUTE_EXTRAS.get((method, path), []):
         if extra.code not in {c.code for c in codes}:
             codes.append(extra)
+    if UNAVAILABLE not in codes:
+        # Any route may meet a database or Redis outage (kit.faults): 503 with Retry-After.
+        codes.append(UNAVAILABLE)
     codes.append(INTERNAL)
     return codes

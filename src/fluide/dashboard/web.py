@@ -29,7 +29,7 @@ from fluide.identity.errors import SessionRequired
 from fluide.identity.hashing import SecretHasher
 from fluide.identity.models import Account, AccountSession, Credential
 from fluide.identity.policy import load_cidrs
-from fluide.kit import uow
+from fluide.kit import faults, uow
 from fluide.kit.clock import as_utc
 from fluide.kit.errors import AppError, Forbidden
 from fluide.kit.pagination import PageParams
@@ -181,6 +181,7 @@ _TITLES = {
     404: "Page not found",
     409: "Already exists",
     429: "Slow down",
+    503: "Back in a moment",
 }
 
 
@@ -215,6 +216,13 @@ class HtmlRoute(APIRoute):
             except (PageError, SessionRequired, RequestValidationError, AppError) as exc:
                 uow.fail(request)
                 return _failure_page(request, exc)
+            except Exception as exc:
+                # A database or Redis outage: a friendly 503 page with Retry-After (kit.faults).
+                unavailable = faults.noted(request.scope, exc)
+                if unavailable is None:
+                    raise
+                uow.fail(request)
+                return _failure_page(request, unavailable)
 
         return html_handler
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fluide.gateway.models import UsageDaily, UsageHourly
 from fluide.identity.models import Credential
 from fluide.identity.principal import Principal
+from fluide.kit.faults import OUTAGES, fault_of
 
 log = logging.getLogger("fluide.gateway.usage")
 CHUNK = 500
@@ -70,8 +71,12 @@ class UsageRecorder:
                 await upsert_hourly(session, hourly)
                 await update_last_used(session, used)
         except Exception as exc:
-            self._restore(counts, used, hourly)
-            log.warning("usage flush failed", extra={"error_type": type(exc).__name__})
+            self._restore(counts, used, hourly)  # kept for the next flush: nothing counted is lost
+            fault = fault_of(exc)
+            if fault is not None:  # an outage: one warning for all of it (kit.faults)
+                OUTAGES.down(fault.dependency, exc)
+            else:
+                log.warning("usage flush failed", extra={"error_type": type(exc).__name__})
             raise
         return len(counts) + len(used) + len(hourly)
 

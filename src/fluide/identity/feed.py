@@ -25,6 +25,7 @@ from fluide.identity.models import Client
 from fluide.identity.state import IdentityState
 from fluide.kit import uow
 from fluide.kit.db import READ_ONLY
+from fluide.kit.faults import OUTAGES, REDIS, fault_of
 
 log = logging.getLogger("fluide.identity.feed")
 # The change channel is ``FLUIDE_REDIS_PREFIX`` + this (``fluide:changes`` by default).
@@ -136,7 +137,11 @@ class ChangeFeed:
                 if self.expiry is not None:
                     await self.expiry.run()
             except Exception as exc:  # keep polling through a database blip
-                log.warning("revocation poll failed", extra={"error_type": type(exc).__name__})
+                fault = fault_of(exc)
+                if fault is not None:  # an outage: one warning for all of it (kit.faults)
+                    OUTAGES.down(fault.dependency, exc)
+                else:
+                    log.warning("revocation poll failed", extra={"error_type": type(exc).__name__})
 
     async def _redis_loop(self) -> None:
         from redis.asyncio import Redis
@@ -146,13 +151,19 @@ class ChangeFeed:
             pubsub = client.pubsub()
             try:
                 await pubsub.subscribe(self.redis_channel)
+                if OUTAGES.is_down(REDIS):
+                    OUTAGES.up(REDIS)
+                    with contextlib.suppress(Exception):  # the poll catches up regardless
+                        await self.sync_now()  # what was published while we were away
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
                         await self.sync_now()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("redis subscription lost", extra={"error_type": type(exc).__name__})
+                # Once per outage, not once per attempt (the poll delivers changes meanwhile).
+                fault = fault_of(exc)
+                OUTAGES.down(fault.dependency if fault else REDIS, exc)
                 await asyncio.sleep(1)
             finally:
                 with contextlib.suppress(Exception):
@@ -176,4 +187,4 @@ async def publish_change(redis_url: str | None, channel: str) -> None:
         finally:
             await client.aclose()
     except Exception as exc:  # polling still delivers within a second
-        log.warning("redis publish failed", extra={"error_type": type(exc).__name__})
+        OUTAGES.down(REDIS, exc)

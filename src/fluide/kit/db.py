@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event, exc, make_url
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,6 +20,7 @@ from sqlalchemy.types import TypeDecorator
 
 from fluide.kit import datadir
 from fluide.kit.clock import as_utc
+from fluide.kit.faults import fault_of
 from fluide.kit.sqlite_inline import inline_creator
 
 NAMING = {
@@ -55,7 +56,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else as_utc(value)
 
 
-def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def make_engine(
+    url: str, pool_size: int = 10, connect_timeout: float = 5.0, statement_timeout: float = 30.0
+) -> AsyncEngine:
     if url.startswith("sqlite"):
         path = make_url(url).database or ":memory:"
         if path != ":memory:":
@@ -65,7 +68,8 @@ def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
         # an asyncio wait, and SQLite writes one at a time anyway.
         engine = create_async_engine(
             url,
-            async_creator=inline_creator(path),
+            # A lock held elsewhere is waited for at most ``connect_timeout`` (then a 503).
+            async_creator=inline_creator(path, connect_timeout),
             poolclass=NullPool if path == ":memory:" else None,
             pool_size=1,
             max_overflow=0,
@@ -79,12 +83,33 @@ def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     # pg_terminate_backend, failover) is noticed by asyncpg as soon as the socket closes and is
     # replaced at checkout without a round trip (``_drop_closed``); and a connection that dies
     # mid-statement raises a disconnect error, on which SQLAlchemy invalidates the whole pool, so
-    # one request fails (a 500 the client may retry) instead of one per pooled connection.
+    # one request fails (a 503, kit.faults; a read is run again at once) instead of one per
+    # pooled connection. Every wait is bounded: opening a connection and waiting for a pooled
+    # one by ``connect_timeout``, a statement by ``statement_timeout`` (a database that stopped
+    # answering is a 503, not a hung request).
     engine = create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=False, pool_recycle=1800
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size * 2,
+        pool_pre_ping=False,
+        pool_recycle=1800,
+        pool_timeout=connect_timeout,
+        connect_args={"timeout": connect_timeout, "command_timeout": statement_timeout},
     )
     event.listen(engine.sync_engine.pool, "checkout", _drop_closed)
+    event.listen(engine.sync_engine, "handle_error", _lost_is_disconnect)
     return engine
+
+
+def _lost_is_disconnect(ctx: ExceptionContext) -> None:
+    """A connection that went away under a statement ("closed in the middle of operation")
+    is a disconnect even where the dialect does not say so: SQLAlchemy then invalidates the
+    whole pool, so a read run again (kit.faults.SafeRetry) gets a fresh connection rather than
+    another one the same restart killed."""
+    if not ctx.is_disconnect:
+        fault = fault_of(ctx.original_exception)
+        if fault is not None and fault.connection_lost:
+            ctx.is_disconnect = True
 
 
 def _drop_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import StatementError
+from redis.exceptions import RedisError
+from sqlalchemy.exc import DisconnectionError, StatementError
+from sqlalchemy.exc import TimeoutError as SATimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.types import Send
+from starlette.types import Scope, Send
 
 from fluide.kit import money
 from fluide.kit.clock import iso_z, system_clock
@@ -215,7 +217,12 @@ def validation_error_response(request: Request, exc: RequestValidationError) -> 
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
+# What turns an exception into an outage's 503 (``kit.faults.noted``, handed in by the app:
+# kit.faults builds on this module): the 503 to answer, or None when it is not an outage.
+OutageCheck = Callable[[Scope, Exception], AppError | None]
+
+
+def install_error_handlers(app: FastAPI, outage: OutageCheck | None = None) -> None:
     async def app_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, AppError)
         return app_error_response(request, exc)
@@ -241,14 +248,25 @@ def install_error_handlers(app: FastAPI) -> None:
     async def database_error(request: Request, exc: Exception) -> Response:
         # A number that does not fit its column is the request's fault (money.is_overflow):
         # every write checks its amounts first, so this is the net under a forgotten check.
-        # Anything else is re-raised to the last-resort 500 of the request-id middleware.
-        if not money.is_overflow(exc):
+        # An outage is a 503 (kit.faults); anything else is re-raised to the last-resort 500
+        # of the request-id middleware.
+        if money.is_overflow(exc):
+            return app_error_response(request, amount_limit_error())
+        return await unreachable(request, exc)
+
+    async def unreachable(request: Request, exc: Exception) -> Response:
+        unavailable = outage(request.scope, exc) if outage is not None else None
+        if unavailable is None:
             raise exc
-        return app_error_response(request, amount_limit_error())
+        return app_error_response(request, unavailable)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         # FastAPI's own last resort (its ServerErrorMiddleware) answers with the envelope, then
-        # re-raises; the request-id middleware outside it logs the error (kit.middleware).
+        # re-raises; the request-id middleware outside it logs the error (kit.middleware). An
+        # outage that got this far (wrapped in another exception) is still a 503.
+        unavailable = outage(request.scope, exc) if outage is not None else None
+        if unavailable is not None:
+            return app_error_response(request, unavailable)
         return error_response(
             500, "INTERNAL_ERROR", "Internal server error", request_id_of(request)
         )
@@ -257,4 +275,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(StatementError, database_error)
+    # The other ways an outage shows (kit.faults.fault_of): a pool that had no connection in
+    # time, a socket refused, reset or timed out, Redis unreachable. Anything else re-raised.
+    for kind in (SATimeout, DisconnectionError, OSError, RedisError):
+        app.add_exception_handler(kind, unreachable)
     app.add_exception_handler(Exception, unexpected)

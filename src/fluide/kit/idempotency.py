@@ -153,7 +153,25 @@ async def execute(
                 )
             )
     except Exception:
-        # Nothing of the work committed: release the key so the client can retry.
+        # Nothing of the work committed, or (a connection cut at the commit) maybe it did:
+        # release the key so the client can retry. A key that completed is not released (the
+        # condition), so a retry replays it; during an outage the release is retried until the
+        # database answers, so a retry need not wait for the claim to go stale.
+        await _release(sessionmaker, tenant_id, key, stale_after)
+        raise
+    return _json(status, payload)
+
+
+_RELEASES: set[asyncio.Task[None]] = set()  # kept referenced until they end
+
+
+async def _release(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tenant_id: str,
+    key: str,
+    stale_after: timedelta,
+) -> None:
+    async def once() -> None:
         async with sessionmaker() as session, session.begin():
             await session.execute(
                 delete(IdempotencyRecord).where(
@@ -162,8 +180,23 @@ async def execute(
                     IdempotencyRecord.status == "IN_PROGRESS",
                 )
             )
-        raise
-    return _json(status, payload)
+
+    async def until_done() -> None:
+        # After ``stale_after`` a retry takes the claim over anyway.
+        deadline = asyncio.get_running_loop().time() + stale_after.total_seconds()
+        while asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.5)
+            with contextlib.suppress(Exception):
+                await once()
+                return
+
+    try:
+        await once()
+    except Exception as exc:
+        log.info("idempotency key release deferred", extra={"error_type": type(exc).__name__})
+        task = asyncio.create_task(until_done(), name="fluide-idempotency-release")
+        _RELEASES.add(task)
+        task.add_done_callback(_RELEASES.discard)
 
 
 async def _claim(

@@ -42,7 +42,10 @@ class Infrastructure:
         self.clock = clock
         datadir.secure(settings.data_dir)  # 0700, files 0600; logs what it had to tighten
         self.engine: AsyncEngine = make_engine(
-            settings.resolved_database_url, settings.db_pool_size
+            settings.resolved_database_url,
+            settings.db_pool_size,
+            settings.db_connect_timeout_seconds,
+            settings.db_statement_timeout_seconds,
         )
         self.sessionmaker: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine)
         # Reads only (the exchange's credential read, the change-feed poll): no SQLite write lock.

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fluide.kit import faults
 from fluide.kit.errors import DEFAULT_CHALLENGE, send_error
 from fluide.kit.logging import request_id as request_id_var
 from fluide.kit.logging import sensitive
@@ -91,6 +92,9 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception as exc:
+            started, finished = progress()
+            if await _outage(scope, send_with_id, exc, request_id, started, finished):
+                return
             # Only the type and the route: an exception's text can carry SQL or values.
             log.error(
                 "unhandled error",
@@ -100,7 +104,6 @@ class RequestIdMiddleware:
                     "request_id": request_id,
                 },
             )
-            started, finished = progress()
             if finished:
                 # The whole answer is out (FastAPI's last resort sent the envelope and re-raised
                 # so that someone logs it: done above); there is nothing left to spoil.
@@ -114,3 +117,20 @@ class RequestIdMiddleware:
                 "Internal server error",
                 request_id,
             )
+
+
+async def _outage(
+    scope: Scope, send: Send, exc: Exception, request_id: str, started: bool, finished: bool
+) -> bool:
+    """An outage (not a bug): answered 503 (kit.faults) unless an answer is already out, and
+    logged once per outage there. False for anything else."""
+    if started:  # answered inside (FastAPI's last resort says 503 for an outage too)
+        return finished and faults.fault_of(exc) is not None
+    unavailable = faults.noted(scope, exc)
+    if unavailable is None:
+        return False
+    headers = [(k.lower().encode(), v.encode()) for k, v in unavailable.headers.items()]
+    await send_error(
+        send, unavailable.status, unavailable.code, unavailable.message, request_id, headers=headers
+    )
+    return True

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from fluide.kit.faults import OUTAGES
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
@@ -56,9 +58,11 @@ class _Probe:
                 await self._once()
             up = True
         except Exception as exc:  # any failure is "down"; the type is enough for the log
-            if self.up:
-                log.warning(f"{self.what} probe failed", extra={"error_type": type(exc).__name__})
+            # One warning per outage, whoever notices it first (a request, the change feed).
+            OUTAGES.down(self.what, exc)
             up = False
+        else:
+            OUTAGES.up(self.what)
         self.up, self.checked_at = up, time.monotonic()
         return up
 

@@ -30,6 +30,10 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 
 
 class InlineConnection(aiosqlite.Connection):
+    # How long a statement waits for a lock another connection holds before it fails with
+    # "database is locked" (a 503, kit.faults). ``inline_creator`` sets it per engine.
+    busy_timeout = BUSY_TIMEOUT_SECONDS
+
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
@@ -43,7 +47,7 @@ class InlineConnection(aiosqlite.Connection):
         # has busy_timeout=0 and the wait happens here, without blocking the loop. A statement
         # refused with SQLITE_BUSY did not run, so running it again is safe.
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + BUSY_TIMEOUT_SECONDS
+        deadline = loop.time() + self.busy_timeout
         delay = 0.0005
         while True:
             await asyncio.sleep(delay)
@@ -60,7 +64,9 @@ class InlineConnection(aiosqlite.Connection):
         return self
 
 
-def inline_creator(path: str) -> Callable[[], Awaitable[Any]]:
+def inline_creator(
+    path: str, busy_timeout: float = BUSY_TIMEOUT_SECONDS
+) -> Callable[[], Awaitable[Any]]:
     def connector() -> sqlite3.Connection:
         # isolation_level=None: kit.db issues BEGIN itself.
         return sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
@@ -69,6 +75,7 @@ def inline_creator(path: str) -> Callable[[], Awaitable[Any]]:
         # Awaiting also starts aiosqlite's worker thread; it only serves the rare calls that
         # bypass ``_execute`` (and the final stop), never a statement.
         conn = InlineConnection(connector, 64)
+        conn.busy_timeout = busy_timeout
         await conn
         return conn
 
