@@ -32,6 +32,7 @@ from fluide.gateway.core import Gateway
 from fluide.gateway.metrics import metrics_endpoint
 from fluide.gateway.middleware import GatewayMiddleware
 from fluide.gateway.routes import assert_guarded
+from fluide.gateway.usage_routes import router as usage_router
 from fluide.identity.part import Identity
 from fluide.kit import faults
 from fluide.kit.clock import Clock, system_clock
@@ -88,6 +89,7 @@ def create_app(
     infra = Infrastructure(settings, clock)
     identity = Identity(infra)
     gateway = Gateway(infra, identity.state, identity.exposure)
+    identity.exchange.count = gateway.usage.count_exchange  # exchanges in the usage API
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -164,6 +166,7 @@ def _mount(app: FastAPI, identity: Identity) -> None:
     app.include_router(partners)
     app.include_router(accounts)
     app.include_router(oauth)
+    app.include_router(usage_router)
     dashboard.mount(app)
     app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     install_api_docs(app)

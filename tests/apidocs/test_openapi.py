@@ -29,6 +29,7 @@ GUARD_401 = [
     "CLIENT_AUDIENCE_MISMATCH",
     "API_KEY_MISMATCH",
     "CREDENTIAL_REVOKED",
+    "CREDENTIAL_EXPIRED",
 ]
 METHODS = {"get", "put", "post", "delete", "patch"}
 
@@ -127,7 +128,7 @@ async def test_product_operations_list_the_guard_codes(client: httpx.AsyncClient
         for name in ("X-Workspace-Id", "X-Acting-Company-Id"):
             assert headers[name]["required"] is False and "example" not in headers[name]
         assert _codes(op, 401) == GUARD_401
-        assert _codes(op, 403) == ["INSUFFICIENT_SCOPE"]
+        assert _codes(op, 403) == ["IP_NOT_ALLOWED", "INSUFFICIENT_SCOPE"]
         assert f"'{product}:read'" in op["responses"]["403"]["description"]
         assert _codes(op, 429) == ["RATE_LIMITED"]
         assert _codes(op, 500) == ["INTERNAL_ERROR"]
@@ -194,8 +195,9 @@ async def test_exchange_lists_the_codes_of_design_3_2(client: httpx.AsyncClient)
         "DEVELOPER_KEYS_INVALID",
         "CLIENT_ID_INVALID",
         "CREDENTIAL_REVOKED",
+        "CREDENTIAL_EXPIRED",
     }
-    assert _codes(op, 403) == ["EMAIL_NOT_VERIFIED"]
+    assert _codes(op, 403) == ["EMAIL_NOT_VERIFIED", "IP_NOT_ALLOWED"]
     assert _codes(op, 429) == ["RATE_LIMITED"]
     assert op["tags"] == ["Authorize"]
     example = op["requestBody"]["content"]["application/json"]["example"]

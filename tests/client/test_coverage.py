@@ -27,6 +27,8 @@ BY_HAND = {("POST", "/api/v1/authorize/token"): "FluideClient.token() (every cal
 EXCLUDED = {
     ("GET", "/api/v1"): "the service root: a signpost for people",
     ("GET", "/api/v1/health"): "the auth service's liveness, for load balancers",
+    ("GET", "/livez"): "the process's liveness, for orchestrators",
+    ("GET", "/readyz"): "the process's readiness, for orchestrators and load balancers",
     ("GET", "/.well-known/jwks.json"): "public keys for services that verify tokens",
     ("GET", "/api/v1/auth/.well-known/jwks.json"): "the same keys under /api/v1",
     ("POST", "/api/v1/auth/signup"): ACCOUNT,
@@ -41,6 +43,9 @@ EXCLUDED = {
     ("POST", "/api/v1/auth/credentials/{credential_id}/revoke"): ACCOUNT,
     ("POST", "/api/v1/auth/credentials/{credential_id}/rotate-secret"): ACCOUNT,
     ("GET", "/api/v1/auth/audit"): ACCOUNT,
+    ("PATCH", "/api/v1/auth/credentials/{credential_id}"): ACCOUNT,
+    ("GET", "/api/v1/auth/usage"): ACCOUNT,
+    ("GET", "/api/v1/auth/usage.csv"): ACCOUNT,
 }
 
 

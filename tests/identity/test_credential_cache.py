@@ -24,6 +24,7 @@ from fluide.identity import formats
 from fluide.identity.audit import Actor
 from fluide.identity.credential_cache import CachedCredential, CredentialCache
 from fluide.identity.models import Credential, RevocationEvent
+from fluide.identity.policy import CredentialPolicy
 from fluide.identity.revocation import RevocationView
 from fluide.kit.clock import FrozenClock, system_clock
 from tests.conftest import Dev, exchange
@@ -174,6 +175,7 @@ def _entry(fetched: float, generation: int = 3) -> CachedCredential:
         secret_hash="h",
         previous_secret_hash=None,
         previous_secret_expires_at=None,
+        policy=CredentialPolicy(),
         fetched=fetched,
     )
 

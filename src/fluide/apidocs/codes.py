@@ -41,6 +41,9 @@ GUARD = [
     E(ie.ClientAudienceMismatch),
     E(ie.ApiKeyMismatch),
     E(ie.CredentialRevoked),
+    # The credential's policy (issue 21), right after its status.
+    E(ie.CredentialExpired),
+    E(ie.IpNotAllowed),
 ]
 # The developer session: the same checks with the API key optional.
 DEVELOPER_CHECKS = [e for e in GUARD if e.code != "MISSING_API_KEY"]
@@ -52,6 +55,8 @@ EXCHANGE = [
     E(ie.ClientIdInvalid),
     E(ie.CredentialRevoked),
     E(ie.EmailNotVerified),
+    E(ie.CredentialExpired),
+    E(ie.IpNotAllowed),
     RATE_LIMITED,
     UNAVAILABLE,
 ]
@@ -84,6 +89,9 @@ ROUTE_EXTRAS: dict[tuple[str, str], list[ErrorCode]] = {
     ("post", "/api/v1/auth/credentials/{credential_id}/rotate-secret"): [
         E(ie.CredentialRevoked),
     ],
+    ("patch", "/api/v1/auth/credentials/{credential_id}"): [E(ie.CredentialRevoked)],
+    ("get", "/api/v1/auth/usage"): [VALIDATION, E(ke.NotFound, "Credential not found")],
+    ("get", "/api/v1/auth/usage.csv"): [VALIDATION, E(ke.NotFound, "Credential not found")],
 }
 
 

@@ -7,6 +7,7 @@ Alembic, the identity services) when it runs.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -218,6 +219,90 @@ def credentials_revoke(
         print(f"revoked {out['credentialId']} ({out['apiKey']}, {out['email']})")
     else:
         print(f"{out['credentialId']} was already revoked ({out['revokedAt']})")
+
+
+POLICY_FIELDS = {
+    "expiry": "expires_at",
+    "cidrs": "allowed_cidrs",
+    "rate-limit": "rate_limit",
+    "scopes": "scopes",
+}
+
+
+def _policy_values(
+    expires_at: str | None,
+    allow: list[str] | None,
+    rate_limit: str | None,
+    scopes: str | None,
+    clear: list[str],
+) -> dict[str, object]:
+    values: dict[str, object] = {}
+    if expires_at is not None:
+        try:
+            values["expires_at"] = datetime.fromisoformat(expires_at)
+        except ValueError:
+            raise CliError(f"--expires-at: not an ISO 8601 date and time: {expires_at!r}") from None
+    if allow:
+        values["allowed_cidrs"] = allow
+    if rate_limit is not None:
+        values["rate_limit"] = rate_limit
+    if scopes is not None:
+        values["scopes"] = scopes
+    for name in clear:
+        if name not in POLICY_FIELDS:
+            raise CliError(f"--clear takes one of {', '.join(POLICY_FIELDS)}, not {name!r}")
+        values[POLICY_FIELDS[name]] = None
+    return values
+
+
+@credentials_app.command("policy")
+@friendly
+def credentials_policy(
+    credential: Annotated[str, typer.Argument(help="Credential id (cred_…) or its API key")],
+    expires_at: Annotated[
+        str | None,
+        typer.Option("--expires-at", help="ISO 8601 with a zone, e.g. 2027-06-30T00:00:00Z"),
+    ] = None,
+    allow: Annotated[
+        list[str] | None, typer.Option("--allow", help="An allowed network (repeat for more)")
+    ] = None,
+    rate_limit: Annotated[
+        str | None, typer.Option("--rate-limit", help="e.g. 10/second (replaces the global)")
+    ] = None,
+    scopes: Annotated[str | None, typer.Option("--scopes", help='e.g. "hr:read"')] = None,
+    clear: Annotated[
+        list[str] | None,
+        typer.Option("--clear", help="Lift one: expiry, cidrs, rate-limit or scopes"),
+    ] = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Change a credential's policy (docs/credentials.md): only the options given change.
+    Every running server applies it within a second. Audited."""
+    from fluide.cli import operations
+    from fluide.identity.credentials import PolicyChange
+
+    values = _policy_values(expires_at, allow, rate_limit, scopes, clear or [])
+    if not values:
+        raise CliError(
+            "nothing to change: give --expires-at, --allow, --rate-limit, --scopes or --clear"
+        )
+    out = run(
+        operations.set_credential_policy(
+            settings_for(data_dir),
+            credential,
+            PolicyChange(**values),  # type: ignore[arg-type]
+        )
+    )
+    if as_json:
+        print_json(out)
+        return
+    print(
+        f"{out['credentialId']}: scopes {' '.join(out['scopes'])}; "
+        f"expires {out['expiresAt'] or 'never'}; "
+        f"from {', '.join(out['allowedCidrs'] or ['anywhere'])}; "
+        f"rate limit {out['rateLimit'] or 'global'}"
+    )
 
 
 # ---- signing keys -----------------------------------------------------------------------------

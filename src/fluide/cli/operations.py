@@ -22,15 +22,17 @@ from fluide.cli.common import CliError, warn
 from fluide.cli.errors import check_database_url, database_label
 from fluide.identity import audit, keyring
 from fluide.identity.audit import Actor
-from fluide.identity.credentials import Credentials
+from fluide.identity.credentials import Credentials, PolicyChange
 from fluide.identity.feed import REDIS_CHANNEL_NAME, publish_change
 from fluide.identity.hashing import SecretHasher
 from fluide.identity.jwt_core import KeyEncryptor
 from fluide.identity.models import Account, Credential, SigningKeyRow
 from fluide.identity.part import Identity
+from fluide.identity.policy import load_cidrs
 from fluide.kit import datadir
 from fluide.kit.clock import system_clock
 from fluide.kit.db import make_engine, make_sessionmaker
+from fluide.kit.errors import AppError, ValidationFailed
 from fluide.kit.infra import Infrastructure
 from fluide.settings import Settings
 
@@ -190,6 +192,10 @@ def _credential_out(c: Credential, email: str) -> dict[str, Any]:
         "secretRotatedAt": _iso(c.secret_rotated_at),
         "secretExposedAt": _iso(c.secret_exposed_at),
         "revokedAt": _iso(c.revoked_at),
+        "scopes": c.scopes.split(),
+        "expiresAt": _iso(c.expires_at),
+        "allowedCidrs": load_cidrs(c.allowed_cidrs),
+        "rateLimit": c.rate_limit,
     }
 
 
@@ -230,6 +236,34 @@ async def revoke_credential(settings: Settings, ident: str) -> tuple[dict[str, A
         redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
         await publish_change(redis_url, settings.redis_prefix + REDIS_CHANNEL_NAME)
     return out, was_active
+
+
+async def set_credential_policy(
+    settings: Settings, ident: str, change: PolicyChange
+) -> dict[str, Any]:
+    """Change a credential's policy (by id or API key), audited and applied by every running
+    server within a second, as the API's ``PATCH /api/v1/auth/credentials/{id}``."""
+    async with existing(settings) as sessions, sessions() as session, session.begin():
+        cred = await session.scalar(
+            select(Credential)
+            .where(or_(Credential.id == ident, Credential.api_key == ident))
+            .with_for_update()
+        )
+        if cred is None:
+            raise CliError(f"no credential {ident!r}: see `fluide credentials list`")
+        service = Credentials(SecretHasher(settings.pepper_bytes()), system_clock)
+        try:
+            await service.set_policy(session, CLI_ACTOR, cred, change)
+        except ValidationFailed as exc:
+            problems = "; ".join(f"{k}: {', '.join(v)}" for k, v in (exc.errors or {}).items())
+            raise CliError(problems or exc.message) from None
+        except AppError as exc:
+            raise CliError(exc.message) from None
+        email = await session.scalar(select(Account.email).where(Account.id == cred.account_id))
+        out = _credential_out(cred, email or "")
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    await publish_change(redis_url, settings.redis_prefix + REDIS_CHANNEL_NAME)
+    return out
 
 
 # ---- signing keys -----------------------------------------------------------------------------

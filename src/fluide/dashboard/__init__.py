@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from fluide.dashboard import account_pages, activity_pages, key_pages
+from fluide.dashboard import account_pages, activity_pages, key_pages, policy_pages
 from fluide.dashboard.web import PREFIX, STATIC_DIR
 
 
@@ -16,6 +16,7 @@ def mount(app: FastAPI) -> None:
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="connect-static")
     app.include_router(account_pages.router)
     app.include_router(key_pages.router)
+    app.include_router(policy_pages.router)
     app.include_router(activity_pages.router)
 
 

@@ -54,6 +54,8 @@ async def usage_page(
             "days": summary.days,
             "series": series,
             "denials": sorted(summary.denials.items(), key=lambda d: (-d[1], d[0])),
+            "export_from": (summary.days[0]).isoformat(),
+            "export_to": (summary.days[-1]).isoformat(),
             "nav": "usage",
         },
     )

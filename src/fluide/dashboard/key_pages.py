@@ -16,6 +16,7 @@ from starlette.responses import Response
 from fluide.catalog import ALL_SCOPES
 from fluide.dashboard.web import (
     PREFIX,
+    WARN_BEFORE,
     CsrfChecked,
     HtmlRoute,
     SignedIn,
@@ -27,7 +28,7 @@ from fluide.dashboard.web import (
 )
 from fluide.identity import credentials
 from fluide.identity.deps import CredentialsDep, SessionTokensDep
-from fluide.kit.uow import DbSession
+from fluide.kit.uow import DbSession, InfraDep
 
 router = APIRouter(prefix=PREFIX, route_class=HtmlRoute, include_in_schema=False)
 
@@ -50,6 +51,7 @@ OVERLAPS = (
 _DONE = {
     "revoked": "The credential is revoked: its secret no longer exchanges and its tokens stop "
     "working.",
+    "policy": "The policy is saved: every process applies it within a second.",
 }
 
 
@@ -71,10 +73,12 @@ def _secret_page(title: str, intro: str, credential: object, secret: str) -> dic
 async def keys_page(
     request: Request,
     session: DbSession,
+    infra: InfraDep,
     current: SignedIn,
     done: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
     account, _ = current
+    now = infra.clock()
     return render(
         request,
         "keys.html",
@@ -84,6 +88,8 @@ async def keys_page(
             "credentials": await tenant_credentials(session, account.tenant_id),
             "all_scopes": ALL_SCOPES,
             "notice": _DONE.get(done),
+            "now": now,
+            "warn_until": now + WARN_BEFORE,
             "nav": "keys",
         },
     )

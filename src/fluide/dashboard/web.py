@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Callable, Coroutine
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -28,6 +28,7 @@ from fluide.identity.deps import SESSION_COOKIE, AccountsDep, request_actor
 from fluide.identity.errors import SessionRequired
 from fluide.identity.hashing import SecretHasher
 from fluide.identity.models import Account, AccountSession, Credential
+from fluide.identity.policy import load_cidrs
 from fluide.kit import faults, uow
 from fluide.kit.clock import as_utc
 from fluide.kit.errors import AppError, Forbidden
@@ -70,6 +71,10 @@ def _when(value: datetime | None) -> str:
 
 
 templates.env.filters["when"] = _when
+# A credential's stored allowlist (a JSON list, ``identity.policy``) as a list for a page.
+templates.env.filters["cidrs"] = lambda text: load_cidrs(text) or []
+# The key list warns this long before a key expires (issue 21).
+WARN_BEFORE = timedelta(days=7)
 
 
 def is_secure(request: Request) -> bool:

@@ -48,6 +48,9 @@ class Gateway:
         self.cache = TokenCache(settings.token_cache_size)
         shared = infra.limiter if infra.redis_url else None
         self.limiter = ProductLimiter(settings.product_rate_limit, shared)
+        # Per-credential limits (a policy's ``rateLimit``), one limiter per distinct limit.
+        self._shared = shared
+        self._policy_limiters: dict[str, ProductLimiter] = {}
         # Exposure checks cost a query: at most this many per source address (per process).
         self.exposure_limiter = ProductLimiter("60/minute")
         # The route table (upstreams.py): read and checked here, so a bad file stops the start.
@@ -64,6 +67,25 @@ class Gateway:
         self._templates: dict[int, str] = {}
         self._product_routes: list[tuple[re.Pattern[str], str]] = []
         self._flusher: asyncio.Task[None] | None = None
+
+    def limiter_for(self, credential_id: str) -> ProductLimiter:
+        """Check 12's limiter for a credential: its policy's own limit, else the global one.
+        Redis keys name the limit, so a credential's own limit counts apart from the global."""
+        policy = self.identity.view.policies.get(credential_id)
+        text = None if policy is None else policy.rate_limit
+        if text is None:
+            return self.limiter
+        limiter = self._policy_limiters.get(text)
+        if limiter is None:
+            if len(self._policy_limiters) >= 1024:
+                self._policy_limiters.clear()  # bounded memory; Redis keeps shared counts
+            limiter = self._policy_limiters[text] = ProductLimiter(text, self._shared)
+        return limiter
+
+    async def reset_limits(self) -> None:
+        """Forget every product window, the policies' included (tests; an operator)."""
+        self._policy_limiters.clear()
+        await self.limiter.reset()
 
     # ---- request accounting (hot path: dict bumps only) ------------------------------------
 
@@ -106,9 +128,9 @@ class Gateway:
         """A request that passed checks 1–10 (``denial`` is set when 11 or 12 refused it)."""
         if isinstance(denial, str):
             self.metrics.denial(denial)
-            self.usage.count(principal, now.date(), denial)
+            self.usage.count(principal, now, denial)
         else:
-            self.usage.count(principal, now.date())
+            self.usage.count(principal, now)
             self.usage.touch(principal.credential_id, now)
 
     def denied(
@@ -119,7 +141,7 @@ class Gateway:
         state["route_template"] = self._product_template(scope)  # refused before routing
         if principal is not None:  # verified token: count the denial under its credential
             state["denied_principal"] = principal  # and log it (gateway.access)
-            self.usage.count(principal, now.date(), code)
+            self.usage.count(principal, now, code)
 
     def decided(
         self,
@@ -141,7 +163,7 @@ class Gateway:
             self.metrics.denial(code)
         if principal is None:
             return
-        self.usage.count(principal, now.date(), code or "")
+        self.usage.count(principal, now, code or "")
         if code is None:
             self.usage.touch(principal.credential_id, now)
 

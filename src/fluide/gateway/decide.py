@@ -121,18 +121,26 @@ def find_route(gw: Gateway, original: Original) -> Route:
 
 
 async def run_guard(
-    gw: Gateway, h: CallerHeaders, route: Route, method: str, now: float, seen: list[Principal]
+    gw: Gateway,
+    h: CallerHeaders,
+    route: Route,
+    method: str,
+    now: float,
+    seen: list[Principal],
+    peer: str | None = None,
 ) -> Principal:
-    """Checks 2–12 for ``method`` on ``route``; the principal (also appended to ``seen`` once
-    the token verified, so a later denial counts under its credential)."""
+    """Checks 2–12 for ``method`` on ``route``, the credential's policy included (``peer``: the
+    socket's address, the client's worked out from it by the trusted-proxy rule); the principal
+    (also appended to ``seen`` once the token verified, so a later denial counts under its
+    credential)."""
     principal = verified_caller(h, gw.identity, now, cache=gw.cache)
     seen.append(principal)
-    bound_caller(principal, h, gw.identity)
+    principal = bound_caller(principal, h, gw.identity, now, peer)
     scope = route.scope_for(method)
     if scope is None:
         raise MethodNotServed
     check_scopes(principal, (scope,), frozenset((scope,)))
-    decision = await gw.limiter.hit(principal.api_key)
+    decision = await gw.limiter_for(principal.credential_id).hit(principal.api_key)
     if decision.allowed:
         route_limiter = gw.route_limiters.get(route.index)
         if route_limiter is not None:

@@ -45,6 +45,7 @@ def guard(request: Request) -> Principal:
         read_headers(request.scope["headers"]),
         identity_state(request),
         get_infra(request).clock().timestamp(),
+        peer=request.client.host if request.client else None,
     )
     request.scope.setdefault("state", {})["principal"] = principal
     return principal
@@ -92,11 +93,12 @@ async def _check_scope_and_limit(
         if not decision.allowed:
             raise RateLimited(decision.retry_after, headers=decision.headers())
         return
-    decision = await gateway.limiter.hit(principal.api_key)
+    limiter = gateway.limiter_for(principal.credential_id)
+    decision = await limiter.hit(principal.api_key)
     if not decision.allowed:
         state["denial"] = RateLimited.code
         raise RateLimited(decision.retry_after, headers=decision.headers())
-    state["ratelimit_headers"] = gateway.limiter.raw_headers(decision)
+    state["ratelimit_headers"] = limiter.raw_headers(decision)
 
 
 def require_scope(scope: str, *also: str) -> Any:

@@ -124,8 +124,11 @@ class GatewayMiddleware:
                 await self._exposure(scope, state, h.secret, h.api_key, h.authorization)
                 raise ApiSecretNotAllowed
             # Checks 2–6, then 7–10: a denial of 7–10 counts under the token's credential.
-            principal = verified_caller(h, gw.identity, now_dt.timestamp(), cache=gw.cache)
-            bound_caller(principal, h, gw.identity)
+            now = now_dt.timestamp()
+            principal = verified_caller(h, gw.identity, now, cache=gw.cache)
+            # Then the credential's policy: expiry, networks, scopes (the principal it returns).
+            client = scope.get("client")
+            principal = bound_caller(principal, h, gw.identity, now, client[0] if client else None)
             # DESIGN §3.7: X-Workspace-Id + X-Acting-Company-Id, checked from memory.
             principal = acting_caller(principal, scope["headers"], gw.identity.tenancy)
         except AppError as exc:
@@ -163,7 +166,9 @@ class GatewayMiddleware:
         gw = self.gateway
         now = gw.clock().timestamp()
         route = fa.find_route(gw, original)
-        principal = await fa.run_guard(gw, h, route, original.method, now, seen)
+        client = scope.get("client")
+        peer = client[0] if client else None
+        principal = await fa.run_guard(gw, h, route, original.method, now, seen, peer)
         # DESIGN §3.7 here too: an upstream never sees an act-as header the guard did not check.
         principal = acting_caller(principal, scope["headers"], gw.identity.tenancy)
         rid = state.get("request_id")

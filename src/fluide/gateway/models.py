@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import Date, Integer, String
+from sqlalchemy import Date, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fluide.kit.db import Base
+from fluide.kit.db import Base, UTCDateTime
 
 
 class UsageDaily(Base):
@@ -19,3 +19,19 @@ class UsageDaily(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class UsageHourly(Base):
+    """Calls per credential per UTC hour (the usage API and its CSV, issue 21). ``kind`` is
+    "request" (a product call) or "exchange" (a token minted); ``code`` is "" when allowed, else
+    the denial."""
+
+    __tablename__ = "usage_hourly"
+    tenant_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    credential_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_usage_hourly_tenant_hour", "tenant_id", "hour"),)

@@ -1,14 +1,16 @@
-"""Reading usage (the dashboard's chart). Writing is batched by the gateway."""
+"""Reading usage: the dashboard's chart (daily) and the usage API (hourly, issue 21). Writing
+is batched by the gateway (``gateway.recorder``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fluide.gateway.models import UsageDaily
+from fluide.gateway.models import UsageDaily, UsageHourly
+from fluide.kit.errors import ValidationFailed
 
 
 @dataclass
@@ -36,3 +38,109 @@ async def usage_summary(
         else:
             summary.requests.setdefault(credential_id, [0] * days)[index[day]] += count
     return summary
+
+
+# ---- the usage API (issue 21): hourly counts of product calls and exchanges -----------------
+
+GRANULARITIES = {"hour": 3600, "day": 86400}
+# At most this many buckets in one answer (a month of hours, over a year of days).
+MAX_BUCKETS = {"hour": 31 * 24, "day": 400}
+
+
+@dataclass
+class Bucket:
+    start: datetime
+    allowed: int = 0  # product calls that passed the guard
+    denied: dict[str, int] = field(default_factory=dict)  # product calls refused, by code
+    exchanges: int = 0  # tokens minted
+    exchange_denied: dict[str, int] = field(default_factory=dict)  # exchanges refused, by code
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    """One count as stored: the CSV's line."""
+
+    hour: datetime
+    credential_id: str
+    kind: str
+    code: str
+    count: int
+
+
+def usage_window(
+    start: datetime | None, end: datetime | None, granularity: str, now: datetime
+) -> tuple[datetime, datetime]:
+    """``[from, to)`` aligned to the granularity (UTC); the default is the last 24 hours or the
+    last 7 days up to now. ValidationFailed for a reversed or oversized window."""
+    step = GRANULARITIES[granularity]
+    if end is None:
+        end = now
+    if start is None:
+        start = end - timedelta(seconds=step * (24 if granularity == "hour" else 7))
+    bad = [n for n, v in (("from", start), ("to", end)) if v.tzinfo is None]
+    if bad:
+        raise ValidationFailed(errors={n: ["give a time zone (e.g. Z)"] for n in bad})
+    lo = _floor(start, step)
+    hi = _floor(end, step)
+    if hi < end:
+        hi += timedelta(seconds=step)
+    if hi <= lo:
+        raise ValidationFailed(errors={"to": ["must be after from"]})
+    if (hi - lo).total_seconds() / step > MAX_BUCKETS[granularity]:
+        raise ValidationFailed(
+            errors={"to": [f"at most {MAX_BUCKETS[granularity]} {granularity}s in one request"]}
+        )
+    return lo, hi
+
+
+def _floor(when: datetime, step: int) -> datetime:
+    seconds = int(when.timestamp()) // step * step
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+async def usage_rows(
+    session: AsyncSession,
+    tenant_id: str,
+    window: tuple[datetime, datetime],
+    credential_id: str | None = None,
+) -> list[UsageRow]:
+    """The stored hourly counts of one tenant in ``[from, to)``, oldest first."""
+    query = select(
+        UsageHourly.hour,
+        UsageHourly.credential_id,
+        UsageHourly.kind,
+        UsageHourly.code,
+        UsageHourly.count,
+    ).where(
+        UsageHourly.tenant_id == tenant_id,
+        UsageHourly.hour >= window[0],
+        UsageHourly.hour < window[1],
+    )
+    if credential_id is not None:
+        query = query.where(UsageHourly.credential_id == credential_id)
+    rows = await session.execute(
+        query.order_by(UsageHourly.hour, UsageHourly.credential_id, UsageHourly.kind)
+    )
+    return [UsageRow(*row) for row in rows]
+
+
+def buckets(
+    rows: list[UsageRow], window: tuple[datetime, datetime], granularity: str
+) -> list[Bucket]:
+    """Every bucket of the window (empty ones included), the rows added in."""
+    step = GRANULARITIES[granularity]
+    lo = window[0]
+    n = int((window[1] - lo).total_seconds()) // step
+    out = [Bucket(lo + timedelta(seconds=step * i)) for i in range(n)]
+    for row in rows:
+        b = out[int((row.hour - lo).total_seconds()) // step]
+        if row.kind == "exchange":
+            if row.code:
+                b.exchange_denied[row.code] = b.exchange_denied.get(row.code, 0) + row.count
+            else:
+                b.exchanges += row.count
+        elif row.code:
+            b.denied[row.code] = b.denied.get(row.code, 0) + row.count
+        else:
+            b.allowed += row.count
+    return out

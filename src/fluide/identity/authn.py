@@ -1,4 +1,4 @@
-"""Who calls: the guard's checks 1–10 (DESIGN §3.5), written once.
+"""Who calls: the guard's checks 1–10 (DESIGN §3.5) and the credential's policy, written once.
 
 ``read_headers`` is the one scan of a request's raw ASGI headers for what the service reads
 as credentials. ``check_caller`` runs checks 2–10 over those headers, the in-memory identity
@@ -12,6 +12,7 @@ middleware's alone: it needs the exposure check, which writes.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol
 
 from fluide.identity import jwt_core
@@ -26,9 +27,10 @@ from fluide.identity.errors import (
     TokenRevoked,
 )
 from fluide.identity.keyring import KeySet
+from fluide.identity.policy import CredentialPolicy
 from fluide.identity.principal import Principal, bearer_token
 from fluide.identity.state import IdentityState
-from fluide.kit.proxies import FORWARDED_FOR
+from fluide.kit.proxies import FORWARDED_FOR, client_address
 
 INVALID_TOKEN_HEADERS = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
@@ -93,14 +95,16 @@ def check_caller(
     state: IdentityState,
     now: float,
     *,
+    peer: str | None,
     cache: VerifiedTokens | None = None,
     require_api_key: bool = True,
 ) -> Principal:
-    """Checks 2–10 of DESIGN §3.5, in order; the principal, or the AppError of the first
-    failing check. ``require_api_key=False`` (the developer session): the API key may be
-    absent, but when sent it must be the token's."""
+    """Checks 2–10 of DESIGN §3.5, in order, then the credential's policy; the principal, or
+    the AppError of the first failing check. ``require_api_key=False`` (the developer session):
+    the API key may be absent, but when sent it must be the token's. ``peer``: the socket's
+    address (the client's is derived from it only for a credential restricted to networks)."""
     principal = verified_caller(headers, state, now, cache=cache, require_api_key=require_api_key)
-    return bound_caller(principal, headers, state)
+    return bound_caller(principal, headers, state, now, peer)
 
 
 def verified_caller(
@@ -133,9 +137,17 @@ def verified_caller(
     return principal
 
 
-def bound_caller(principal: Principal, headers: CallerHeaders, state: IdentityState) -> Principal:
+def bound_caller(
+    principal: Principal,
+    headers: CallerHeaders,
+    state: IdentityState,
+    now: float,
+    peer: str | None,
+) -> Principal:
     """Checks 7–10: revocation, client binding, key binding, credential status (every time,
-    cached or not: a cached token replayed with another key or client id is refused)."""
+    cached or not: a cached token replayed with another key or client id is refused); then
+    the credential's policy (``identity.policy``): expiry, allowed networks, and the token's
+    scopes cut down to the credential's own. The principal returned is the one to use."""
     view = state.view
     if view.is_token_revoked(principal.jti, principal.credential_id, principal.generation):
         raise TokenRevoked(headers=INVALID_TOKEN_HEADERS)
@@ -146,6 +158,31 @@ def bound_caller(principal: Principal, headers: CallerHeaders, state: IdentitySt
         raise ApiKeyMismatch
     if view.credential_status(principal.credential_id) != "active":
         raise CredentialRevoked
+    policy = view.policies.get(principal.credential_id)
+    if policy is None:
+        return principal
+    return _within_policy(principal, policy, headers, state, now, peer)
+
+
+def _within_policy(
+    principal: Principal,
+    policy: CredentialPolicy,
+    headers: CallerHeaders,
+    state: IdentityState,
+    now: float,
+    peer: str | None,
+) -> Principal:
+    # The client's address costs a header walk: only for a credential restricted to networks.
+    address = (
+        client_address(peer, headers.forwarded, state.proxies)
+        if policy.networks is not None
+        else None
+    )
+    policy.check(now, address)
+    scopes = policy.scopes
+    if scopes is not None and not principal.scopes <= scopes:
+        # The credential's scopes were narrowed after the token was minted: never exceed them.
+        return replace(principal, scopes=principal.scopes & scopes)
     return principal
 
 

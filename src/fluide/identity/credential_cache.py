@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fluide.identity.policy import CredentialPolicy
 from fluide.identity.revocation import RevocationView
 
 _MAX_ENTRIES = 10_000
@@ -39,6 +40,7 @@ class CachedCredential:
     secret_hash: str
     previous_secret_hash: str | None
     previous_secret_expires_at: datetime | None
+    policy: CredentialPolicy  # expiry, networks, limit and scopes, as read (identity.policy)
     fetched: float  # time.monotonic() when read
 
     def __repr__(self) -> str:
@@ -56,6 +58,7 @@ class CachedCredential:
             secret_hash=row.secret_hash,
             previous_secret_hash=row.previous_secret_hash,
             previous_secret_expires_at=row.previous_secret_expires_at,
+            policy=CredentialPolicy.of(row),
             fetched=time.monotonic(),
         )
 

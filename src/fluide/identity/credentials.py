@@ -1,17 +1,18 @@
-"""API credentials: create, list, revoke, rotate. Services flush; the request's unit of work
-commits (``kit.uow``), and a revocation or rotation is applied in every process once it did
-(``identity.feed.note_change``)."""
+"""API credentials: create, list, revoke, rotate, and change their policies (issue 21).
+Services flush; the request's unit of work commits (``kit.uow``), and a revocation, rotation or
+policy change is applied in every process once it did (``identity.feed.note_change``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fluide.catalog import ALL_SCOPES
-from fluide.identity import audit, formats
+from fluide.identity import audit, formats, policy
 from fluide.identity.audit import Actor
 from fluide.identity.errors import CredentialRevoked, InsufficientScope, TokenRevoked
 from fluide.identity.feed import note_change
@@ -45,6 +46,76 @@ class Rotation:
 
     def __repr__(self) -> str:
         return f"Rotation(credential_id={self.credential.id!r}, api_secret=***)"
+
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    """What to change of a credential's policy: a field left ``_UNSET`` stays as it is,
+    ``None`` lifts the restriction (scopes: ``None`` is every scope)."""
+
+    expires_at: datetime | None = _UNSET
+    allowed_cidrs: list[str] | None = _UNSET
+    rate_limit: str | None = _UNSET
+    scopes: list[str] | str | None = _UNSET
+
+    def validated(self, now: datetime, allowed: tuple[str, ...] = ALL_SCOPES) -> PolicyChange:
+        """The same change in stored form (``allowed``: the scopes the tenant's kind may hold);
+        ValidationFailed names every bad field."""
+        out: dict[str, Any] = {}
+        errors: dict[str, list[str]] = {}
+        checks: list[tuple[str, Any, Any]] = [
+            ("expires_at", self.expires_at, lambda v: policy.parse_expiry(v, now)),
+            ("allowed_cidrs", self.allowed_cidrs, policy.parse_cidrs),
+            ("rate_limit", self.rate_limit, policy.parse_rate_limit),
+            ("scopes", self.scopes, lambda v: parse_scopes(v, allowed)),
+        ]
+        for name, value, parse in checks:
+            if value is _UNSET:
+                continue
+            try:
+                out[name] = parse(value)
+            except ValidationFailed as exc:
+                errors.update(exc.errors or {})
+        if errors:
+            raise ValidationFailed(errors=errors)
+        return PolicyChange(**out)
+
+    def apply(self, cred: Credential) -> None:
+        if self.expires_at is not _UNSET:
+            cred.expires_at = self.expires_at
+            cred.expiry_audited_at = None
+        if self.allowed_cidrs is not _UNSET:
+            cred.allowed_cidrs = policy.dump_cidrs(self.allowed_cidrs)
+        if self.rate_limit is not _UNSET:
+            cred.rate_limit = self.rate_limit
+        if self.scopes is not _UNSET:
+            assert isinstance(self.scopes, str)
+            cred.scopes = self.scopes
+
+    def details(self) -> dict[str, Any]:
+        """For the audit row: what changed, in wire names."""
+        names = {
+            "expires_at": "expiresAt",
+            "allowed_cidrs": "allowedCidrs",
+            "rate_limit": "rateLimit",
+            "scopes": "scopes",
+        }
+        out: dict[str, Any] = {}
+        for name, wire in names.items():
+            value = getattr(self, name)
+            if value is not _UNSET:
+                out[wire] = value.isoformat() if isinstance(value, datetime) else value
+        return out
+
+
+def _policy_event(session: AsyncSession, cred: Credential) -> None:
+    session.add(
+        RevocationEvent(kind="policy", subject=cred.id, value=None, created_at=system_clock())
+    )
+    note_change(session, cred.api_key)
 
 
 async def tenant_kind(session: AsyncSession, tenant_id: str) -> str:
@@ -110,11 +181,15 @@ class Credentials:
         name: str,
         environment: str = "sandbox",
         scopes: list[str] | str | None = None,
+        policy: PolicyChange | None = None,
     ) -> IssuedCredential:
+        """A new credential; ``policy`` (issue 21) restricts it from its first exchange."""
         if environment not in ENVIRONMENTS:
             raise ValidationFailed(errors={"environment": [f"one of {', '.join(ENVIRONMENTS)}"]})
         secret = formats.new_api_secret()
         now = self.clock()
+        allowed = scopes_for_kind(await tenant_kind(session, tenant_id))
+        change = (policy or PolicyChange()).validated(now, allowed)
         cred = Credential(
             id=new_id("cred"),
             tenant_id=tenant_id,
@@ -122,7 +197,7 @@ class Credentials:
             name=name,
             environment=environment,
             api_key=formats.new_api_key(),
-            scopes=parse_scopes(scopes, scopes_for_kind(await tenant_kind(session, tenant_id))),
+            scopes=parse_scopes(scopes, allowed),
             status="active",
             secret_hash=self.hasher.digest(secret),
             generation=1,
@@ -130,6 +205,7 @@ class Credentials:
             created_at=now,
             secret_rotated_at=None,
         )
+        change.apply(cred)
         session.add(cred)
         audit.record(
             session,
@@ -138,10 +214,35 @@ class Credentials:
             "credential.create",
             tenant_id=tenant_id,
             credential_id=cred.id,
-            details={"name": name, "environment": environment},
+            details={"name": name, "environment": environment, **change.details()},
         )
+        # Every process learns the new credential's policy from the change feed.
+        _policy_event(session, cred)
         await session.flush()
         return IssuedCredential(cred, secret)
+
+    async def set_policy(
+        self, session: AsyncSession, actor: Actor, cred: Credential, change: PolicyChange
+    ) -> Credential:
+        """Change a credential's policy (``change``: only the fields it names). Applied in
+        this process before the answer and in every other within a second, as a revocation."""
+        if cred.status != "active":
+            raise CredentialRevoked
+        allowed = scopes_for_kind(await tenant_kind(session, cred.tenant_id))
+        change = change.validated(self.clock(), allowed)
+        change.apply(cred)
+        audit.record(
+            session,
+            self.clock,
+            actor,
+            "credential.policy",
+            tenant_id=cred.tenant_id,
+            credential_id=cred.id,
+            details=change.details(),
+        )
+        _policy_event(session, cred)
+        await session.flush()
+        return cred
 
     async def revoke(self, session: AsyncSession, actor: Actor, cred: Credential) -> Credential:
         if cred.status == "revoked":

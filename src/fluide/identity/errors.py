@@ -41,6 +41,15 @@ class CredentialRevoked(Unauthorized):
     challenge = INVALID_TOKEN
 
 
+class CredentialExpired(Unauthorized):
+    code, message = "CREDENTIAL_EXPIRED", "This API credential has expired"
+    challenge = INVALID_TOKEN
+
+
+class IpNotAllowed(Forbidden):
+    code, message = "IP_NOT_ALLOWED", "This API credential may not be used from this address"
+
+
 class ApiSecretNotAllowed(AppError):
     status, code = 400, "API_SECRET_NOT_ALLOWED"
     message = "The API secret must only be sent to the token endpoint"

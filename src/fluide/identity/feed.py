@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fluide.identity import keyring
+from fluide.identity.expiry import ExpiryAuditor
 from fluide.identity.jwt_core import KeyEncryptor
 from fluide.identity.models import Client
 from fluide.identity.state import IdentityState
@@ -62,6 +63,8 @@ class ChangeFeed:
         self.poll_seconds = poll_seconds
         self.redis_url = redis_url
         self.redis_channel = redis_prefix + REDIS_CHANNEL_NAME
+        # Writes the "credential.expire" audit events (identity.part sets it).
+        self.expiry: ExpiryAuditor | None = None
         self._sync_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -131,6 +134,8 @@ class ChangeFeed:
             await asyncio.sleep(self.poll_seconds)
             try:
                 await self.sync_now()
+                if self.expiry is not None:
+                    await self.expiry.run()
             except Exception as exc:  # keep polling through a database blip
                 fault = fault_of(exc)
                 if fault is not None:  # an outage: one warning for all of it (kit.faults)

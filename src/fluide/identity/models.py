@@ -86,6 +86,12 @@ class Credential(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     secret_exposed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Policies (issue 21, ``identity.policy``); NULL means no restriction.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    allowed_cidrs: Mapped[str | None] = mapped_column(Text)  # a JSON list of networks
+    rate_limit: Mapped[str | None] = mapped_column(String(32))  # e.g. "100/second"
+    # Set once, by the process that wrote the "credential.expire" audit event.
+    expiry_audited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class IssuedToken(Base):

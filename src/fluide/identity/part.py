@@ -20,6 +20,7 @@ from fluide.identity.developer.routes import router as developer_router
 from fluide.identity.exchange.lane import ExchangeFastPath
 from fluide.identity.exchange.lane import router as exchange_router
 from fluide.identity.exchange.service import Exchange
+from fluide.identity.expiry import ExpiryAuditor
 from fluide.identity.exposure import Exposure
 from fluide.identity.feed import ChangeFeed
 from fluide.identity.hashing import SecretHasher
@@ -55,6 +56,7 @@ class Identity:
             audience=settings.token_audience,
             leeway=float(settings.token_leeway_seconds),
             credential_cache_seconds=settings.credential_cache_seconds,
+            proxies=infra.proxies,
         )
         self.feed = ChangeFeed(
             infra.sessionmaker,
@@ -64,6 +66,7 @@ class Identity:
             redis_url=infra.redis_url,
             redis_prefix=settings.redis_prefix,
         )
+        self.feed.expiry = ExpiryAuditor(infra.sessionmaker, self.state.view, clock)
         self.credentials = Credentials(self.hasher, clock)
         self.accounts = Accounts(
             self.hasher, clock, self.credentials, infra.mailer, infra.limiter, settings

@@ -50,6 +50,7 @@ def developer_principal(request: Request) -> Principal:
         read_headers(request.scope["headers"]),
         identity_state(request),
         get_infra(request).clock().timestamp(),
+        peer=request.client.host if request.client else None,
         require_api_key=False,
     )
     request.scope.setdefault("state", {})["principal"] = principal

@@ -15,10 +15,29 @@ from datetime import timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fluide.catalog import ALL_SCOPES
 from fluide.identity.models import Credential, IssuedToken, RevocationEvent
+from fluide.identity.policy import CredentialPolicy
 from fluide.kit.clock import system_clock
 
 REREAD_WINDOW = timedelta(seconds=30)
+_POLICY_COLUMNS = (
+    Credential.id,
+    Credential.expires_at,
+    Credential.allowed_cidrs,
+    Credential.rate_limit,
+    Credential.scopes,
+)
+# A credential has a policy the guard must hold when any of these is true.
+_HAS_POLICY = or_(
+    Credential.expires_at.is_not(None),
+    Credential.allowed_cidrs.is_not(None),
+    Credential.rate_limit.is_not(None),
+    Credential.scopes != " ".join(ALL_SCOPES),
+)
+
+
+_ALL = frozenset(ALL_SCOPES)
 TENANCY_EVENT = "tenancy"  # a partner workspace or company changed (``identity.tenancy``)
 
 
@@ -27,7 +46,11 @@ class RevocationView:
     revoked_jtis: dict[str, float] = field(default_factory=dict)  # jti → exp (epoch seconds)
     min_generation: dict[str, int] = field(default_factory=dict)  # credential id → min gen
     inactive_credentials: dict[str, str] = field(default_factory=dict)  # credential id → status
+    # credential id → its policy (issue 21), only for credentials that have one; a "policy"
+    # event makes ``poll`` read that credential's again.
+    policies: dict[str, CredentialPolicy] = field(default_factory=dict)
     last_event_id: int = 0
+    _policy_events: set[int] = field(default_factory=set)  # ids of "policy" events applied
     keys_changed: bool = False
     exposures: int = 0
     # ``tenancy`` events (partner workspaces and companies): the ids seen in the last poll, and
@@ -69,6 +92,8 @@ class RevocationView:
                 self.min_generation[cid] = gen
             if status != "active":
                 self.inactive_credentials[cid] = status
+        rows = await session.execute(select(*_POLICY_COLUMNS).where(_HAS_POLICY))
+        self.policies = {row.id: CredentialPolicy.of(row) for row in rows}
 
     async def poll(self, session: AsyncSession) -> bool:
         """Apply new events; return True when signing keys changed (the caller reloads them)."""
@@ -91,6 +116,7 @@ class RevocationView:
             )
         ).all()
         keys_changed = False
+        policy_changed: set[str] = set()
         tenancy: set[int] = set()
         for eid, kind, subject, value, expires_at in rows:
             fresh = eid > self.last_event_id
@@ -107,15 +133,34 @@ class RevocationView:
                     self.inactive_credentials[subject] = value
             elif kind == "signing_keys" and fresh:
                 keys_changed = True
+            elif kind == "policy" and eid not in self._policy_events:
+                # Not ``fresh``: on PostgreSQL an event may commit after a later id was read.
+                self._policy_events.add(eid)
+                policy_changed.add(subject)
             elif kind == TENANCY_EVENT:
                 tenancy.add(eid)
+        if policy_changed:
+            await self._reload_policies(session, policy_changed)
         if not tenancy <= self.tenancy_seen:
             self.tenancy_changed = True
         self.tenancy_seen = frozenset(tenancy)
         self._prune()
         return keys_changed
 
+    async def _reload_policies(self, session: AsyncSession, ids: set[str]) -> None:
+        rows = await session.execute(select(*_POLICY_COLUMNS).where(Credential.id.in_(ids)))
+        found = {row.id: CredentialPolicy.of(row) for row in rows}
+        for cid in ids:
+            policy = found.get(cid)
+            if policy is None or (not policy.restricts and policy.scopes == _ALL):
+                self.policies.pop(cid, None)
+            else:
+                self.policies[cid] = policy
+
     def _prune(self) -> None:
+        if len(self._policy_events) >= 4096:
+            # Older ids are out of the reread window; a forgotten one is read again, harmlessly.
+            self._policy_events = set(sorted(self._policy_events)[-1024:])
         if len(self.revoked_jtis) < 1024:
             return
         cutoff = time.time() - 3600

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from fluide.catalog import EXAMPLE_SCOPES
 from fluide.identity.models import Credential
+from fluide.identity.policy import MAX_CIDR_LENGTH, MAX_CIDRS, load_cidrs
 from fluide.kit.mailbox import EmailAddress
 from fluide.kit.schema import CamelModel
 
@@ -47,6 +48,9 @@ class CredentialOut(CamelModel):
     previous_secret_expires_at: datetime | None
     secret_exposed_at: datetime | None
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None
+    allowed_cidrs: list[str] | None = None
+    rate_limit: str | None = None
 
     @classmethod
     def of(cls, cred: Credential) -> CredentialOut:
@@ -64,6 +68,9 @@ class CredentialOut(CamelModel):
             previous_secret_expires_at=cred.previous_secret_expires_at,
             secret_exposed_at=cred.secret_exposed_at,
             revoked_at=cred.revoked_at,
+            expires_at=cred.expires_at,
+            allowed_cidrs=load_cidrs(cred.allowed_cidrs),
+            rate_limit=cred.rate_limit,
         )
 
 
@@ -149,10 +156,35 @@ class IdentityAccount(CamelModel):
     email_verified_at: datetime | None
 
 
-class CredentialCreate(CamelModel):
+Cidr = Annotated[str, StringConstraints(max_length=MAX_CIDR_LENGTH)]
+Scope = Annotated[str, StringConstraints(max_length=64)]
+
+
+class CredentialPolicyIn(CamelModel):
+    """A credential's policy (issue 21). On a change, only the fields sent change; ``null``
+    lifts a restriction (``scopes: null``: every scope)."""
+
+    expires_at: datetime | None = Field(
+        None, description="From this instant on, 401 CREDENTIAL_EXPIRED (a time zone is required)"
+    )
+    allowed_cidrs: list[Cidr] | None = Field(
+        None,
+        max_length=MAX_CIDRS,
+        description="IPv4/IPv6 networks the key may be used from; elsewhere 403 IP_NOT_ALLOWED",
+        examples=[["203.0.113.0/24", "2001:db8::/32"]],
+    )
+    rate_limit: str | None = Field(
+        None,
+        max_length=32,
+        description="Per-key product limit replacing the global one, e.g. '100/second'",
+        examples=["10/second"],
+    )
+    scopes: list[Scope] | None = Field(None, max_length=32)
+
+
+class CredentialCreate(CredentialPolicyIn):
     name: str = Field(min_length=1, max_length=200)
     environment: Literal["sandbox", "production"] = "sandbox"
-    scopes: list[str] | None = None
 
 
 class AuditEventOut(CamelModel):

@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 
 from fluide.identity.errors import (
     ClientIdInvalid,
+    CredentialExpired,
     CredentialRevoked,
     DeveloperKeysInvalid,
     EmailNotVerified,
+    IpNotAllowed,
 )
 from fluide.identity.oauth import wire
 from fluide.kit.errors import AppError, RateLimited, ServiceUnavailable, ValidationFailed
@@ -107,6 +109,8 @@ def test_client_authentication_refusals(
         (CredentialRevoked(), (401, "invalid_client")),
         (ClientIdInvalid(), (401, "invalid_client")),
         (EmailNotVerified(), (400, "unauthorized_client")),
+        (CredentialExpired(), (401, "invalid_client")),
+        (IpNotAllowed(), (400, "unauthorized_client")),
         (RateLimited(7), (429, "temporarily_unavailable")),
         (ServiceUnavailable(), (503, "temporarily_unavailable")),
         (ValidationFailed(errors={"scope": ["not granted: x"]}), (400, "invalid_scope")),

@@ -18,7 +18,7 @@ from fluide.migrations import alembic_config, current, upgrade
 from fluide.settings import async_database_url
 from tests.conftest import PG_URL, _pg_admin, pg_url_or_skip
 
-REV, PREVIOUS = "0006_partner_tenancy", "0004_idempotency_retention"
+REV, PREVIOUS = "0006_partner_tenancy", "0005_credential_policies"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -10,11 +10,13 @@ from fluide.identity import audit, credentials
 from fluide.identity.accounts.deps import AccountsDep, AccountSessionDep, SignInDep
 from fluide.identity.accounts.service import mail_quietly
 from fluide.identity.audit import Actor
+from fluide.identity.credentials import PolicyChange
 from fluide.identity.request import ActorDep, CredentialsDep
 from fluide.identity.schemas import (
     AuditEventOut,
     CredentialCreate,
     CredentialOut,
+    CredentialPolicyIn,
     IdentityAccount,
     IssuedCredentialOut,
     ResendRequest,
@@ -174,7 +176,7 @@ async def create_credential(
         account_id=account.id,
         name=body.name,
         environment=body.environment,
-        scopes=body.scopes,
+        policy=policy_change(body, exclude=frozenset({"name", "environment"})),
     )
     response.headers["Cache-Control"] = "no-store"
     return IssuedCredentialOut(
@@ -195,6 +197,35 @@ async def get_credential(
     return CredentialOut.of(
         await credentials.get_for_tenant(session, account.tenant_id, credential_id)
     )
+
+
+def policy_change(body: CredentialPolicyIn, exclude: frozenset[str] = frozenset()) -> PolicyChange:
+    """The fields the client sent (``null`` included), as a change of policy."""
+    sent = body.model_fields_set - exclude
+    return PolicyChange(**{name: getattr(body, name) for name in sent})
+
+
+@router.patch(
+    "/credentials/{credential_id}",
+    operation_id="accounts.credentials.update_policy",
+    response_model=CredentialOut,
+)
+async def update_credential_policy(
+    credential_id: str,
+    body: CredentialPolicyIn,
+    current: AccountSessionDep,
+    creds: CredentialsDep,
+    session: DbSession,
+    actor: ActorDep,
+) -> CredentialOut:
+    """Change a credential's policy (expiry, networks, rate limit, scopes): only the fields
+    sent change, ``null`` lifts one. Every process applies it within a second."""
+    account, _ = current
+    cred = await credentials.get_for_tenant(
+        session, account.tenant_id, credential_id, for_update=True
+    )
+    await creds.set_policy(session, _as_account(actor, account.id), cred, policy_change(body))
+    return CredentialOut.of(cred)
 
 
 @router.post(

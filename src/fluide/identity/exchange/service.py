@@ -8,6 +8,8 @@ issued token and its audit row, or a denial's audit row) through group commit
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import bindparam, insert, select
@@ -25,6 +27,7 @@ from fluide.identity.errors import (
 from fluide.identity.exchange.limits import ExchangeLimits
 from fluide.identity.hashing import SecretHasher
 from fluide.identity.models import Account, AuditEvent, Credential, IssuedToken
+from fluide.identity.policy import CredentialPolicy
 from fluide.identity.state import IdentityState
 from fluide.identity.tokens import ExchangeResult, Tokens, issued_token_row
 from fluide.kit.clock import Clock
@@ -43,6 +46,9 @@ _CRED_COLUMNS = (
     Credential.secret_hash,
     Credential.previous_secret_hash,
     Credential.previous_secret_expires_at,
+    Credential.expires_at,
+    Credential.allowed_cidrs,
+    Credential.rate_limit,
 )
 
 _SELECT_CREDENTIAL = (
@@ -77,6 +83,9 @@ class Exchange:
         self.read_engine = read_engine
         self.group_commit = group_commit
         self.limits = ExchangeLimits(settings, limiter, self._deny)
+        # Counts an exchange of a known credential for the usage API: (tenant id, credential id,
+        # when, code or ""). The gateway's usage recorder, wired by ``fluide.app``.
+        self.count: Callable[[str, str, datetime, str], None] | None = None
 
     async def exchange(
         self,
@@ -139,7 +148,17 @@ class Exchange:
         if which is None:
             cred, which = await self._verify_slow(actor, api_key, digest)
         await limits.verified(actor, api_key)
+        await self._within_policy(actor, cred)
         return cred, which
+
+    async def _within_policy(self, actor: Actor, cred: Any) -> None:
+        """The credential's policy (``identity.policy``), from the row or snapshot just used:
+        401 ``CREDENTIAL_EXPIRED`` past its expiry, 403 ``IP_NOT_ALLOWED`` from elsewhere."""
+        policy = cred.policy if isinstance(cred, CachedCredential) else CredentialPolicy.of(cred)
+        try:
+            policy.check(self.clock().timestamp(), actor.source_ip)
+        except AppError as exc:
+            raise await self._deny(actor, exc, credential=cred) from None
 
     async def _granted(self, actor: Actor, cred: Any, scope: str | None) -> list[str]:
         """The credential's scopes, narrowed to ``scope`` when asked (never widened)."""
@@ -185,6 +204,8 @@ class Exchange:
                 ),
             ),
         )
+        if self.count is not None:
+            self.count(cred.tenant_id, cred.id, now, "")
         return result
 
     async def _deny(
@@ -211,6 +232,8 @@ class Exchange:
                 ),
             )
         )
+        if credential is not None and self.count is not None:
+            self.count(credential.tenant_id, credential.id, self.clock(), exc.code)
         return exc
 
     async def _read_credential(self, api_key: str) -> Any:

@@ -18,9 +18,11 @@ import orjson
 
 from fluide.identity.errors import (
     ClientIdInvalid,
+    CredentialExpired,
     CredentialRevoked,
     DeveloperKeysInvalid,
     EmailNotVerified,
+    IpNotAllowed,
 )
 from fluide.kit.errors import AppError, RateLimited, ServiceUnavailable, ValidationFailed
 
@@ -175,10 +177,18 @@ def requested_scope(form: dict[str, str]) -> str | None:
 def from_app_error(exc: AppError) -> OAuthError:
     """The RFC 6749 §5.2 form of an error of the exchange (``Exchange.exchange`` and
     ``authenticate``). An unknown key, a wrong secret, a revoked credential: ``invalid_client``
-    alike (one answer, as the JSON exchange's one code); a verified client that may not have
-    tokens yet: ``unauthorized_client``; too many attempts: 429 with ``Retry-After``."""
+    alike (one answer, as the JSON exchange's one code), and an expired one; a verified client
+    that may not have tokens yet or not from this address: ``unauthorized_client``; too many attempts: 429 with ``Retry-After``."""
     if isinstance(exc, DeveloperKeysInvalid | CredentialRevoked | ClientIdInvalid):
         return invalid_client()
+    if isinstance(exc, CredentialExpired):
+        # Past its expiry the client no longer authenticates (credential policies, issue 21).
+        return invalid_client()
+    if isinstance(exc, IpNotAllowed):
+        # Authenticated, but not allowed to get tokens from this address (allowed networks).
+        return OAuthError(
+            400, "unauthorized_client", "This client may not obtain tokens from this address"
+        )
     if isinstance(exc, EmailNotVerified):
         return OAuthError(
             400,

@@ -1,7 +1,7 @@
 """partner tenancy: tenant kind, workspaces and client companies (issue 20, DESIGN §3.7)
 
 Revision ID: 0006_partner_tenancy
-Revises: 0004_idempotency_retention
+Revises: 0005_credential_policies
 Create Date: 2026-12-07 12:00:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006_partner_tenancy"
-down_revision: str | None = "0004_idempotency_retention"
+down_revision: str | None = "0005_credential_policies"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
