@@ -21,6 +21,10 @@ from tests.conftest import make_settings
 
 METHODS = {"get", "put", "post", "delete", "patch"}
 ACCOUNT = "the dashboard's account session (email and password), not an API-key integration"
+OAUTH = (
+    "standard OAuth 2.0 for unmodified OAuth clients (docs/oauth.md); the SDK gets its tokens "
+    "from the same exchange through FluideClient.token()"
+)
 # Operations the SDK covers without a resource method, and why.
 BY_HAND = {("POST", "/api/v1/authorize/token"): "FluideClient.token() (every call uses it)"}
 # Operations the SDK deliberately leaves out, and why.
@@ -46,6 +50,10 @@ EXCLUDED = {
     ("PATCH", "/api/v1/auth/credentials/{credential_id}"): ACCOUNT,
     ("GET", "/api/v1/auth/usage"): ACCOUNT,
     ("GET", "/api/v1/auth/usage.csv"): ACCOUNT,
+    ("POST", "/oauth/token"): OAUTH,
+    ("POST", "/oauth/introspect"): OAUTH,
+    ("POST", "/oauth/revoke"): OAUTH,
+    ("GET", "/.well-known/oauth-authorization-server"): OAUTH,
 }
 
 

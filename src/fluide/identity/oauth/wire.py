@@ -178,7 +178,8 @@ def from_app_error(exc: AppError) -> OAuthError:
     """The RFC 6749 §5.2 form of an error of the exchange (``Exchange.exchange`` and
     ``authenticate``). An unknown key, a wrong secret, a revoked credential: ``invalid_client``
     alike (one answer, as the JSON exchange's one code), and an expired one; a verified client
-    that may not have tokens yet or not from this address: ``unauthorized_client``; too many attempts: 429 with ``Retry-After``."""
+    that may not have tokens yet or not from this address: ``unauthorized_client``; too many
+    attempts: 429 with ``Retry-After``."""
     if isinstance(exc, DeveloperKeysInvalid | CredentialRevoked | ClientIdInvalid):
         return invalid_client()
     if isinstance(exc, CredentialExpired):
