@@ -9,7 +9,15 @@ from decimal import Decimal
 import pydantic
 import pytest
 
-from fluide.client.models import Employee, JournalLineInput, SecretRotation, TaxBand, Wallet
+from fluide.client.models import (
+    Company,
+    Employee,
+    JournalLineInput,
+    SecretRotation,
+    TaxBand,
+    Wallet,
+    Workspace,
+)
 
 WIRE = {
     "id": "emp_1",
@@ -84,3 +92,27 @@ def _wallet() -> dict[str, str]:
         "createdAt": "2026-01-01T00:00:00Z",
         "updatedAt": "2026-01-01T00:00:00Z",
     }
+
+
+def test_workspaces_and_companies_read_snake_case_and_keep_what_is_new() -> None:
+    at = "2026-02-01T09:30:00Z"
+    company = {
+        "id": "cmp_1",
+        "workspaceId": "wsp_1",
+        "name": "Acme Ltd",
+        "countryCode": "NG",
+        "currency": "NGN",
+        "status": "ARCHIVED",  # a status this SDK does not know yet
+        "createdAt": at,
+        "updatedAt": at,
+        "billingPlan": {"tier": 2},
+    }
+    parsed = Company.model_validate(company)
+    assert parsed.workspace_id == "wsp_1" and parsed.country_code == "NG"
+    assert parsed.status == "ARCHIVED" and parsed.model_extra == {"billingPlan": {"tier": 2}}
+    assert isinstance(parsed.created_at, datetime)
+    assert parsed.model_dump(mode="json", by_alias=True)["workspaceId"] == "wsp_1"
+    ws = Workspace.model_validate({"id": "wsp_1", "name": "N", "createdAt": at, "updatedAt": at})
+    assert ws.updated_at.utcoffset() is not None
+    with pytest.raises(pydantic.ValidationError):
+        Workspace.model_validate({"id": "wsp_1", "createdAt": at, "updatedAt": at})  # no name

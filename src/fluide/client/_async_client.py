@@ -21,7 +21,7 @@ from fluide.client._retry import RetryPolicy
 from fluide.client._stale import DEFAULT_LIMITS, ainstall_trace
 from fluide.client._token import Token
 from fluide.client.models import SecretRotation
-from fluide.client.resources import HR, Authorize, Books, Pay, Payroll, Utils
+from fluide.client.resources import HR, Authorize, Books, Pay, Payroll, Utils, Workspaces
 
 R = TypeVar("R")
 
@@ -37,6 +37,7 @@ class AsyncFluideClient(_Common):
     books: Books[Async]
     utils: Utils[Async]
     authorize: Authorize[Async]
+    workspaces: Workspaces[Async]
 
     def __init__(
         self,
@@ -85,6 +86,7 @@ class AsyncFluideClient(_Common):
     def _bind_resources(self) -> None:
         self.hr, self.payroll, self.pay = HR(self), Payroll(self), Pay(self)
         self.books, self.utils, self.authorize = Books(self), Utils(self), Authorize(self)
+        self.workspaces = Workspaces(self)
 
     async def __aenter__(self) -> Self:
         return self

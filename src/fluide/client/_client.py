@@ -21,7 +21,7 @@ from fluide.client._retry import RetryPolicy
 from fluide.client._stale import DEFAULT_LIMITS, install_trace
 from fluide.client._token import Token
 from fluide.client.models import SecretRotation
-from fluide.client.resources import HR, Authorize, Books, Pay, Payroll, Utils
+from fluide.client.resources import HR, Authorize, Books, Pay, Payroll, Utils, Workspaces
 
 __all__ = ["FluideClient", "SecretRotation", "api_path", "decode"]
 
@@ -43,6 +43,7 @@ class FluideClient(_Common):
     books: Books[Sync]
     utils: Utils[Sync]
     authorize: Authorize[Sync]
+    workspaces: Workspaces[Sync]
 
     def __init__(
         self,
@@ -91,6 +92,7 @@ class FluideClient(_Common):
     def _bind_resources(self) -> None:
         self.hr, self.payroll, self.pay = HR(self), Payroll(self), Pay(self)
         self.books, self.utils, self.authorize = Books(self), Utils(self), Authorize(self)
+        self.workspaces = Workspaces(self)
 
     def __enter__(self) -> Self:
         return self

@@ -26,6 +26,9 @@ __all__ = [
     "AccountCreate",
     "AuthContext",
     "BankAccount",
+    "Company",
+    "CompanyCreate",
+    "CompanyUpdate",
     "Country",
     "Credential",
     "Currency",
@@ -59,6 +62,9 @@ __all__ = [
     "TrialBalanceLine",
     "TrialBalanceTotal",
     "Wallet",
+    "Workspace",
+    "WorkspaceCreate",
+    "WorkspaceUpdate",
 ]
 
 
@@ -387,6 +393,51 @@ class Currency(FluideModel):
     code: str
     name: str
     minor_units: int
+
+
+# ---- Partners: workspaces and client companies -----------------------------------------------
+
+
+class Workspace(FluideModel):
+    id: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class WorkspaceCreate(FluideModel):
+    name: str
+
+
+class WorkspaceUpdate(FluideModel):
+    name: str | None = None
+
+
+class Company(FluideModel):
+    """``status``: ACTIVE, SUSPENDED (a suspended company cannot be acted for)."""
+
+    id: str
+    workspace_id: str
+    name: str
+    country_code: str
+    currency: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class CompanyCreate(FluideModel):
+    name: str
+    country_code: str
+    currency: str
+    status: str | None = None
+
+
+class CompanyUpdate(FluideModel):
+    name: str | None = None
+    country_code: str | None = None
+    currency: str | None = None
+    status: str | None = None
 
 
 # ---- Developer session and health -------------------------------------------------------------

@@ -55,7 +55,7 @@ PartnerDep = Annotated[Caller, Depends(_partner)]
 PartnersDep = Annotated[Partners, Depends(_partners)]
 
 
-@router.get("", operation_id="partners.workspaces.list", response_model=Page[WorkspaceOut])
+@router.get("", operation_id="workspaces.list", response_model=Page[WorkspaceOut])
 async def list_workspaces(
     caller: PartnerDep, partners: PartnersDep, session: DbSession, params: PageDep
 ) -> Page[WorkspaceOut]:
@@ -64,9 +64,7 @@ async def list_workspaces(
     return Page.of([WorkspaceOut.of(w) for w in rows], total, params)
 
 
-@router.post(
-    "", operation_id="partners.workspaces.create", status_code=201, response_model=WorkspaceOut
-)
+@router.post("", operation_id="workspaces.create", status_code=201, response_model=WorkspaceOut)
 async def create_workspace(
     body: WorkspaceIn, caller: PartnerDep, partners: PartnersDep, session: DbSession
 ) -> WorkspaceOut:
@@ -75,7 +73,7 @@ async def create_workspace(
     return WorkspaceOut.of(ws)
 
 
-@router.get("/{workspace_id}", operation_id="partners.workspaces.get", response_model=WorkspaceOut)
+@router.get("/{workspace_id}", operation_id="workspaces.get", response_model=WorkspaceOut)
 async def get_workspace(
     workspace_id: str, caller: PartnerDep, partners: PartnersDep, session: DbSession
 ) -> WorkspaceOut:
@@ -83,9 +81,7 @@ async def get_workspace(
     return WorkspaceOut.of(await partners.get_workspace(session, caller.tenant_id, workspace_id))
 
 
-@router.patch(
-    "/{workspace_id}", operation_id="partners.workspaces.update", response_model=WorkspaceOut
-)
+@router.patch("/{workspace_id}", operation_id="workspaces.update", response_model=WorkspaceOut)
 async def update_workspace(
     workspace_id: str,
     body: WorkspaceUpdate,
@@ -100,7 +96,7 @@ async def update_workspace(
     return WorkspaceOut.of(ws)
 
 
-@router.delete("/{workspace_id}", operation_id="partners.workspaces.delete", status_code=204)
+@router.delete("/{workspace_id}", operation_id="workspaces.delete", status_code=204)
 async def delete_workspace(
     workspace_id: str, caller: PartnerDep, partners: PartnersDep, session: DbSession
 ) -> Response:
@@ -111,7 +107,7 @@ async def delete_workspace(
 
 @router.get(
     "/{workspace_id}/companies",
-    operation_id="partners.companies.list",
+    operation_id="workspaces.companies.list",
     response_model=Page[CompanyOut],
 )
 async def list_companies(
@@ -128,7 +124,7 @@ async def list_companies(
 
 @router.post(
     "/{workspace_id}/companies",
-    operation_id="partners.companies.create",
+    operation_id="workspaces.companies.create",
     status_code=201,
     response_model=CompanyOut,
 )
@@ -148,7 +144,7 @@ async def create_company(
 
 @router.get(
     "/{workspace_id}/companies/{company_id}",
-    operation_id="partners.companies.get",
+    operation_id="workspaces.companies.get",
     response_model=CompanyOut,
 )
 async def get_company(
@@ -165,7 +161,7 @@ async def get_company(
 
 @router.patch(
     "/{workspace_id}/companies/{company_id}",
-    operation_id="partners.companies.update",
+    operation_id="workspaces.companies.update",
     response_model=CompanyOut,
 )
 async def update_company(
@@ -185,7 +181,7 @@ async def update_company(
 
 @router.delete(
     "/{workspace_id}/companies/{company_id}",
-    operation_id="partners.companies.delete",
+    operation_id="workspaces.companies.delete",
     status_code=204,
 )
 async def delete_company(
