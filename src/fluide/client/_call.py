@@ -73,9 +73,11 @@ class Call(Generic[R]):
 
 
 def path_segment(value: str) -> str:
-    """A path parameter, quoted so it stays one segment of the intended route: ``/`` and ``?``
-    are escaped, and ``.`` / ``..`` (which URL normalisation would resolve) are refused."""
-    if not isinstance(value, str) or value in ("", ".", ".."):
+    """A path parameter, quoted so it stays one segment of the intended route: ``?`` and ``#``
+    are escaped; ``.`` / ``..`` (which URL normalisation would resolve) and any slash or
+    backslash are refused. An escaped ``/`` (``%2F``) is not enough: servers, ours included,
+    route on the decoded path, so ``"x/companies/y"`` would name another route of the API."""
+    if not isinstance(value, str) or value in ("", ".", "..") or "/" in value or "\\" in value:
         raise ValueError(f"invalid path parameter {value!r}")
     return quote(value, safe="")
 
