@@ -10,7 +10,8 @@ from fluide.catalog import PRODUCT_NAMES, Access
 Kind = Access
 _PRODUCT = re.compile(r"^/api/v1/(" + "|".join(PRODUCT_NAMES) + r")(/|$)")
 _DEVELOPER = re.compile(
-    r"^/api/v1/(authorize/(current|rotate-secret|revoke)|auth-context/\{[^/]+\})$"
+    r"^/api/v1/(authorize/(current|rotate-secret|revoke)|auth-context/\{[^/]+\}"
+    r"|workspaces(/.*)?)$"
 )
 _ACCOUNT_PUBLIC = {
     "/api/v1/auth/signup",
@@ -21,7 +22,12 @@ _ACCOUNT_PUBLIC = {
 }
 
 
+_OAUTH_CLIENT = {"/oauth/token", "/oauth/introspect", "/oauth/revoke"}
+
+
 def classify(path: str) -> Access:
+    if path in _OAUTH_CLIENT:
+        return Access.OAUTH_CLIENT
     if _PRODUCT.match(path):
         return Access.PRODUCT
     if path == "/api/v1/authorize/token":

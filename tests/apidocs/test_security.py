@@ -48,7 +48,11 @@ async def test_every_operation_is_documented_as_its_route_declares(
             scopes = required_scopes(info)
             # ... and the path oracle written apart from the code agree with the document.
             access = classify(path)
-            assert op["security"] == SECURITY[access], (method, path)
+            expected = SECURITY[access]
+            if access is Access.PRODUCT:  # or an OAuth client-credentials token with the scopes
+                oauth = {"oauth2": list(scopes), "fluideApiKey": [], "fluideClientId": []}
+                expected = [*expected, oauth]
+            assert op["security"] == expected, (method, path)
             assert (access is Access.PRODUCT) == bool(scopes), (method, path)
             if scopes:
                 assert op["x-required-scopes"] == scopes, (method, path)
@@ -86,7 +90,10 @@ async def test_a_route_is_documented_by_its_declaration_wherever_it_is_mounted(
     assert paths["/api/v1/auth/ping"]["get"]["security"] == []
     assert paths["/api/v1/extras/notes"]["get"]["security"] == SECURITY[Access.ACCOUNT]
     extra = paths["/api/v1/extras/who"]["get"]
-    assert extra["security"] == SECURITY[Access.PRODUCT]
+    assert extra["security"] == [
+        *SECURITY[Access.PRODUCT],
+        {"oauth2": ["utils:read"], "fluideApiKey": [], "fluideClientId": []},
+    ]
     assert extra["x-required-scopes"] == ["utils:read"]
     assert paths["/api/v1/extras/me"]["get"]["security"] == SECURITY[Access.DEVELOPER]
 

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from fluide.catalog import ALL_SCOPES
+from fluide.catalog import ALL_SCOPES, Access, declares
 from fluide.identity.audit import Actor
 from fluide.identity.authn import read_headers
 from fluide.identity.oauth import wire
@@ -106,6 +106,7 @@ def _error(err: wire.OAuthError) -> Response:
     responses=OAUTH_ERROR_RESPONSES,
     openapi_extra=_TOKEN_FORM,
 )
+@declares(Access.OAUTH_CLIENT)
 async def introspect(request: Request) -> Response:
     """Introspect an access token of your tenant (RFC 7662).
 
@@ -129,6 +130,7 @@ async def introspect(request: Request) -> Response:
     responses={200: {"description": "Revoked, or nothing to revoke"}, **OAUTH_ERROR_RESPONSES},
     openapi_extra=_TOKEN_FORM,
 )
+@declares(Access.OAUTH_CLIENT)
 async def revoke(request: Request, session: DbSession) -> Response:
     """Revoke an access token of your tenant (RFC 7009).
 

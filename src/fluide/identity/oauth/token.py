@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from starlette.types import Receive, Scope, Send
 
+from fluide.catalog import Access, declares
 from fluide.identity.audit import Actor
 from fluide.identity.authn import read_headers
 from fluide.identity.exchange.service import Exchange
@@ -66,6 +67,7 @@ _TOKEN_FORM: dict[str, Any] = {
     responses=OAUTH_ERROR_RESPONSES,
     openapi_extra=_TOKEN_FORM,
 )
+@declares(Access.OAUTH_CLIENT)
 async def oauth_token(request: Request) -> Response:
     """Get an access token with the client-credentials grant (RFC 6749 §4.4).
 
