@@ -255,3 +255,26 @@ def test_the_samples_run_against_a_live_server(live_server: LiveServer) -> None:
 
 def _has_node() -> bool:
     return subprocess.run(["which", "node"], capture_output=True).returncode == 0
+
+
+async def test_the_documented_length_limits_are_the_enforced_ones(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    doc = await _doc(client)
+    for path in CLIENT_AUTHENTICATED:
+        fields = _form_fields(doc, path)
+        base = {"grant_type": "client_credentials"} if path == TOKEN else {"token": "t"}
+        for name in ("client_id", "client_secret"):
+            limit = fields[name]["maxLength"]
+            for length, status in ((limit, 401), (limit + 1, 400), (100_000, 400)):
+                data = {**base, "client_id": dev.api_key, "client_secret": dev.api_secret}
+                data[name] = "a" * length
+                resp = await client.post(path, data=data)
+                assert resp.status_code == status, (path, name, length, resp.text)
+                _validator(doc, path, str(status)).validate(resp.json())
+    limit = _form_fields(doc, TOKEN)["scope"]["maxLength"]
+    ok = basic(dev.api_key, dev.api_secret)
+    data = {"grant_type": "client_credentials", "scope": "hr:read " * (limit // 8 + 1)}
+    assert len(data["scope"]) > limit
+    resp = await client.post(TOKEN, data=data, headers=ok)
+    assert (resp.status_code, resp.json()["error"]) == (400, "invalid_scope")

@@ -35,8 +35,17 @@ _TOKEN_FORM: dict[str, Any] = {
                     "properties": {
                         "token": {"type": "string", "description": "An access token"},
                         "token_type_hint": {"type": "string", "enum": ["access_token"]},
-                        "client_id": {"type": "string", "description": "client_secret_post"},
-                        "client_secret": {"type": "string", "format": "password"},
+                        "client_id": {
+                            "type": "string",
+                            "maxLength": wire.MAX_CREDENTIAL,
+                            "description": "The API key (client_secret_post)",
+                        },
+                        "client_secret": {
+                            "type": "string",
+                            "format": "password",
+                            "maxLength": wire.MAX_CREDENTIAL,
+                            "description": "The API secret (client_secret_post only)",
+                        },
                     },
                 }
             }

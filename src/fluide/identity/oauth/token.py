@@ -38,17 +38,20 @@ _TOKEN_FORM: dict[str, Any] = {
                         "grant_type": {"type": "string", "enum": [wire.GRANT_TYPE]},
                         "scope": {
                             "type": "string",
+                            "maxLength": wire.MAX_SCOPE,
                             "description": "Space-separated; a subset of the key's scopes "
                             "(default: all of them)",
                             "examples": ["hr:read payroll:read"],
                         },
                         "client_id": {
                             "type": "string",
+                            "maxLength": wire.MAX_CREDENTIAL,
                             "description": "The API key (client_secret_post; with "
                             "client_secret_basic it goes in the Authorization header)",
                         },
                         "client_secret": {
                             "type": "string",
+                            "maxLength": wire.MAX_CREDENTIAL,
                             "format": "password",
                             "description": "The API secret (client_secret_post only)",
                         },
