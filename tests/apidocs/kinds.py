@@ -11,7 +11,7 @@ Kind = Access
 _PRODUCT = re.compile(r"^/api/v1/(" + "|".join(PRODUCT_NAMES) + r")(/|$)")
 _DEVELOPER = re.compile(
     r"^/api/v1/(authorize/(current|rotate-secret|revoke)|auth-context/\{[^/]+\}"
-    r"|workspaces(/.*)?)$"
+    r"|workspaces(/\{[^/]+\}(/companies(/\{[^/]+\})?)?)?)$"
 )
 _ACCOUNT_PUBLIC = {
     "/api/v1/auth/signup",

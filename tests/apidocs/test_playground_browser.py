@@ -151,10 +151,11 @@ def test_exchange_then_authorize_then_product_call(docs: Docs, live_server: Live
     modal.locator("#auth-bearer-value").fill(token)
     key_input.fill(live_server.api_key)
     docs.shot("04-authorize-dialog-filled")
-    modal.locator("button.authorize").click()
-    assert modal.locator("button.btn-done").count() == 1
+    # The API-key form's button (the dialog also offers OAuth 2.0 client credentials, issue 16).
+    modal.get_by_role("button", name="Apply credentials", exact=True).click()
+    assert modal.locator("button.btn-done").count() >= 1  # one per scheme group
     modal.locator("h6", has_text="Authorized").first.wait_for()
-    modal.locator("button.btn-done").click()
+    modal.locator("button.btn-done").first.click()
 
     # 3. Send GET /api/v1/hr/health.
     status, body = docs.execute(hr)
@@ -167,8 +168,9 @@ def test_exchange_then_authorize_then_product_call(docs: Docs, live_server: Live
     page.locator(".auth-wrapper button.authorize").click()
     modal.wait_for()
     modal.locator("#fluide-auth-fluideApiSecret").fill(live_server.api_secret)
-    modal.locator("button.authorize").click()
-    modal.locator("button.btn-done").click()
+    # The API-key form's button (the dialog also offers OAuth 2.0 client credentials, issue 16).
+    modal.get_by_role("button", name="Apply credentials", exact=True).click()
+    modal.locator("button.btn-done").first.click()
     stored = page.evaluate("window.localStorage.getItem('authorized')") or ""
     assert live_server.api_secret not in stored
     assert "bearer" in json.loads(stored)
