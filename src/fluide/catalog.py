@@ -76,6 +76,9 @@ class Access(Enum):
 
     PRODUCT = "product"  # a token, its API key and client id, and the route's scopes
     EXCHANGE = "exchange"  # the API key and secret (the token exchange only)
+    # OAuth client authentication (RFC 6749 §2.3.1): the API key and secret as the client id and
+    # secret, HTTP Basic or in the form (/oauth/token, /oauth/introspect, /oauth/revoke)
+    OAUTH_CLIENT = "oauth-client"
     DEVELOPER = "developer"  # a token and client id (the API key optional)
     ACCOUNT = "account"  # a dashboard account session
     PUBLIC = "public"  # nothing

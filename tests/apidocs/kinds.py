@@ -22,7 +22,12 @@ _ACCOUNT_PUBLIC = {
 }
 
 
+_OAUTH_CLIENT = {"/oauth/token", "/oauth/introspect", "/oauth/revoke"}
+
+
 def classify(path: str) -> Access:
+    if path in _OAUTH_CLIENT:
+        return Access.OAUTH_CLIENT
     if _PRODUCT.match(path):
         return Access.PRODUCT
     if path == "/api/v1/authorize/token":

@@ -104,7 +104,7 @@ class Credentials:
                     self._session = self._session or self._sign_in()
                     session = self._session
                 return {"Authorization": f"Bearer {session}"}
-            if path.startswith("/oauth/"):  # client_secret_basic: the key and the secret
+            if kind is Kind.OAUTH_CLIENT:  # client_secret_basic: the key and the secret
                 basic = base64.b64encode(f"{self.server.api_key}:{self.api_secret}".encode())
                 return {"Authorization": "Basic " + basic.decode()}
             return {}

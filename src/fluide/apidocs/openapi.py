@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from fluide.apidocs import codes
 from fluide.apidocs.acting import ACT_AS_NOTE, add_act_as_headers
 from fluide.apidocs.examples import add_request_example, add_response_examples
+from fluide.apidocs.oauth import oauth_responses
 from fluide.apidocs.responses import (
     ERROR_ENVELOPE,
     add_error_responses,
@@ -158,7 +159,10 @@ def _document(
     if access is Access.PRODUCT:
         add_act_as_headers(op)
         notes.append(ACT_AS_NOTE)
-    responses = _responses(op, access, method, path, scopes)
+    if access is Access.OAUTH_CLIENT:
+        responses = oauth_responses(op)  # OAuth's own errors, declared by the route
+    else:
+        responses = _responses(op, access, method, path, scopes)
     request_example = add_request_example(op, schemas, exchange=access is Access.EXCHANGE)
     add_response_examples(responses, schemas, path)
 

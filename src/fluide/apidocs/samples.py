@@ -7,6 +7,7 @@ import shlex
 from typing import Any
 
 from fluide.apidocs.examples import example_of
+from fluide.apidocs.oauth import oauth_samples
 from fluide.apidocs.security import CLIENT_ID
 from fluide.catalog import Access
 
@@ -15,6 +16,8 @@ def code_samples(
     kind: Access, method: str, path: str, op: dict[str, Any], body: Any | None
 ) -> list[dict[str, str]]:
     """curl, Python and Node.js samples for one operation (``x-codeSamples``)."""
+    if kind is Access.OAUTH_CLIENT:
+        return oauth_samples(path)
     concrete = _concrete_path(path, op)
     headers = {
         p.get("name", "").lower() for p in op.get("parameters", []) if p.get("in") == "header"

@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi.routing import APIRoute
 
+from fluide.apidocs.oauth import OAUTH_CLIENT_SCHEME
 from fluide.catalog import ALL_SCOPES, Access, declared_access
 from fluide.gateway.guard import route_scopes
 
@@ -65,6 +66,7 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
             }
         },
     },
+    "oauthClient": OAUTH_CLIENT_SCHEME,
     "fluideSession": {
         "type": "http",
         "scheme": "bearer",
@@ -83,6 +85,9 @@ SECURITY: dict[Access, list[dict[str, list[str]]]] = {
         {"bearer": [], "fluideClientId": []},
     ],
     Access.ACCOUNT: [{"fluideSession": []}],
+    # HTTP Basic; client_secret_post (the same values in the form) is the scheme's alternative,
+    # named in its description: OpenAPI has no scheme for credentials in a form body.
+    Access.OAUTH_CLIENT: [{"oauthClient": []}],
     Access.PUBLIC: [],
 }
 
@@ -110,6 +115,10 @@ AUTH_NOTE = {
     "`X-Fluide-Client-Id`; `X-Fluide-Api-Key` is optional and must match the token when sent.",
     Access.ACCOUNT: "**Authentication:** a dashboard session (`Authorization: Bearer fl_sess_…` "
     "or the `fluide_session` cookie).",
+    Access.OAUTH_CLIENT: "**Authentication:** OAuth 2.0 client authentication: HTTP Basic "
+    "with your API key as user name and API secret as password (`client_secret_basic`), or "
+    "`client_id` and `client_secret` in the form (`client_secret_post`), not both. Answers "
+    "are OAuth's (RFC 6749 §5.2 errors), not the Fluide envelope.",
     Access.PUBLIC: "**Authentication:** none (public route).",
 }
 

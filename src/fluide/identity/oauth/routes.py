@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from fluide.catalog import ALL_SCOPES
+from fluide.catalog import ALL_SCOPES, Access, declares
 from fluide.identity.audit import Actor
 from fluide.identity.authn import read_headers
 from fluide.identity.oauth import wire
@@ -35,8 +35,17 @@ _TOKEN_FORM: dict[str, Any] = {
                     "properties": {
                         "token": {"type": "string", "description": "An access token"},
                         "token_type_hint": {"type": "string", "enum": ["access_token"]},
-                        "client_id": {"type": "string", "description": "client_secret_post"},
-                        "client_secret": {"type": "string", "format": "password"},
+                        "client_id": {
+                            "type": "string",
+                            "maxLength": wire.MAX_CREDENTIAL,
+                            "description": "The API key (client_secret_post)",
+                        },
+                        "client_secret": {
+                            "type": "string",
+                            "format": "password",
+                            "maxLength": wire.MAX_CREDENTIAL,
+                            "description": "The API secret (client_secret_post only)",
+                        },
                     },
                 }
             }
@@ -106,6 +115,7 @@ def _error(err: wire.OAuthError) -> Response:
     responses=OAUTH_ERROR_RESPONSES,
     openapi_extra=_TOKEN_FORM,
 )
+@declares(Access.OAUTH_CLIENT)
 async def introspect(request: Request) -> Response:
     """Introspect an access token of your tenant (RFC 7662).
 
@@ -129,6 +139,7 @@ async def introspect(request: Request) -> Response:
     responses={200: {"description": "Revoked, or nothing to revoke"}, **OAUTH_ERROR_RESPONSES},
     openapi_extra=_TOKEN_FORM,
 )
+@declares(Access.OAUTH_CLIENT)
 async def revoke(request: Request, session: DbSession) -> Response:
     """Revoke an access token of your tenant (RFC 7009).
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from starlette.types import Receive, Scope, Send
 
+from fluide.catalog import Access, declares
 from fluide.identity.audit import Actor
 from fluide.identity.authn import read_headers
 from fluide.identity.exchange.service import Exchange
@@ -37,17 +38,20 @@ _TOKEN_FORM: dict[str, Any] = {
                         "grant_type": {"type": "string", "enum": [wire.GRANT_TYPE]},
                         "scope": {
                             "type": "string",
+                            "maxLength": wire.MAX_SCOPE,
                             "description": "Space-separated; a subset of the key's scopes "
                             "(default: all of them)",
                             "examples": ["hr:read payroll:read"],
                         },
                         "client_id": {
                             "type": "string",
+                            "maxLength": wire.MAX_CREDENTIAL,
                             "description": "The API key (client_secret_post; with "
                             "client_secret_basic it goes in the Authorization header)",
                         },
                         "client_secret": {
                             "type": "string",
+                            "maxLength": wire.MAX_CREDENTIAL,
                             "format": "password",
                             "description": "The API secret (client_secret_post only)",
                         },
@@ -66,6 +70,7 @@ _TOKEN_FORM: dict[str, Any] = {
     responses=OAUTH_ERROR_RESPONSES,
     openapi_extra=_TOKEN_FORM,
 )
+@declares(Access.OAUTH_CLIENT)
 async def oauth_token(request: Request) -> Response:
     """Get an access token with the client-credentials grant (RFC 6749 §4.4).
 
