@@ -149,6 +149,19 @@ def _run_operation(
     run()
 
 
+def _documented_example(api: Any, method: str, path: str) -> Any:
+    """The JSON request example the document gives for an operation, if any."""
+    raw = api.raw_schema["paths"][path][method.lower()]
+    content = raw.get("requestBody", {}).get("content", {}).get("application/json", {})
+    if "example" in content:
+        return content["example"]
+    examples = content.get("examples") or {}
+    for item in examples.values():
+        if isinstance(item, dict) and "value" in item:
+            return item["value"]
+    return None
+
+
 @pytest.mark.slow
 def test_live_server_conforms_to_its_document(
     live_server: LiveServer, credentials: Credentials
@@ -182,13 +195,31 @@ def test_live_server_conforms_to_its_document(
     # The injected credentials must really work: a suite that only ever saw 401s (documented,
     # so "conforming") would prove nothing.
     never_ok = [
-        f"{method} {path}: {sorted(seen)}"
+        (method, path)
         for (method, path), seen in credentials.statuses.items()
         if classify(path) is not Kind.PUBLIC
         and "{" not in path
         and not any(200 <= s < 300 for s in seen)
     ]
-    assert not never_ok, never_ok
+    # Generated bodies may all miss a rule the schema cannot say (a supported currency, an
+    # existing employee): then the operation's documented example, sent once with the same
+    # injected credentials, must succeed.
+    for method, path in never_ok:
+        example = _documented_example(api, method, path)
+        if example is not None:
+            resp = httpx.request(
+                method,
+                live_server.base_url + path,
+                json=example,
+                headers=credentials.headers_for(method, path),
+            )
+            credentials.after(method, path, resp)
+    still = [
+        f"{method} {path}: {sorted(credentials.statuses[method, path])}"
+        for method, path in never_ok
+        if not any(200 <= s < 300 for s in credentials.statuses[method, path])
+    ]
+    assert not still, still
     if known:
         # Everything else conforms; these are reported to the lead and tracked here until fixed.
         pytest.xfail("known server bugs: " + "; ".join(sorted(set(known))))
