@@ -84,11 +84,22 @@ class ChangeFeed:
             self._tasks.append(asyncio.create_task(self._redis_loop(), name="fluide-redis"))
 
     async def stop(self) -> None:
+        # A cancellation can be swallowed by the Redis client while it waits in
+        # ``pubsub.listen()`` (seen: the task stayed "cancelling" there and shutdown hung), so
+        # cancel again until every task has ended, for a bounded time.
+        pending = {t for t in self._tasks if not t.done()}
+        for _ in range(10):
+            if not pending:
+                break
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.5)
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            if task.done():
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    task.result()
+        if pending:
+            log.warning("change feed tasks did not stop", extra={"tasks": len(pending)})
         self._tasks.clear()
 
     async def _load_clients(self, session: AsyncSession) -> None:
