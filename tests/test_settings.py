@@ -71,3 +71,18 @@ def test_the_new_setting_wins_over_the_old_boolean(
     monkeypatch.setenv("FLUIDE_TRUST_FORWARDED_FOR", "false")
     monkeypatch.delenv("FLUIDE_TRUSTED_PROXIES")
     assert Settings().proxy_trust is None
+
+
+def test_the_default_audience_is_the_issuer_not_the_per_process_base_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`fluide serve` defaults FLUIDE_BASE_URL to its own host and port: were the audience
+    derived from it, a token minted by one process would be refused by the next one."""
+    monkeypatch.delenv("FLUIDE_AUDIENCE", raising=False)
+    monkeypatch.setenv("FLUIDE_ISSUER", "https://connect.example.test")
+    monkeypatch.setenv("FLUIDE_BASE_URL", "http://127.0.0.1:8001")
+    one = Settings().token_audience
+    monkeypatch.setenv("FLUIDE_BASE_URL", "http://127.0.0.1:8002")
+    assert Settings().token_audience == one == "https://connect.example.test"
+    monkeypatch.setenv("FLUIDE_AUDIENCE", "https://api.example.test")
+    assert Settings().token_audience == "https://api.example.test"

@@ -35,8 +35,9 @@ class Settings(BaseSettings):
     key_encryption_key: SecretStr | None = None
 
     issuer: str = "https://connect.fluide.local"
-    # The tokens' ``aud`` (RFC 9068 §2.2), which the guard requires: unset, ``base_url`` (without
-    # a trailing slash). The same on every process (``token_audience``).
+    # The tokens' ``aud`` (RFC 9068 §2.2), which the guard requires: unset, the issuer. Not the
+    # base URL: `fluide serve` defaults that per host and port, and a token minted by one
+    # process must verify on every other (``token_audience``).
     audience: str | None = Field(default=None, min_length=1, max_length=512)
     signing_alg: SigningAlg = "ES256"
     token_ttl_seconds: int = Field(default=900, ge=30, le=86400)
@@ -135,7 +136,7 @@ class Settings(BaseSettings):
     @property
     def token_audience(self) -> str:
         """The ``aud`` of every token this service mints and the only one its guard accepts."""
-        return self.audience or self.base_url.rstrip("/")
+        return self.audience or self.issuer
 
     @property
     def public_base_url(self) -> str:
