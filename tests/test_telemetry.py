@@ -27,22 +27,25 @@ def test_configured_only_by_an_endpoint() -> None:
 
 
 def test_unconfigured_it_imports_and_changes_nothing(tmp_path: Any) -> None:
-    # A fresh process, as `fluide serve` builds its app: no OpenTelemetry SDK or
-    # instrumentation is even imported.
+    # A fresh process, as `fluide serve` builds its app: no instrumentation is imported and no
+    # tracer provider is installed. (The SDK's own modules may be imported by a dependency:
+    # redis-py's observability module imports opentelemetry.sdk when it is installed.)
     code = (
         "import json, sys\n"
         "from fluide.app import app_from_env\n"
         "app = app_from_env()\n"
-        "print(json.dumps([type(app.pipeline).__name__,"
-        " sorted(m for m in sys.modules if m.startswith(('opentelemetry.sdk',"
-        " 'opentelemetry.instrumentation')))]))\n"
+        "trace = sys.modules.get('opentelemetry.trace')\n"
+        "provider = type(trace.get_tracer_provider()).__name__ if trace else None\n"
+        "print(json.dumps([type(app.pipeline).__name__, provider,"
+        " sorted(m for m in sys.modules if m.startswith('opentelemetry.instrumentation'))]))\n"
     )
     env = {"FLUIDE_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
-    pipeline, modules = json.loads(out.stdout.strip().splitlines()[-1])
+    pipeline, provider, modules = json.loads(out.stdout.strip().splitlines()[-1])
     assert pipeline == "RequestIdMiddleware"
+    assert provider in (None, "ProxyTracerProvider")  # the API's default: nothing installed
     assert modules == []
 
 
