@@ -35,6 +35,7 @@ from collections.abc import Iterable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fluide.gateway import decide as fa
+from fluide.gateway.acting_audit import is_acting_write
 from fluide.gateway.core import Gateway
 from fluide.gateway.proxy import upstream_headers
 from fluide.gateway.routes import EXCHANGE_PATHS, is_product_path
@@ -153,6 +154,9 @@ class GatewayMiddleware:
             await self.app(scope, receive, send_product)
         finally:
             gw.passed(scope, principal, state.get("denial"), status, now_dt)
+        # DESIGN §3.7: a write made while acting is audited (one attribute test otherwise).
+        if principal.company_id is not None and is_acting_write(principal, scope["method"], status):
+            await gw.acting_writes.record(scope, principal, gw.template_of(scope), status)
 
     async def _authorize(
         self,
