@@ -31,11 +31,6 @@ log = logging.getLogger("fluide.gateway")
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def is_acting_write(principal: Principal, method: str, status: int) -> bool:
-    """A successful product write made while acting for a client company."""
-    return principal.company_id is not None and method in WRITES and status < 400
-
-
 class ActingWrites:
     def __init__(
         self,
@@ -48,7 +43,7 @@ class ActingWrites:
         self.proxies = proxies
 
     async def record(self, scope: Scope, principal: Principal, template: str, status: int) -> None:
-        """Write the event of one acting write (``is_acting_write``); never raises."""
+        """Write the event of one successful write made while acting; never raises."""
         route = scope.get("route")
         operation = getattr(route, "operation_id", None) or template
         state = scope.get("state") or {}

@@ -31,12 +31,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from datetime import datetime
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fluide.gateway import decide as fa
-from fluide.gateway.acting_audit import is_acting_write
+from fluide.gateway.acting_audit import WRITES
 from fluide.gateway.core import Gateway
+from fluide.gateway.guard import GATEWAY
 from fluide.gateway.proxy import upstream_headers
 from fluide.gateway.routes import EXCHANGE_PATHS, is_product_path
 from fluide.identity import formats
@@ -139,23 +141,35 @@ class GatewayMiddleware:
             return
 
         state["principal"] = principal
+        state[GATEWAY] = gw
+        if principal.company_id is not None and scope["method"] in WRITES:
+            await self._acting_write(scope, receive, send, principal, now_dt)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            gw.passed(principal, state.get("denial"), now_dt)
+
+    async def _acting_write(
+        self, scope: Scope, receive: Receive, send: Send, principal: Principal, now: datetime
+    ) -> None:
+        """A product write made while acting (DESIGN §3.7): answered as any product call, then
+        audited when it succeeded (``gateway.acting_audit``). Only these calls pay for the
+        status wrapper; every other takes the plain path above."""
+        gw = self.gateway
         status = 500
 
-        async def send_product(message: Message) -> None:
+        async def send_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                limit_headers = state.get("ratelimit_headers")
-                if limit_headers is not None:
-                    message["headers"] = [*message.get("headers", ()), *limit_headers]
             await send(message)
 
         try:
-            await self.app(scope, receive, send_product)
+            await self.app(scope, receive, send_status)
         finally:
-            gw.passed(scope, principal, state.get("denial"), status, now_dt)
-        # DESIGN §3.7: a write made while acting is audited (one attribute test otherwise).
-        if principal.company_id is not None and is_acting_write(principal, scope["method"], status):
+            gw.passed(principal, scope["state"].get("denial"), now)
+        if status < 400:
             await gw.acting_writes.record(scope, principal, gw.template_of(scope), status)
 
     async def _authorize(
