@@ -102,8 +102,16 @@ ROUTE_EXTRAS: dict[tuple[str, str], list[ErrorCode]] = {
         E(ie.CredentialRevoked),
     ],
     ("patch", "/api/v1/auth/credentials/{credential_id}"): [E(ie.CredentialRevoked)],
-    ("get", "/api/v1/auth/usage"): [VALIDATION, E(ke.NotFound, "Credential not found")],
-    ("get", "/api/v1/auth/usage.csv"): [VALIDATION, E(ke.NotFound, "Credential not found")],
+    ("get", "/api/v1/auth/usage"): [
+        VALIDATION,
+        E(ke.NotFound, "Credential not found"),
+        E(ie.CompanyNotFound),
+    ],
+    ("get", "/api/v1/auth/usage.csv"): [
+        VALIDATION,
+        E(ke.NotFound, "Credential not found"),
+        E(ie.CompanyNotFound),
+    ],
 }
 
 
