@@ -17,7 +17,6 @@ from tests.conftest import Dev, bearer, create_dev, exchange
 from tests.identity.partners.support import (
     CO,
     WS,
-    acting,
     create_partner,
     new_company,
     new_workspace,
