@@ -245,10 +245,11 @@ class GatewayMiddleware:
         seen: list[Principal] = []
         raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         status, code = 500, None
+        caller: Principal | None = None  # once authorized: acting for a company, if it does
         try:
             # The same method and path checks as a decision (the two must agree).
             original = fa.Original(fa.checked_method(scope["method"]), fa.checked_path(raw))
-            route, _, identity = await self._authorize(scope, state, h, original, seen)
+            route, caller, identity = await self._authorize(scope, state, h, original, seen)
             query = scope.get("query_string", b"").decode("latin-1")
             url = route.upstream + raw + (f"?{query}" if query else "")
             headers = upstream_headers(scope, identity, self._source_ip(scope))
@@ -257,7 +258,8 @@ class GatewayMiddleware:
             await self._deny(scope, send, state, exc)
             status, code = exc.status, exc.code
         finally:
-            verified = seen[0] if seen else None
+            # Counted under the company it acted for (DESIGN §3.7), as a decision's 200 is.
+            verified = caller if caller is not None else (seen[0] if seen else None)
             gw.decided(scope, route.prefix, status, code, verified, gw.clock())
 
     async def _refuse_secret(self, scope: Scope, send: Send, h: CallerHeaders) -> None:
