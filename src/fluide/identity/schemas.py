@@ -109,7 +109,7 @@ class AuthContext(CamelModel):
     workspace_id: str | None = Field(
         None,
         description="The workspace of the request's X-Workspace-Id (a partner acting for a "
-        "client company, DESIGN §3.7); null when the request acts for none",
+        "client company); null when the request acts for none",
         examples=["wsp_0193b3c4d5e6f7a8b9c0d1e2f3a4b5c6"],
     )
     company_id: str | None = Field(

@@ -120,7 +120,7 @@ async def auth_context(
     Any valid token of the credential; another credential's jti is a 404. Read-only, and
     shows no token, key material or secret, so a narrowed token may read its siblings'.
     `workspaceId` and `companyId` are those of this request's `X-Workspace-Id` and
-    `X-Acting-Company-Id`, checked as on a product call (DESIGN §3.7: both or neither, 400;
+    `X-Acting-Company-Id`, checked as on a product call (both or neither, 400;
     the presenting token needs `partner:client:act-as`, 403; not yours, 404), else null.
     """
     # The same check, from the same in-memory view, as the guard's on product calls.
