@@ -7,6 +7,8 @@ from datetime import date
 from pathlib import Path
 
 import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -16,7 +18,12 @@ from fluide.gateway.usage import usage_summary
 from fluide.identity.models import Credential
 from fluide.kit.clock import FrozenClock, as_utc
 from tests.conftest import Dev, bearer, create_dev, exchange, make_settings
-from tests.identity.partners.support import acting, partner_with_companies
+from tests.identity.partners.support import (
+    acting,
+    new_company,
+    new_workspace,
+    partner_with_companies,
+)
 from tests.products.helpers import headers_for
 
 HEALTH = "/api/v1/hr/health"
@@ -177,3 +184,54 @@ async def test_hourly_counts_are_per_acting_company(
         ("", "COMPANY_NOT_FOUND"): 1,
         ("", "INSUFFICIENT_SCOPE"): 1,
     }  # the other partner's ids never reach the stored counts
+
+
+# (acting or not) × (a company of the workspace, of another of the partner's workspaces, of
+# another partner, suspended, none at all) × (a full or a narrowed token)
+CALLS = st.lists(
+    st.tuples(
+        st.booleans(),
+        st.sampled_from(("a", "b", "elsewhere", "theirs", "suspended", "nobody")),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(calls=CALLS)
+async def test_only_a_checked_company_is_ever_counted(
+    client: httpx.AsyncClient, runtime: App, calls: list[tuple[bool, str, bool]]
+) -> None:
+    partner, h, wid, (a, b) = await partner_with_companies(client, runtime)
+    _, _, owid, (oa, _) = await partner_with_companies(client, runtime)
+    elsewhere = await new_company(client, h, await new_workspace(client, h, "W2"))
+    suspended = await new_company(client, h, wid, status="SUSPENDED")
+    narrow = await headers_for(client, partner, scope="hr:read")
+    ids = {"a": a, "b": b, "elsewhere": elsewhere, "theirs": oa, "suspended": suspended}
+    expected: dict[tuple[str, str], int] = {}
+    for acts, which, full in calls:
+        headers = h if full else narrow
+        company = ids.get(which, "cmp_nobody")
+        if acts:
+            headers = acting(headers, owid if which == "theirs" else wid, company)
+        resp = await client.get(HEALTH, headers=headers)
+        if not acts:
+            key = ("", "")
+        elif not full:
+            key = ("", "INSUFFICIENT_SCOPE")
+        elif which == "theirs":
+            key = ("", "WORKSPACE_NOT_FOUND")
+        elif which in ("a", "b"):
+            key = (company, "")
+        else:
+            key = ("", "COMPANY_NOT_FOUND")
+        assert (resp.status_code == 200) == (key[1] == ""), resp.text
+        expected[key] = expected.get(key, 0) + 1
+    await runtime.gateway.usage.flush()
+    assert await _hourly(runtime, partner.credential_id) == expected
