@@ -8,11 +8,15 @@ is refused the second time, in this process and in another one; unbound tokens a
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 from fluide.app import App, create_app
 from fluide.identity import dpop
@@ -206,3 +210,61 @@ async def test_routes_without_proof_checks_refuse_bound_tokens(
     resp = await client.get("/api/v1/gateway/decide", headers=decide)
     _denied(resp, "TOKEN_INVALID")
     assert "does not accept DPoP-bound tokens" in resp.json()["message"]
+
+
+# ---- property: the guard lets a bound token's call through exactly when every check passes --
+
+FAULTS = ("htm", "htu", "iat", "ath", "key", "scheme", "replay", "missing")
+
+
+@pytest.fixture
+async def bound(client: httpx.AsyncClient, runtime: App, dev: Dev) -> tuple[DpopKey, str]:
+    key = DpopKey()
+    return key, await bound_token(client, runtime, dev, key)
+
+
+@examples(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(faults=st.frozensets(st.sampled_from(FAULTS), max_size=3), skew=st.integers(-50, 50))
+async def test_the_guard_accepts_exactly_when_every_check_passes(
+    client: httpx.AsyncClient,
+    runtime: App,
+    dev: Dev,
+    clock: FrozenClock,
+    bound: tuple[DpopKey, str],
+    faults: frozenset[str],
+    skew: int,
+) -> None:
+    key, token = bound
+    now = clock().timestamp()
+    jti = uuid.uuid4().hex
+    if "replay" in faults:  # the jti was used by a good call first
+        used = key.proof("GET", url(runtime, HEALTH), now, token=token, jti=jti)
+        assert (await client.get(HEALTH, headers=dpop_headers(token, used, dev.api_key))).is_success
+    signer = DpopKey() if "key" in faults else key
+    iat = (
+        now + (dpop.IAT_WINDOW + 1 + abs(skew)) * (1 if skew >= 0 else -1)
+        if "iat" in faults
+        else now + skew
+    )
+    proof = signer.proof(
+        "DELETE" if "htm" in faults else "GET",
+        url(runtime, HEALTH + ("/x" if "htu" in faults else "")),
+        iat,
+        token=token + ("x" if "ath" in faults else ""),
+        jti=jti,
+    )
+    headers = dpop_headers(token, proof, dev.api_key)
+    if "scheme" in faults:
+        headers["Authorization"] = f"Bearer {token}"
+    if "missing" in faults:
+        del headers["DPoP"]
+    resp = await client.get(HEALTH, headers=headers)
+    if faults:
+        assert resp.status_code == 401, (faults, resp.text)
+        assert resp.json()["code"] in ("DPOP_PROOF_INVALID", "TOKEN_INVALID")
+    else:
+        assert resp.status_code == 200, resp.text
