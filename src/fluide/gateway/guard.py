@@ -32,6 +32,7 @@ from fluide.catalog import ALL_SCOPES, Access, declares
 from fluide.identity.authn import check_caller, read_headers
 from fluide.identity.deps import identity_state
 from fluide.identity.errors import InsufficientScope
+from fluide.identity.partners.acting import acting_caller
 from fluide.identity.principal import Principal
 from fluide.kit.errors import AppError, RateLimited, app_error_response
 from fluide.kit.middleware import RESPONSE_HEADERS as RATELIMIT_HEADERS
@@ -44,15 +45,19 @@ GATEWAY = "gateway"
 
 
 def guard(request: Request) -> Principal:
-    """Checks 2–10 (``identity.authn``, no cache) for a route the middleware did not guard: one
-    outside the product prefixes that declares ``require_scope`` anyway. (Check 1 ran in the
-    middleware, as for every request but the exchange.)"""
+    """Checks 2–10 (``identity.authn``, no cache) and the act-as check (DESIGN §3.7) for a route
+    the middleware did not guard: one outside the product prefixes that declares
+    ``require_scope`` anyway. (Check 1 ran in the middleware, as for every request but the
+    exchange.) Act-as headers are checked here too: never ignored, whatever the route."""
+    state = identity_state(request)
+    raw = request.scope["headers"]
     principal = check_caller(
-        read_headers(request.scope["headers"]),
-        identity_state(request),
+        read_headers(raw),
+        state,
         get_infra(request).clock().timestamp(),
         peer=request.client.host if request.client else None,
     )
+    principal = acting_caller(principal, raw, state.tenancy)
     request.scope.setdefault("state", {})["principal"] = principal
     return principal
 
