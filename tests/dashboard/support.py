@@ -30,8 +30,8 @@ class Member:
 
 
 async def create_member(rt: App, email: str | None = None, *, partner: bool = False) -> Member:
-    """A verified account with a password and its default credential (of a PARTNER tenant
-    when ``partner``)."""
+    """A verified account with a password and its default credential (of a ``PARTNER``
+    tenant with ``partner``)."""
     actor = Actor("system", "test", None, None)
     email = email or f"member-{uuid.uuid4().hex[:8]}@example.com"
     async with rt.infra.sessionmaker() as session, session.begin():
