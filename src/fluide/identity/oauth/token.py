@@ -19,6 +19,7 @@ from fluide.identity.audit import Actor
 from fluide.identity.authn import read_headers
 from fluide.identity.exchange.service import Exchange
 from fluide.identity.oauth import wire
+from fluide.identity.oauth.outage import outage_error
 from fluide.identity.oauth.schemas import OAUTH_ERROR_RESPONSES, OAuthTokenResponse
 from fluide.identity.session_tokens import DEVELOPER_CLIENT
 from fluide.kit.errors import AppError, send_json
@@ -105,6 +106,10 @@ class OAuthTokenEndpoint:
         try:
             result = await self._token(request)
         except wire.OAuthError as err:
+            return err.status, err.body(), err.headers
+        except Exception as exc:  # an outage in the OAuth form (oauth.outage); a bug re-raised
+            if (err := outage_error(request.scope, exc)) is None:
+                raise
             return err.status, err.body(), err.headers
         return 200, wire.token_body(result.access_token, result.claims), wire.NO_STORE
 
