@@ -108,9 +108,9 @@ class OAuthTokenEndpoint:
         except wire.OAuthError as err:
             return err.status, err.body(), err.headers
         except Exception as exc:  # an outage in the OAuth form (oauth.outage); a bug re-raised
-            if (err := outage_error(request.scope, exc)) is None:
+            if (outage := outage_error(request.scope, exc)) is None:
                 raise
-            return err.status, err.body(), err.headers
+            return outage.status, outage.body(), outage.headers
         return 200, wire.token_body(result.access_token, result.claims), wire.NO_STORE
 
     async def _token(self, request: Request) -> Any:
