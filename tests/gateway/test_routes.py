@@ -204,3 +204,12 @@ async def test_require_scope_outside_a_guarded_router_is_a_dependency(
         "/api/v1/extra/scoped", headers=bearer(narrow.json()["accessToken"], dev)
     )
     assert resp.status_code == 403 and resp.json()["code"] == "INSUFFICIENT_SCOPE"
+    # Act-as headers are checked here as on product routes, never ignored: one alone is a 400,
+    # and a business tenant's token (no partner:client:act-as) acting for anyone is a 403.
+    resp = await client.get(
+        "/api/v1/extra/scoped", headers={**bearer(token, dev), "X-Workspace-Id": "wks_1"}
+    )
+    assert resp.status_code == 400 and resp.json()["code"] == "VALIDATION_FAILED"
+    acting = {"X-Workspace-Id": "wks_1", "X-Acting-Company-Id": "cmp_1"}
+    resp = await client.get("/api/v1/extra/scoped", headers={**bearer(token, dev), **acting})
+    assert resp.status_code == 403 and resp.json()["code"] == "INSUFFICIENT_SCOPE"

@@ -59,3 +59,47 @@ async def test_paged_keeps_to_the_tenant_and_pages_stably(runtime: App) -> None:
         )
         assert total == 4
         assert [e.employee_code for e in rows] == [f"ten_a-{i}" for i in (4, 3, 2, 1)]
+
+
+# Values with the characters LIKE treats specially, and the escape character itself.
+_TEXTS = ["50% off", "a_b", "a\\b", "AbC", "x%y_z\\", "plain", "100%", "a__b", "%_\\"]
+
+
+async def test_contains_text_takes_the_search_literally(runtime: App) -> None:
+    """Every query of up to three characters over an alphabet of LIKE's special characters and
+    letters finds exactly the rows whose text contains it (case aside), as Python's ``in``
+    says: a ``%`` or ``_`` in a search is never a wildcard, a ``\\`` never an escape."""
+    from itertools import product
+
+    from sqlalchemy import select
+
+    from fluide.kit.queries import contains_text
+
+    async with runtime.infra.sessionmaker() as session, session.begin():
+        for i, text in enumerate(_TEXTS):
+            body = EmployeeCreate.model_validate(employee(f"lit-{i}", department=text))
+            await service.create(session, "ten_lit", body, runtime.infra.clock())
+    alphabet = ["a", "B", "%", "_", "\\", " "]
+    queries = ["".join(p) for n in (1, 2, 3) for p in product(alphabet, repeat=n)]
+    async with runtime.infra.sessionmaker() as session:
+        for q in queries:
+            found = await session.scalars(
+                select(Employee.department).where(
+                    Employee.tenant_id == "ten_lit", contains_text(Employee.department, q)
+                )
+            )
+            expected = sorted(t for t in _TEXTS if q.lower() in t.lower())
+            assert sorted(d or "" for d in found) == expected, q
+
+
+async def test_hr_search_with_a_percent_is_not_everything(runtime: App) -> None:
+    """Through the product's own list: "%" finds the one employee whose department has one."""
+    async with runtime.infra.sessionmaker() as session, session.begin():
+        for i, text in enumerate(("50% off", "plain")):
+            body = EmployeeCreate.model_validate(employee(f"pct-{i}", department=text))
+            await service.create(session, "ten_pct", body, runtime.infra.clock())
+    async with runtime.infra.sessionmaker() as session:
+        rows, total = await service.list_employees(
+            session, "ten_pct", PageParams(q="%"), status=None
+        )
+    assert total == 1 and [r.department for r in rows] == ["50% off"]

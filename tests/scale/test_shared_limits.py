@@ -183,28 +183,34 @@ def test_shutdown_flushes_the_pending_counts(
     pg_database: str, tmp_path: Path, proxy: TcpProxy, cluster: Cluster
 ) -> None:
     env = dict(cluster.env)
-    # A long sync period (1 s: the loop flushes every 0.5 s): most hits are still pending
-    # when the server is told to stop, and only the shutdown flush can send them.
+    # The longest sync period (1 s, the loop flushes once per period): hits counted in process
+    # wait up to a second for the loop, so the server can be told to stop while some are pending.
     env["FLUIDE_RATE_LIMIT_SYNC_SECONDS"] = "1.0"
     env["FLUIDE_PRODUCT_RATE_LIMIT"] = "100000/hour"
     server = FluideServer(env, 1, tmp_path / "server.log")
     server.start(timeout=90)
+    pending_before_stop = 0
     try:
         dev = cluster.create_dev()
         token = server.exchange(dev)["accessToken"]  # type: ignore[arg-type]
         admitted = 0
-        # For 0.4 s: long enough for the process to measure the key's rate (then it counts in
-        # process), shorter than the 0.5 s between its flushes.
-        until = time.monotonic() + 0.4
+        # Hit the key until Redis is seen behind this process's count, then stop at once. The
+        # first hits go to Redis one by one (the process is measuring the key's rate, ≥ 0.25 s);
+        # after that the process counts in memory and the loop sends the counts once a second.
+        # Reading the count right after a hit and stopping right after the read leaves the loop
+        # a few milliseconds of its second to send them itself (bounded: 15 s of trying).
+        deadline = time.monotonic() + 15
         with httpx.Client(timeout=10) as http:
-            while time.monotonic() < until:
+            while time.monotonic() < deadline:
                 resp = http.get(
                     server.base_url + "/api/v1/hr/health", headers=dev.guarded_headers(token)
                 )
                 assert resp.status_code == 200
                 admitted += 1
-        pending_before_stop = admitted - _shared_count(dev, "100000/hour")
+                pending_before_stop = admitted - _shared_count(dev, "100000/hour")
+                if pending_before_stop > 0:
+                    break
     finally:
-        server.stop()  # SIGTERM: uvicorn drains, the App stops, the limiter flushes
-    assert pending_before_stop > 0  # something was left for the shutdown flush to send
+        server.stop()  # SIGTERM: the server drains, the App stops, the limiter flushes
+    assert pending_before_stop > 0, "no hit was ever pending: the process never counted locally"
     assert _shared_count(dev, "100000/hour") == admitted

@@ -117,14 +117,7 @@ class Gateway:
         if self.access_log:
             access.write(scope, template, status, seconds)
 
-    def passed(
-        self,
-        scope: Scope,
-        principal: Principal,
-        denial: object,
-        status: int,
-        now: datetime,
-    ) -> None:
+    def passed(self, principal: Principal, denial: object, now: datetime) -> None:
         """A request that passed checks 1–10 (``denial`` is set when 11 or 12 refused it)."""
         if isinstance(denial, str):
             self.metrics.denial(denial)

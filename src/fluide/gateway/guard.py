@@ -17,6 +17,7 @@ the same checks.
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
@@ -31,22 +32,32 @@ from fluide.catalog import ALL_SCOPES, Access, declares
 from fluide.identity.authn import check_caller, read_headers
 from fluide.identity.deps import identity_state
 from fluide.identity.errors import InsufficientScope
+from fluide.identity.partners.acting import acting_caller
 from fluide.identity.principal import Principal
 from fluide.kit.errors import AppError, RateLimited, app_error_response
+from fluide.kit.middleware import RESPONSE_HEADERS as RATELIMIT_HEADERS
 from fluide.kit.routing import PrefixRouter
 from fluide.kit.uow import get_infra
 
+# The request state's key for the gateway that guarded the request (set with the principal by
+# ``GatewayMiddleware``): checks 11 and 12 then need neither a ``Request`` nor ``app.state``.
+GATEWAY = "gateway"
+
 
 def guard(request: Request) -> Principal:
-    """Checks 2–10 (``identity.authn``, no cache) for a route the middleware did not guard: one
-    outside the product prefixes that declares ``require_scope`` anyway. (Check 1 ran in the
-    middleware, as for every request but the exchange.)"""
+    """Checks 2–10 (``identity.authn``, no cache) and the act-as check (DESIGN §3.7) for a route
+    the middleware did not guard: one outside the product prefixes that declares
+    ``require_scope`` anyway. (Check 1 ran in the middleware, as for every request but the
+    exchange.) Act-as headers are checked here too: never ignored, whatever the route."""
+    state = identity_state(request)
+    raw = request.scope["headers"]
     principal = check_caller(
-        read_headers(request.scope["headers"]),
-        identity_state(request),
+        read_headers(raw),
+        state,
         get_infra(request).clock().timestamp(),
         peer=request.client.host if request.client else None,
     )
+    principal = acting_caller(principal, raw, state.tenancy)
     request.scope.setdefault("state", {})["principal"] = principal
     return principal
 
@@ -71,34 +82,44 @@ def check_scopes(principal: Principal, required: tuple[str, ...], need: frozense
 
 
 async def _check_scope_and_limit(
-    request: Request, required: tuple[str, ...], need: frozenset[str]
+    scope: Scope, required: tuple[str, ...], need: frozenset[str]
 ) -> None:
     """Checks 11 (every scope in ``required``, as the set ``need``) and 12 (per-key rate
-    limit) for a route."""
-    state = request.scope.setdefault("state", {})
+    limit) for a route, on the scope alone: no ``Request`` is built on the guarded path."""
+    state = scope.get("state")
+    if state is None:
+        state = scope["state"] = {}
     principal = state.get("principal")
     if not isinstance(principal, Principal):
-        principal = guard(request)
+        # Not guarded by the middleware (a route outside the product prefixes): checks 2-10.
+        principal = guard(Request(scope))
     if not need <= principal.scopes:
         state["denial"] = InsufficientScope.code
-    check_scopes(principal, required, need)
-    if "ratelimit_headers" in state:  # a second require_scope on the same route
+        check_scopes(principal, required, need)
+    if RATELIMIT_HEADERS in state:  # a second require_scope on the same route, or a re-run
         return
-    gateway = getattr(request.app.state, "gateway", None)
+    gateway = state.get(GATEWAY)
     if gateway is None:
-        infra = get_infra(request)
+        gateway = getattr(scope["app"].state, "gateway", None)
+    if gateway is None:  # an app without the gateway (a bare app in tests): the kit's limiter
+        infra = get_infra(Request(scope))
         decision = await infra.limiter.hit(
             infra.settings.product_rate_limit, "pkey", principal.api_key
         )
         if not decision.allowed:
             raise RateLimited(decision.retry_after, headers=decision.headers())
+        state[RATELIMIT_HEADERS] = []
         return
     limiter = gateway.limiter_for(principal.credential_id)
-    decision = await limiter.hit(principal.api_key)
+    if limiter.shared is None:  # one process: a dict bump, nothing to await
+        decision = limiter.hit_memory(principal.api_key, time.time())
+    else:
+        decision = await limiter.shared.hit(principal.api_key)
     if not decision.allowed:
         state["denial"] = RateLimited.code
         raise RateLimited(decision.retry_after, headers=decision.headers())
-    state["ratelimit_headers"] = limiter.raw_headers(decision)
+    # Added to the answer's first message by the outermost layer (kit.middleware).
+    state[RATELIMIT_HEADERS] = limiter.raw_headers(decision)
 
 
 def require_scope(scope: str, *also: str) -> Any:
@@ -120,7 +141,7 @@ def require_scope(scope: str, *also: str) -> Any:
 
     @declares(Access.PRODUCT)
     async def check(request: Request) -> None:
-        await _check_scope_and_limit(request, required, need)
+        await _check_scope_and_limit(request.scope, required, need)
 
     check.required_scopes = required  # type: ignore[attr-defined]
     return Depends(check)
@@ -172,11 +193,10 @@ class GuardedRoute(APIRoute):
         # A method this route does not serve gets its 405 from FastAPI, unchecked and unspent.
         methods = self.methods or ()
         if required is not None and scope["type"] == "http" and scope["method"] in methods:
-            request = Request(scope, receive)
             try:
-                await _check_scope_and_limit(request, required, self._need)
+                await _check_scope_and_limit(scope, required, self._need)
             except AppError as exc:
-                await app_error_response(request, exc)(scope, receive, send)
+                await app_error_response(Request(scope, receive), exc)(scope, receive, send)
                 return
         await super().handle(scope, receive, send)
 

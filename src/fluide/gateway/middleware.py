@@ -32,10 +32,11 @@ import logging
 import time
 from collections.abc import Iterable
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fluide.gateway import decide as fa
 from fluide.gateway.core import Gateway
+from fluide.gateway.guard import GATEWAY
 from fluide.gateway.proxy import upstream_headers
 from fluide.gateway.routes import EXCHANGE_PATHS, is_product_path
 from fluide.identity import formats
@@ -138,21 +139,11 @@ class GatewayMiddleware:
             return
 
         state["principal"] = principal
-        status = 500
-
-        async def send_product(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                limit_headers = state.get("ratelimit_headers")
-                if limit_headers is not None:
-                    message["headers"] = [*message.get("headers", ()), *limit_headers]
-            await send(message)
-
+        state[GATEWAY] = gw
         try:
-            await self.app(scope, receive, send_product)
+            await self.app(scope, receive, send)
         finally:
-            gw.passed(scope, principal, state.get("denial"), status, now_dt)
+            gw.passed(principal, state.get("denial"), now_dt)
 
     async def _authorize(
         self,

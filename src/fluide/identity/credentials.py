@@ -23,6 +23,7 @@ from fluide.kit.clock import Clock, system_clock
 from fluide.kit.errors import NotFound, ValidationFailed
 from fluide.kit.ids import new_id
 from fluide.kit.pagination import PageParams
+from fluide.kit.queries import contains_text
 
 ENVIRONMENTS = ("sandbox", "production")
 MAX_GRACE_SECONDS = 7 * 24 * 3600
@@ -141,8 +142,9 @@ async def list_for_tenant(
 ) -> tuple[list[Credential], int]:
     query = select(Credential).where(Credential.tenant_id == tenant_id)
     if params.q:
-        like = f"%{params.q}%"
-        query = query.where(Credential.name.ilike(like) | Credential.api_key.ilike(like))
+        query = query.where(
+            contains_text(Credential.name, params.q) | contains_text(Credential.api_key, params.q)
+        )
     total = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
     rows = await session.scalars(
         query.order_by(Credential.created_at.desc()).offset(params.offset).limit(params.limit)

@@ -235,26 +235,28 @@ class _Head:
 def _scan_headers(headers: list[tuple[bytes, bytes]], max_value_bytes: int) -> _Head:
     """Sizes, the two body headers, and the first header with a forbidden byte. Stops at the
     first value over ``max_value_bytes`` (refused before anything else)."""
-    head = _Head()
+    # Locals, not the result's attributes, in the loop: it runs once per header per request.
+    total = 0
+    content_length: bytes | None = None
+    content_type = b""
+    bad_header: str | None = None
+    problem = ""
     for name, value in headers:
-        head.total += len(name) + len(value)
-        if len(value) > max_value_bytes:
-            head.value_too_large = True
-            return head
+        size = len(value)
+        total += len(name) + size
+        if size > max_value_bytes:
+            return _Head(total, content_length, content_type, bad_header, problem, True)
         if name == b"content-length":
-            head.content_length = value
+            content_length = value
         elif name == b"content-type":
-            head.content_type = value.lower()
-        elif head.bad_header is None:
+            content_type = value.lower()
+        elif bad_header is None:
             if name in _CHECKED or name.startswith(_CHECKED_PREFIX):
                 if not _PRINTABLE.match(value):  # NUL included
-                    head.bad_header, head.problem = (
-                        name.decode("latin-1"),
-                        "must be printable ASCII",
-                    )
+                    bad_header, problem = name.decode("latin-1"), "must be printable ASCII"
             elif 0 in value:
-                head.bad_header, head.problem = name.decode("latin-1"), _NO_NUL
-    return head
+                bad_header, problem = name.decode("latin-1"), _NO_NUL
+    return _Head(total, content_length, content_type, bad_header, problem)
 
 
 async def _refuse_nul(scope: Scope, send: Send, where: str) -> None:

@@ -25,6 +25,11 @@ from fluide.kit.logging import sensitive
 
 Observe = Callable[[Scope, int, float], None]
 
+# The request state's key for headers an inner layer adds to whatever answer the request gets
+# (a list of raw header pairs): the guard's rate-limit headers. Added here, in the one wrapper
+# every answer passes, rather than by a ``send`` wrapper of the inner layer's own.
+RESPONSE_HEADERS = "response_headers"
+
 log = logging.getLogger("fluide.http")
 _SANE_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -49,7 +54,8 @@ class RequestIdMiddleware:
             # and audited). Else 128 random bits as 32 hex digits, like uuid4().hex.
             rid = os.urandom(16).hex().encode()
         request_id = rid.decode()
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
         token = request_id_var.set(request_id)
         started = finished = False
         status = 500
@@ -63,6 +69,9 @@ class RequestIdMiddleware:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", rid))
+                added = state.get(RESPONSE_HEADERS)
+                if added:
+                    headers.extend(added)
                 if message["status"] == 401 and not any(
                     name.lower() == b"www-authenticate" for name, _ in headers
                 ):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fluide.kit.db import Base
@@ -17,6 +17,13 @@ from fluide.kit.errors import AppError
 from fluide.kit.pagination import PageParams
 
 M = TypeVar("M", bound=Base)
+
+
+def contains_text(column: Any, q: str) -> ColumnElement[bool]:
+    """``column`` contains ``q``, case-insensitively, with ``q`` taken literally: its ``%``,
+    ``_`` and ``\\`` match themselves, not any text (a search for "50%" is not a wildcard)."""
+    literal = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return func.lower(column).like(f"%{literal}%", escape="\\")
 
 
 async def get_owned(

@@ -23,7 +23,7 @@ from fluide.identity.revocation import TENANCY_EVENT
 from fluide.kit.clock import Clock, system_clock
 from fluide.kit.ids import new_id
 from fluide.kit.pagination import PageParams
-from fluide.kit.queries import get_owned, paged
+from fluide.kit.queries import contains_text, get_owned, paged
 
 
 class Partners:
@@ -55,7 +55,7 @@ class Partners:
     async def list_workspaces(
         self, session: AsyncSession, tenant_id: str, params: PageParams
     ) -> tuple[list[Workspace], int]:
-        where = [Workspace.name.ilike(f"%{params.q}%")] if params.q else []
+        where = [contains_text(Workspace.name, params.q)] if params.q else []
         return await paged(session, Workspace, tenant_id, params, *where)
 
     async def get_workspace(
@@ -111,7 +111,7 @@ class Partners:
         ws = await self.get_workspace(session, tenant_id, workspace_id)
         where = [Company.workspace_id == ws.id]
         if params.q:
-            where.append(Company.name.ilike(f"%{params.q}%"))
+            where.append(contains_text(Company.name, params.q))
         return await paged(session, Company, tenant_id, params, *where)
 
     async def get_company(

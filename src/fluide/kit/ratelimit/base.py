@@ -16,6 +16,7 @@ import re
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 # Entries a window keeps in memory before expired ones are dropped (bounded memory under a key
 # flood: e.g. well-formed fake keys on the exposure path).
@@ -73,8 +74,10 @@ def window_start(now: float, period: int) -> int:
 LimitIds = tuple[str, tuple[str, ...]]
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
+    """One hit's verdict. A named tuple: immutable like a frozen dataclass, and made in a
+    fraction of its time (every guarded request makes one)."""
+
     allowed: bool
     limit: int
     remaining: int

@@ -17,7 +17,7 @@ from fluide.kit.errors import AppError, Conflict, NotFound, ValidationFailed
 from fluide.kit.idempotency import insert_ignore
 from fluide.kit.ids import new_id
 from fluide.kit.pagination import PageParams
-from fluide.kit.queries import get_owned, paged
+from fluide.kit.queries import contains_text, get_owned, paged
 from fluide.products.books.models import JournalEntry, JournalLine, LedgerAccount
 from fluide.products.books.schemas import (
     AccountCreate,
@@ -115,8 +115,10 @@ async def list_accounts(
     await ensure_chart(session, tenant_id, now)
     where: list[Any] = []
     if params.q:
-        like = f"%{params.q.lower()}%"
-        where.append(func.lower(LedgerAccount.name).like(like) | LedgerAccount.code.like(like))
+        where.append(
+            contains_text(LedgerAccount.name, params.q)
+            | contains_text(LedgerAccount.code, params.q)
+        )
     return await paged(
         session, LedgerAccount, tenant_id, params, *where, order_by=[LedgerAccount.code]
     )
@@ -259,7 +261,7 @@ async def list_entries(
     if source:
         where.append(JournalEntry.source == source)
     if params.q:
-        where.append(func.lower(JournalEntry.description).like(f"%{params.q.lower()}%"))
+        where.append(contains_text(JournalEntry.description, params.q))
     return await paged(session, JournalEntry, tenant_id, params, *where)
 
 

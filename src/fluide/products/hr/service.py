@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +15,7 @@ from fluide.kit import money
 from fluide.kit.errors import Conflict, NotFound, ValidationFailed
 from fluide.kit.ids import new_id
 from fluide.kit.pagination import PageParams
-from fluide.kit.queries import get_owned, paged
+from fluide.kit.queries import contains_text, get_owned, paged
 from fluide.products.hr.models import Employee
 from fluide.products.hr.schemas import BankAccount, EmployeeCreate, EmployeeOut, EmployeeUpdate
 
@@ -126,14 +126,14 @@ async def list_employees(
     if status:
         where.append(Employee.status == status)
     if params.q:
-        like = f"%{params.q.lower()}%"
+        q = params.q
         where.append(
             or_(
-                func.lower(Employee.first_name).like(like),
-                func.lower(Employee.last_name).like(like),
-                func.lower(Employee.email).like(like),
-                func.lower(Employee.employee_code).like(like),
-                func.lower(Employee.department).like(like),
+                contains_text(Employee.first_name, q),
+                contains_text(Employee.last_name, q),
+                contains_text(Employee.email, q),
+                contains_text(Employee.employee_code, q),
+                contains_text(Employee.department, q),
             )
         )
     return await paged(session, Employee, tenant_id, params, *where)

@@ -22,7 +22,7 @@ from fluide.kit.errors import AppError, Conflict, NotFound, ValidationFailed
 from fluide.kit.idempotency import insert_ignore
 from fluide.kit.ids import new_id
 from fluide.kit.pagination import PageParams
-from fluide.kit.queries import get_owned, paged
+from fluide.kit.queries import contains_text, get_owned, paged
 from fluide.products.books import service as books
 from fluide.products.pay.models import Payout, Wallet
 from fluide.products.pay.schemas import (
@@ -325,9 +325,9 @@ async def list_payouts(
     if run_id:
         where.append(Payout.payroll_run_id == run_id)
     if params.q:
-        like = f"%{params.q.lower()}%"
         where.append(
-            func.lower(Payout.recipient_name).like(like) | func.lower(Payout.reference).like(like)
+            contains_text(Payout.recipient_name, params.q)
+            | contains_text(Payout.reference, params.q)
         )
     return await paged(session, Payout, tenant_id, params, *where)
 

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +16,7 @@ from fluide.kit import money
 from fluide.kit.errors import AppError, Conflict, NotFound, ValidationFailed
 from fluide.kit.ids import new_id
 from fluide.kit.pagination import PageParams
-from fluide.kit.queries import get_owned, paged
+from fluide.kit.queries import contains_text, get_owned, paged
 from fluide.products.books import service as books
 from fluide.products.hr import service as hr
 from fluide.products.payroll import rules as statutory
@@ -355,7 +355,7 @@ async def list_payslips(
     if run_id:
         where.append(Payslip.run_id == run_id)
     if params.q:
-        where.append(func.lower(Payslip.employee_name).like(f"%{params.q.lower()}%"))
+        where.append(contains_text(Payslip.employee_name, params.q))
     return await paged(session, Payslip, tenant_id, params, *where)
 
 
