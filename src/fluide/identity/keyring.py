@@ -15,6 +15,7 @@ without them.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -110,7 +111,7 @@ async def ensure_keys(
         else:
             row = _new_row(alg, "active", encryptor, now)
             if await session.scalar(select(func.count()).select_from(SigningKeyRow)):
-                row.activated_at = now + timedelta(seconds=MIN_KEY_PUBLISH_SECONDS)
+                row.activated_at = _second_up(now + timedelta(seconds=MIN_KEY_PUBLISH_SECONDS))
             session.add(row)
         created = True
     if "next" not in states:
@@ -159,7 +160,14 @@ async def signs_from(
         .select_from(SigningKeyRow)
         .where(SigningKeyRow.created_at <= key.created_at, SigningKeyRow.kid != key.kid)
     )
-    return now if (others or 0) <= 1 else max(now, key.created_at + publish_for)
+    if (others or 0) <= 1:
+        return now
+    return max(now, _second_up(key.created_at + publish_for))
+
+
+def _second_up(when: datetime) -> datetime:
+    """A scheduled start is a whole second (JWT times are; ``load_keyset`` floors starts)."""
+    return when.replace(microsecond=0) + timedelta(seconds=1) if when.microsecond else when
 
 
 async def rotate(
@@ -285,7 +293,9 @@ async def load_keyset(
         ):
             pem = encryptor.decrypt(row.kid, row.private_key_encrypted)
             key = jwt_core.SigningKey(row.kid, row.alg, jwt_core.load_private_pem(pem))
-            since = row.activated_at or row.created_at
-            signers.append((since.timestamp(), key))
+            # Floored: a signer asking with whole seconds (a JWT's ``iat``) finds the key from
+            # the second it starts in; a scheduled start is itself a whole second.
+            since = math.floor((row.activated_at or row.created_at).timestamp())
+            signers.append((float(since), key))
     keyset.signers = tuple(sorted(signers, key=lambda s: s[0], reverse=True))
     return keyset
