@@ -43,9 +43,12 @@ async def test_paged_keeps_to_the_tenant_and_pages_stably(runtime: App) -> None:
     await _employees(runtime, "ten_b", 3)
     async with runtime.infra.sessionmaker() as session:
         pages = [
-            await paged(session, Employee, "ten_a", PageParams(page=p, limit=2)) for p in (1, 2, 3)
+            await paged(session, Employee, "ten_a", PageParams(page=p, limit=2))
+            for p in (1, 2, 3, 4)
         ]
-        assert [total for _, total in pages] == [5, 5, 5]
+        # The total rides on the rows; a page past the end (no row) still has it.
+        assert [total for _, total in pages] == [5, 5, 5, 5] and pages[3][0] == []
+        assert await paged(session, Employee, "ten_none", PageParams()) == ([], 0)
         seen = [e.id for rows, _ in pages for e in rows]
         # One timestamp for all (the frozen clock): the id breaks the tie, so no row repeats.
         assert sorted(seen) == sorted(mine) and len(set(seen)) == 5

@@ -130,8 +130,10 @@ class GatewayMiddleware:
             # Then the credential's policy: expiry, networks, scopes (the principal it returns).
             client = scope.get("client")
             principal = bound_caller(principal, h, gw.identity, now, client[0] if client else None)
-            # DESIGN §3.7: X-Workspace-Id + X-Acting-Company-Id, checked from memory.
-            principal = acting_caller(principal, scope["headers"], gw.identity.tenancy)
+            # DESIGN §3.7: X-Workspace-Id + X-Acting-Company-Id, checked from memory (only when
+            # one was sent: ``read_headers`` noticed it, and without one the check is a no-op).
+            if h.acting is not None:
+                principal = acting_caller(principal, scope["headers"], gw.identity.tenancy)
         except AppError as exc:
             # Counted first: the refusal's route template is known before its answer starts.
             gw.denied(scope, exc.code, exc.status, principal, now_dt)

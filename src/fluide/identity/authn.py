@@ -42,6 +42,10 @@ _SLOTS = {
     b"x-fluide-api-secret": 3,
     b"x-fluide-scope": 4,
     FORWARDED_FOR: 5,
+    # Either act-as header (DESIGN §3.7): only noticed here, so that a call without them skips
+    # the act-as check's own pass over the headers (``partners.acting`` reads them itself).
+    b"x-workspace-id": 6,
+    b"x-acting-company-id": 6,
 }
 _FORWARDED = _SLOTS[FORWARDED_FOR]
 
@@ -51,7 +55,7 @@ class CallerHeaders:
     ``Headers.get`` would give it, except ``X-Forwarded-For``: all of them, joined in order
     (``kit.proxies``)."""
 
-    __slots__ = ("api_key", "authorization", "client_id", "forwarded", "scope", "secret")
+    __slots__ = ("acting", "api_key", "authorization", "client_id", "forwarded", "scope", "secret")
 
     def __init__(self, values: list[str | None]) -> None:
         (
@@ -61,6 +65,7 @@ class CallerHeaders:
             self.secret,
             self.scope,
             self.forwarded,
+            self.acting,  # the first act-as header's value, if any was sent
         ) = values
 
     def __repr__(self) -> str:  # never the values
@@ -69,7 +74,7 @@ class CallerHeaders:
 
 def read_headers(raw: list[tuple[bytes, bytes]]) -> CallerHeaders:
     """One pass over the raw header list: one dict lookup per header."""
-    values: list[str | None] = [None, None, None, None, None, None]
+    values: list[str | None] = [None, None, None, None, None, None, None]
     for name, value in raw:
         slot = _SLOTS.get(name)
         if slot is not None:

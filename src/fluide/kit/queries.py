@@ -47,15 +47,25 @@ async def paged(
     order_by: Sequence[Any] | None = None,
 ) -> tuple[list[M], int]:
     """One page of this tenant's ``model`` rows matching ``where``, and how many match in all;
-    ordered by ``order_by``, by default creation time then id (stable across pages)."""
+    ordered by ``order_by``, by default creation time then id (stable across pages).
+
+    One statement for both: the total rides on each row as ``count(*) OVER ()`` (evaluated
+    before LIMIT/OFFSET, so it counts every match), which saves a round trip per list on both
+    backends and reads page and total in one snapshot. A page past the end has no row to carry
+    it: only then is the total counted by a second query."""
     cols: Any = model
     conditions = (cols.tenant_id == tenant_id, *where)
-    total = await session.scalar(select(func.count()).select_from(model).where(*conditions))
-    rows = await session.scalars(
-        select(model)
+    found = await session.execute(
+        select(model, func.count().over())
         .where(*conditions)
         .order_by(*(order_by if order_by is not None else (cols.created_at, cols.id)))
         .offset(params.offset)
         .limit(params.limit)
     )
-    return list(rows), total or 0
+    pairs = found.all()
+    if pairs:
+        return [row for row, _ in pairs], int(pairs[0][1])
+    if params.offset == 0:
+        return [], 0
+    total = await session.scalar(select(func.count()).select_from(model).where(*conditions))
+    return [], total or 0

@@ -102,3 +102,35 @@ def test_the_principal_without_headers_is_the_same_object() -> None:
     p = principal("ten_a", frozenset({ACT_AS_SCOPE}))
     assert acting_caller(p, [(b"x-other", b"1")], TenancyView()) is p
     assert p.owner_id == "ten_a"
+
+
+@given(
+    view=views,
+    sent=st.lists(
+        st.tuples(
+            st.sampled_from(
+                [b"x-workspace-id", b"x-acting-company-id", b"X-Workspace-Id", b"x-workspace", b"x"]
+            ),
+            header_values,
+        ),
+        max_size=4,
+    ),
+    partner=st.booleans(),
+)
+def test_the_guard_skips_the_check_only_when_it_is_a_no_op(
+    view: tuple[dict[str, str], dict[str, str]], sent: list[tuple[bytes, str]], partner: bool
+) -> None:
+    """The gateway runs ``acting_caller`` only when ``read_headers`` noticed an act-as header:
+    whenever it did not, the check would have returned the principal untouched."""
+    from fluide.identity.authn import read_headers
+
+    tenancy = TenancyView()
+    tenancy.workspaces, tenancy.companies = dict(view[0]), dict(view[1])
+    p = principal("ten_a", frozenset((ACT_AS_SCOPE,) if partner else ()))
+    raw = [(b"authorization", b"Bearer x"), *((n, v.encode("latin-1")) for n, v in sent)]
+    try:
+        no_op = acting_caller(p, raw, tenancy) is p
+    except AppError:
+        no_op = False
+    if read_headers(raw).acting is None:
+        assert no_op
