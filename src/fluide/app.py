@@ -88,7 +88,7 @@ def create_app(
     settings = settings or Settings()
     infra = Infrastructure(settings, clock)
     identity = Identity(infra)
-    gateway = Gateway(infra, identity.state, identity.exposure)
+    gateway = Gateway(infra, identity.state, identity.exposure, identity.dpop)
     identity.exchange.count = gateway.usage.count_exchange  # exchanges in the usage API
 
     @asynccontextmanager

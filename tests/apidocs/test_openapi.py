@@ -30,6 +30,7 @@ GUARD_401 = [
     "API_KEY_MISMATCH",
     "CREDENTIAL_REVOKED",
     "CREDENTIAL_EXPIRED",
+    "DPOP_PROOF_INVALID",
 ]
 METHODS = {"get", "put", "post", "delete", "patch"}
 

@@ -44,9 +44,12 @@ GUARD = [
     # The credential's policy (issue 21), right after its status.
     E(ie.CredentialExpired),
     E(ie.IpNotAllowed),
+    # A DPoP-bound token's proof (RFC 9449, docs/oauth.md), once the token and its credential
+    # passed.
+    E(ie.DpopProofInvalid),
 ]
-# The developer session: the same checks with the API key optional.
-DEVELOPER_CHECKS = [e for e in GUARD if e.code != "MISSING_API_KEY"]
+# The developer session: the same checks with the API key optional (and no DPoP-bound token).
+DEVELOPER_CHECKS = [e for e in GUARD if e.code not in ("MISSING_API_KEY", "DPOP_PROOF_INVALID")]
 # Check 1 holds on every route but the exchange (the gateway middleware refuses the header).
 SECRET_NOT_ALLOWED = E(ie.ApiSecretNotAllowed)
 EXCHANGE = [

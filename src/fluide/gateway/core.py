@@ -24,6 +24,7 @@ from fluide.gateway.proxy import Forwarder
 from fluide.gateway.recorder import UsageRecorder
 from fluide.gateway.routes import assert_guarded, product_templates
 from fluide.gateway.upstreams import load_routes
+from fluide.identity.dpop_replay import DpopReplay
 from fluide.identity.exposure import Exposure
 from fluide.identity.principal import Principal
 from fluide.identity.state import IdentityState
@@ -36,11 +37,21 @@ UNMATCHED = "<unmatched>"
 class Gateway:
     """The guard's state. From the infrastructure it takes the settings, the clock, the
     client-address rule (``proxies``), the shared limiter (with Redis) and sessions for usage;
-    from identity, its in-memory state (checks 2–10) and the exposure service (check 1)."""
+    from identity, its in-memory state (checks 2–10), the exposure service (check 1) and the
+    DPoP proofs' replay store."""
 
-    def __init__(self, infra: Infrastructure, identity: IdentityState, exposure: Exposure) -> None:
+    def __init__(
+        self,
+        infra: Infrastructure,
+        identity: IdentityState,
+        exposure: Exposure,
+        dpop: DpopReplay,
+    ) -> None:
         settings = infra.settings
         self.settings = settings
+        # DPoP-bound tokens' proofs (``identity.dpop``): checked, and their jtis used once.
+        self.dpop = dpop
+        self.base_url = settings.public_base_url
         self.clock = infra.clock
         self.proxies = infra.proxies
         self.identity = identity

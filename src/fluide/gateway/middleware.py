@@ -42,10 +42,11 @@ from fluide.gateway.routes import EXCHANGE_PATHS, is_product_path
 from fluide.identity import formats
 from fluide.identity.audit import Actor
 from fluide.identity.authn import CallerHeaders, bound_caller, read_headers, verified_caller
-from fluide.identity.errors import ApiSecretNotAllowed
+from fluide.identity.dpop import ProofInvalid
+from fluide.identity.errors import ApiSecretNotAllowed, DpopProofInvalid
 from fluide.identity.oauth.wire import TOKEN_PATH
 from fluide.identity.partners.acting import acting_caller
-from fluide.identity.principal import Principal
+from fluide.identity.principal import Principal, dpop_token
 from fluide.kit.errors import AppError, send_error
 from fluide.kit.proxies import scope_client_address
 
@@ -126,10 +127,12 @@ class GatewayMiddleware:
                 raise ApiSecretNotAllowed
             # Checks 2–6, then 7–10: a denial of 7–10 counts under the token's credential.
             now = now_dt.timestamp()
-            principal = verified_caller(h, gw.identity, now, cache=gw.cache)
+            principal = verified_caller(h, gw.identity, now, cache=gw.cache, dpop=True)
             # Then the credential's policy: expiry, networks, scopes (the principal it returns).
             client = scope.get("client")
             principal = bound_caller(principal, h, gw.identity, now, client[0] if client else None)
+            if principal.jkt is not None:  # a DPoP-bound token: its proof (RFC 9449 §7.1)
+                await self._dpop(scope, h, principal.jkt)
             # DESIGN §3.7: X-Workspace-Id + X-Acting-Company-Id, checked from memory (only when
             # one was sent: ``read_headers`` noticed it, and without one the check is a no-op).
             if h.acting is not None:
@@ -146,6 +149,23 @@ class GatewayMiddleware:
             await self.app(scope, receive, send)
         finally:
             gw.passed(principal, state.get("denial"), now_dt)
+
+    async def _dpop(self, scope: Scope, h: CallerHeaders, jkt: str) -> None:
+        """The request's ``DPoP`` proof for its bound token: made by the token's key for this
+        method and URL (``FLUIDE_BASE_URL`` + the path: the URL the client addressed, whatever
+        proxies stand between), fresh, used once; else ``DPOP_PROOF_INVALID``."""
+        assert h.authorization is not None  # verified_caller took the DPoP scheme's token
+        try:
+            await self.gateway.dpop.verify(
+                scope["headers"],
+                method=scope["method"],
+                url=self.gateway.base_url + _route_path(scope),
+                access_token=dpop_token(h.authorization),
+                jkt=jkt,
+            )
+        except ProofInvalid as exc:
+            log.info("DPoP proof refused", extra={"reason": exc.reason})
+            raise DpopProofInvalid from None
 
     async def _authorize(
         self,

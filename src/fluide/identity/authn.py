@@ -18,8 +18,10 @@ from typing import Protocol
 from fluide.identity import jwt_core
 from fluide.identity.errors import (
     ApiKeyMismatch,
+    AuthorizationMalformed,
     ClientAudienceMismatch,
     CredentialRevoked,
+    DpopSchemeMismatch,
     MissingApiKey,
     MissingClientId,
     TokenExpiredError,
@@ -28,7 +30,7 @@ from fluide.identity.errors import (
 )
 from fluide.identity.keyring import KeySet
 from fluide.identity.policy import CredentialPolicy
-from fluide.identity.principal import Principal, bearer_token
+from fluide.identity.principal import Principal, bearer_token, dpop_token
 from fluide.identity.state import IdentityState
 from fluide.kit.proxies import FORWARDED_FOR, client_address
 
@@ -119,27 +121,53 @@ def verified_caller(
     *,
     cache: VerifiedTokens | None = None,
     require_api_key: bool = True,
+    dpop: bool = False,
 ) -> Principal:
     """Checks 2–6: header shape, presence of the key and the client id, signature and claims,
     expiry. A verified token's claims may come from ``cache``; they say who the token is for,
-    never whether it may be used (``bound_caller`` decides that every time)."""
-    token = bearer_token(headers.authorization)  # checks 2 and 3
+    never whether it may be used (``bound_caller`` decides that every time).
+
+    A DPoP-bound token (``Principal.jkt``) passes only as ``Authorization: DPoP <token>`` and
+    only where the caller checks its proof next (``dpop=True``: the product guard); an unbound
+    token only as ``Bearer`` (RFC 9449 §7.1). Elsewhere the ``DPoP`` scheme is malformed."""
+    try:
+        token = bearer_token(headers.authorization)  # checks 2 and 3
+        dpop_scheme = False
+    except AuthorizationMalformed:
+        if not dpop or headers.authorization is None:
+            raise
+        token = dpop_token(headers.authorization)
+        dpop_scheme = True
     if require_api_key and not headers.api_key:
         raise MissingApiKey
     if not headers.client_id:
         raise MissingClientId
     keyset = state.keyset
     if cache is None:
-        return _verified(token, keyset, state, now)
-    principal = cache.get(token, keyset)
-    if principal is None:
         principal = _verified(token, keyset, state, now)
-        cache.put(token, principal, keyset)
-    elif principal.expires_at <= now - state.leeway:
-        # A cached token is only its claims: its expiry is checked again on every hit.
-        cache.discard(token)
-        raise TokenExpiredError(headers=INVALID_TOKEN_HEADERS)
+    else:
+        cached = cache.get(token, keyset)
+        if cached is None:
+            principal = _verified(token, keyset, state, now)
+            cache.put(token, principal, keyset)
+        elif cached.expires_at <= now - state.leeway:
+            # A cached token is only its claims: its expiry is checked again on every hit.
+            cache.discard(token)
+            raise TokenExpiredError(headers=INVALID_TOKEN_HEADERS)
+        else:
+            principal = cached
+    if principal.jkt is not None or dpop_scheme:
+        _scheme_fits(principal, dpop_scheme, dpop)
     return principal
+
+
+def _scheme_fits(principal: Principal, dpop_scheme: bool, dpop: bool) -> None:
+    """A bound token as ``DPoP``, an unbound one as ``Bearer`` (RFC 9449 §7.1, §7.2); a bound
+    one not at all where no proof is checked (``dpop`` False)."""
+    if not dpop:
+        raise DpopSchemeMismatch("This route does not accept DPoP-bound tokens")
+    if dpop_scheme != (principal.jkt is not None):
+        raise DpopSchemeMismatch
 
 
 def bound_caller(

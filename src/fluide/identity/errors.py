@@ -11,6 +11,10 @@ BEARER = {"WWW-Authenticate": "Bearer"}
 #   kind of failure (none when no credentials were sent at all, RFC 6750 §3.1).
 INVALID_REQUEST = 'Bearer error="invalid_request"'
 INVALID_TOKEN = 'Bearer error="invalid_token"'  # noqa: S105 (an RFC 6750 error code)
+# - a DPoP-bound token (RFC 9449 §7.1): the DPoP scheme, with the algorithms we accept.
+DPOP_ALGS = 'algs="ES256 EdDSA RS256 PS256"'
+INVALID_DPOP_PROOF = f'DPoP error="invalid_dpop_proof", {DPOP_ALGS}'
+INVALID_DPOP_TOKEN = f'DPoP error="invalid_token", {DPOP_ALGS}'
 # - the key + secret exchange: a scheme of its own naming the three Fluide headers.
 EXCHANGE_CHALLENGE = (
     'FluideApiKey realm="fluide", key_header="X-Fluide-Api-Key", '
@@ -78,6 +82,22 @@ class MissingClientId(Unauthorized):
 class TokenInvalidError(Unauthorized):
     code, message = "TOKEN_INVALID", "Access token is invalid"
     challenge = INVALID_TOKEN
+
+
+class DpopProofInvalid(Unauthorized):
+    """A call with a DPoP-bound token whose ``DPoP`` proof is missing or fails a check
+    (RFC 9449 §4.3, §7.1): make a new proof for this request."""
+
+    code, message = "DPOP_PROOF_INVALID", "DPoP proof is missing or invalid"
+    challenge = INVALID_DPOP_PROOF
+
+
+class DpopSchemeMismatch(Unauthorized):
+    """A DPoP-bound token sent as ``Bearer``, or an unbound one as ``DPoP`` (RFC 9449 §7.1)."""
+
+    code = "TOKEN_INVALID"
+    message = "A DPoP-bound token goes with 'Authorization: DPoP', an unbound one with 'Bearer'"
+    challenge = INVALID_DPOP_TOKEN
 
 
 class TokenExpiredError(Unauthorized):

@@ -17,6 +17,7 @@ from fluide.identity.accounts.service import Accounts
 from fluide.identity.accounts.signin import SignIn
 from fluide.identity.credentials import Credentials
 from fluide.identity.developer.routes import router as developer_router
+from fluide.identity.dpop_replay import DpopReplay
 from fluide.identity.exchange.lane import ExchangeFastPath
 from fluide.identity.exchange.lane import router as exchange_router
 from fluide.identity.exchange.service import Exchange
@@ -29,6 +30,7 @@ from fluide.identity.oauth.routes import router as oauth_routes
 from fluide.identity.oauth.service import OAuthTokens
 from fluide.identity.oauth.token import OAuthTokenEndpoint
 from fluide.identity.oauth.token import router as oauth_token_router
+from fluide.identity.oauth.wire import TOKEN_PATH
 from fluide.identity.partners.routes import router as partners_router
 from fluide.identity.partners.service import Partners
 from fluide.identity.public import router as public_router
@@ -88,7 +90,13 @@ class Identity:
         )
         self.lane = ExchangeFastPath(self.exchange, infra.proxies)
         # OAuth's token endpoint: the same exchange in RFC 6749's wire format (DESIGN §3.6).
-        self.oauth_token = OAuthTokenEndpoint(self.exchange, infra.proxies)
+        # DPoP proofs' jtis, used once across processes (RFC 9449): the token endpoint's and
+        # the guard's (``gateway.core``).
+        self.dpop = DpopReplay(infra.sessionmaker, clock, infra.redis_url, settings.redis_prefix)
+        infra.on_stop.append(self.dpop.aclose)
+        self.oauth_token = OAuthTokenEndpoint(
+            self.exchange, infra.proxies, self.dpop, settings.public_base_url + TOKEN_PATH
+        )
         self.oauth_tokens = OAuthTokens(
             self.exchange, self.state, self.tokens, infra.read_engine, clock
         )

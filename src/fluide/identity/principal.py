@@ -36,6 +36,9 @@ class Principal:
     # carries X-Workspace-Id and X-Acting-Company-Id of one of its client companies.
     workspace_id: str | None = None
     company_id: str | None = None
+    # A DPoP-bound token's key thumbprint (``cnf.jkt``, RFC 9449 §6): every call with it needs
+    # the DPoP scheme and a proof by that key (``identity.dpop``). ``None``: a Bearer token.
+    jkt: str | None = None
 
     @property
     def owner_id(self) -> str:
@@ -60,15 +63,31 @@ class Principal:
             issued_at=claims["iat"],
             expires_at=claims["exp"],
             via=None if (via := claims.get("via")) is None else str(via),
+            jkt=None if (cnf := claims.get("cnf")) is None else _jkt(cnf),
         )
 
 
+def _jkt(cnf: object) -> str:
+    """``cnf.jkt``; a ``cnf`` of another shape binds to no key at all (nothing matches "")."""
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    return jkt if isinstance(jkt, str) else ""
+
+
 def bearer_token(authorization: str | None) -> str:
-    """Checks 2 and 3 of DESIGN §3.5."""
+    """Checks 2 and 3 of DESIGN §3.5 (``dpop_token``: the ``DPoP`` scheme's)."""
     if authorization is None or authorization == "":
         raise AuthorizationMissing(headers={"WWW-Authenticate": "Bearer"})
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or " " in token or token.count(".") != 2:
+        raise AuthorizationMalformed(headers={"WWW-Authenticate": 'Bearer error="invalid_request"'})
+    return token
+
+
+def dpop_token(authorization: str) -> str:
+    """Check 3 for the ``DPoP`` scheme (RFC 9449 §7.1): ``DPoP <jwt>``, else malformed."""
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "dpop" or not token or " " in token or token.count(".") != 2:
         raise AuthorizationMalformed(headers={"WWW-Authenticate": 'Bearer error="invalid_request"'})
     return token

@@ -46,10 +46,12 @@ class Tokens:
         generation: int,
         ttl: int,
         via: str | None = None,
+        jkt: str | None = None,
     ) -> tuple[ExchangeResult, datetime]:
         """Sign an access token (DESIGN §4 claims) for a credential; return it with its ``iat``.
 
         ``via`` marks a token minted without the secret (``Principal.via``): it cannot rotate.
+        ``jkt`` binds it to a DPoP key (RFC 9449 §6.1: ``cnf.jkt``, ``identity.dpop``).
         """
         now = self.clock()
         signing_key = self.state.keyset.signing_key_at(now.timestamp())
@@ -74,6 +76,8 @@ class Tokens:
         }
         if via is not None:
             claims["via"] = via
+        if jkt is not None:
+            claims["cnf"] = {"jkt": jkt}
         return ExchangeResult(jwt_core.mint(claims, signing_key), claims), now
 
     async def revoke(self, session: AsyncSession, actor: Actor, principal: Principal) -> None:

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import uuid
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import jwt as pyjwt
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from joserfc.jwk import JWKRegistry
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 TOKEN = "/oauth/token"
 INTROSPECT = "/oauth/introspect"
@@ -53,3 +59,67 @@ def error_of(resp: httpx.Response) -> tuple[int, str]:
     if resp.status_code == 401:
         assert resp.headers["www-authenticate"].startswith("Basic ")
     return resp.status_code, str(body["error"])
+
+
+# ---- DPoP (RFC 9449): a client's key and the proofs it makes, with PyJWT + cryptography ------
+
+
+class DpopKey:
+    """A client's DPoP key pair; ``proof`` signs a proof the way a client library would."""
+
+    def __init__(self, alg: str = "ES256") -> None:
+        self.alg = alg
+        self.private: Any
+        if alg == "ES256":
+            self.private = ec.generate_private_key(ec.SECP256R1())
+            self.jwk = ECAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
+        elif alg == "EdDSA":
+            self.private = ed25519.Ed25519PrivateKey.generate()
+            self.jwk = OKPAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
+        else:
+            self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            self.jwk = RSAAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
+
+    @property
+    def thumbprint(self) -> str:
+        """RFC 7638, computed by joserfc (not by the code under test)."""
+        return str(JWKRegistry.import_key(self.jwk).thumbprint())
+
+    def proof(
+        self,
+        method: str,
+        url: str,
+        now: float,
+        *,
+        token: str | None = None,
+        jti: str | None = None,
+        claims: dict[str, Any] | None = None,
+        header: dict[str, Any] | None = None,
+    ) -> str:
+        body: dict[str, Any] = {
+            "jti": jti or uuid.uuid4().hex,
+            "htm": method,
+            "htu": url,
+            "iat": int(now),
+        }
+        if token is not None:
+            body["ath"] = (
+                base64.urlsafe_b64encode(hashlib.sha256(token.encode()).digest())
+                .rstrip(b"=")
+                .decode()
+            )
+        body.update(claims or {})
+        headers = {"typ": "dpop+jwt", "jwk": self.jwk, **(header or {})}
+        return pyjwt.encode(body, self.private, algorithm=self.alg, headers=headers)
+
+
+def dpop_headers(
+    token: str, proof: str, dev_key: str, client_id: str = "fluide-developer"
+) -> dict[str, str]:
+    """A product call with a DPoP-bound token."""
+    return {
+        "Authorization": f"DPoP {token}",
+        "DPoP": proof,
+        "X-Fluide-Api-Key": dev_key,
+        "X-Fluide-Client-Id": client_id,
+    }

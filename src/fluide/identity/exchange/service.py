@@ -95,16 +95,18 @@ class Exchange:
         api_secret: str | None,
         client_id: str | None,
         scope: str | None,
+        jkt: str | None = None,
     ) -> ExchangeResult:
         """A token for the credential whose key and live secret these are (DESIGN §3.2), with
-        ``scope`` narrowing its scopes. Both wire formats call this: the JSON exchange
-        (``exchange.lane``) and OAuth's ``/oauth/token`` (``identity.oauth``)."""
+        ``scope`` narrowing its scopes (and bound to the DPoP key ``jkt`` if given). Both wire
+        formats call this: the JSON exchange (``exchange.lane``) and OAuth's ``/oauth/token``
+        (``identity.oauth``)."""
         cred, which = await self.authenticate(
             actor, api_key=api_key, api_secret=api_secret, client_id=client_id
         )
         assert client_id
         granted = await self._granted(actor, cred, scope)
-        return await self._issue(actor, cred, client_id, " ".join(granted), which == "current")
+        return await self._issue(actor, cred, client_id, " ".join(granted), which == "current", jkt)
 
     async def authenticate(
         self,
@@ -179,7 +181,13 @@ class Exchange:
         return [s for s in granted if s in wanted]
 
     async def _issue(
-        self, actor: Actor, cred: Any, client_id: str, scope: str, current_ok: bool
+        self,
+        actor: Actor,
+        cred: Any,
+        client_id: str,
+        scope: str,
+        current_ok: bool,
+        jkt: str | None = None,
     ) -> ExchangeResult:
         result, now = self.tokens.mint(
             cred,
@@ -187,6 +195,7 @@ class Exchange:
             scope=scope,
             generation=cred.generation if current_ok else cred.generation - 1,
             ttl=self.settings.token_ttl_seconds,
+            jkt=jkt,
         )
         claims = result.claims
         # The token is handed out only once its row and its audit row are committed.

@@ -9,6 +9,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from fluide.catalog import ALL_SCOPES, Access, declares
+from fluide.identity import dpop
 from fluide.identity.audit import Actor
 from fluide.identity.authn import read_headers
 from fluide.identity.oauth import wire
@@ -72,6 +73,8 @@ def server_metadata(settings: Settings) -> dict[str, Any]:
         "revocation_endpoint_auth_methods_supported": methods,
         "scopes_supported": list(ALL_SCOPES),
         "service_documentation": base + "/docs",
+        # RFC 9449 §5.1: a proof made with one of these at the token endpoint binds the token.
+        "dpop_signing_alg_values_supported": list(dpop.SIGNING_ALGS),
     }
 
 

@@ -11,7 +11,8 @@ class OAuthTokenResponse(BaseModel):
     """RFC 6749 §5.1."""
 
     access_token: str
-    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105
+    # "DPoP" for a token bound to the key of the request's DPoP proof (RFC 9449 §5.1).
+    token_type: Literal["Bearer", "DPoP"] = "Bearer"  # noqa: S105
     expires_in: int = Field(examples=[900])
     scope: str = Field(examples=["hr:read payroll:read"])
 
@@ -26,6 +27,7 @@ class OAuthErrorResponse(BaseModel):
         "unsupported_grant_type",
         "unauthorized_client",
         "temporarily_unavailable",
+        "invalid_dpop_proof",
     ]
     error_description: str
 
@@ -46,6 +48,9 @@ class OAuthIntrospection(BaseModel):
     iss: str | None = None
     jti: str | None = None
     tenant_id: str | None = None
+    cnf: dict[str, str] | None = Field(
+        default=None, description='A DPoP-bound token\'s key: `{"jkt": thumbprint}`'
+    )
 
 
 class OAuthServerMetadata(BaseModel):
@@ -63,6 +68,7 @@ class OAuthServerMetadata(BaseModel):
     scopes_supported: list[str]
     response_types_supported: list[str]
     service_documentation: str
+    dpop_signing_alg_values_supported: list[str]
 
 
 def _error(description: str, **headers: str) -> dict[str, Any]:
@@ -78,7 +84,9 @@ def _error(description: str, **headers: str) -> dict[str, Any]:
 OAUTH_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {
         "description": "RFC 6749 §5.2: `invalid_request`, `invalid_scope`, "
-        "`unsupported_grant_type`, `unauthorized_client`. Input the service's edge refuses "
+        "`unsupported_grant_type`, `unauthorized_client`; at the token endpoint, "
+        "`invalid_dpop_proof` (RFC 9449 §5) for a `DPoP` proof that fails a check. Input the "
+        "service's edge refuses "
         "before reading it (a NUL character, `X-Fluide-Api-Secret`) gets the Fluide envelope.",
         "content": {
             "application/json": {

@@ -89,11 +89,11 @@ class OAuthTokens:
         claims = self._claims(token, cred.tenant_id)
         if claims is None or not await self._live(claims):
             return dict(INACTIVE)
-        return {
+        answer = {
             "active": True,
             "scope": claims["scope"],
             "client_id": claims.get("client_id", claims["api_key"]),
-            "token_type": "Bearer",
+            "token_type": wire.token_type(claims),
             "exp": claims["exp"],
             "iat": claims["iat"],
             "nbf": claims["nbf"],
@@ -103,6 +103,9 @@ class OAuthTokens:
             "jti": claims["jti"],
             "tenant_id": claims["tenant_id"],
         }
+        if "cnf" in claims:  # RFC 9449 §6.2: the key a DPoP-bound token is bound to
+            answer["cnf"] = claims["cnf"]
+        return answer
 
     async def _live(self, claims: dict[str, Any]) -> bool:
         view = self.state.view

@@ -8,6 +8,7 @@ envelope: a token (§5.1) or an error (§5.2), always with ``Cache-Control: no-s
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -15,8 +16,10 @@ from fastapi.routing import APIRoute
 from starlette.types import Receive, Scope, Send
 
 from fluide.catalog import Access, declares
+from fluide.identity import dpop
 from fluide.identity.audit import Actor
 from fluide.identity.authn import read_headers
+from fluide.identity.dpop_replay import DpopReplay
 from fluide.identity.exchange.service import Exchange
 from fluide.identity.oauth import wire
 from fluide.identity.oauth.outage import outage_error
@@ -25,9 +28,20 @@ from fluide.identity.session_tokens import DEVELOPER_CLIENT
 from fluide.kit.errors import AppError, send_json
 from fluide.kit.proxies import TrustedProxies, client_address
 
+log = logging.getLogger("fluide.dpop")
 router = APIRouter(tags=["OAuth 2.0"])
 
 _TOKEN_FORM: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "DPoP",
+            "in": "header",
+            "required": False,
+            "description": "A DPoP proof (RFC 9449, `htm` POST, `htu` this endpoint's URL): "
+            "the token is then bound to its key (`token_type` DPoP). See docs/oauth.md.",
+            "schema": {"type": "string", "maxLength": dpop.MAX_PROOF},
+        }
+    ],
     "requestBody": {
         "required": True,
         "content": {
@@ -91,9 +105,18 @@ _ROUTE = next(r for r in router.routes if isinstance(r, APIRoute))
 class OAuthTokenEndpoint:
     """Serve ``/oauth/token`` as a plain ASGI app (it is only given that path's ``POST``)."""
 
-    def __init__(self, exchange: Exchange, proxies: TrustedProxies | None) -> None:
+    def __init__(
+        self,
+        exchange: Exchange,
+        proxies: TrustedProxies | None,
+        dpop: DpopReplay,
+        token_url: str,
+    ) -> None:
         self.exchange = exchange
         self.proxies = proxies
+        self.dpop = dpop
+        # The URL a DPoP proof names (``htu``): the endpoint's, as the metadata publishes it.
+        self.token_url = token_url
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["route"] = _ROUTE  # as routing would (metrics use it)
@@ -124,6 +147,7 @@ class OAuthTokenEndpoint:
             raise wire.unsupported_grant_type()
         client = wire.client_credentials(h.authorization, form)
         wanted = wire.requested_scope(form)
+        jkt = await self._dpop_key(scope)
         peer = scope.get("client")
         ip = client_address(str(peer[0]) if peer else None, h.forwarded, self.proxies)
         state = scope.get("state")
@@ -135,6 +159,23 @@ class OAuthTokenEndpoint:
                 api_secret=client.client_secret,
                 client_id=DEVELOPER_CLIENT,
                 scope=wanted,
+                jkt=jkt,
             )
         except AppError as exc:
             raise wire.from_app_error(exc) from None
+
+    async def _dpop_key(self, scope: Scope) -> str | None:
+        """With a ``DPoP`` header (RFC 9449 §5): the thumbprint of the key its proof is made
+        with, once the proof passed every check and its ``jti`` was unused; else
+        ``invalid_dpop_proof``. Without one: ``None`` (a Bearer token)."""
+        headers = scope["headers"]
+        if not any(name == dpop.HEADER for name, _ in headers):
+            return None
+        try:
+            proof = await self.dpop.verify(headers, method=scope["method"], url=self.token_url)
+        except dpop.ProofInvalid as exc:
+            log.info("DPoP proof refused", extra={"reason": exc.reason})
+            raise wire.invalid_dpop_proof() from None
+        except AppError as exc:  # the replay store does not answer: 503
+            raise wire.from_app_error(exc) from None
+        return proof.jkt

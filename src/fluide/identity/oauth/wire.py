@@ -219,12 +219,22 @@ def from_app_error(exc: AppError) -> OAuthError:
     return invalid_request("The request is not valid")
 
 
+def invalid_dpop_proof() -> OAuthError:
+    """RFC 9449 §5: a ``DPoP`` header at the token endpoint whose proof fails a check."""
+    return OAuthError(400, "invalid_dpop_proof", "The DPoP proof is not valid")
+
+
+def token_type(claims: dict[str, Any]) -> str:
+    """``DPoP`` for a token bound to a key (RFC 9449 §5.1), else ``Bearer``."""
+    return "DPoP" if "cnf" in claims else "Bearer"
+
+
 def token_body(access_token: str, claims: dict[str, Any]) -> bytes:
     """RFC 6749 §5.1 (§4.4.3: no refresh token)."""
     return orjson.dumps(
         {
             "access_token": access_token,
-            "token_type": "Bearer",
+            "token_type": token_type(claims),
             "expires_in": claims["exp"] - claims["iat"],
             "scope": claims["scope"],
         }
