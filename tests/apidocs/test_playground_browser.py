@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.apidocs.conftest import LiveServer, artifacts_dir, chromium_path
+from tests.products.helpers import employee
 
 pytestmark = pytest.mark.browser
 
@@ -29,6 +30,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in t
 # operationIds' dots arrive as "\." in the id: matched here as an attribute value.
 EXCHANGE_OP = r'[id="operations-Authorize-authorize\\.token"]'
 HR_HEALTH_OP = r'[id="operations-HR-hr\\.health"]'
+EMPLOYEES_OP = r'[id="operations-HR-hr\\.employees\\.list"]'
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -206,6 +208,99 @@ def test_dashboard_handoff_preauthorizes_and_is_consumed(
     docs.shot("06-dashboard-handoff-200")
     assert status == 200, body
     assert docs.page.evaluate("window.sessionStorage.getItem('fluide.playground')") is None
+
+
+def _product_headers(server: LiveServer) -> dict[str, str]:
+    resp = httpx.post(
+        f"{server.base_url}/api/v1/authorize/token",
+        headers={
+            "X-Fluide-Api-Key": server.api_key,
+            "X-Fluide-Api-Secret": server.api_secret,
+            "X-Fluide-Client-Id": "fluide-developer",
+        },
+    )
+    assert resp.status_code == 200, resp.text
+    return {
+        "Authorization": f"Bearer {resp.json()['accessToken']}",
+        "X-Fluide-Api-Key": server.api_key,
+        "X-Fluide-Client-Id": "fluide-developer",
+    }
+
+
+def _hire(server: LiveServer, h: dict[str, str], code: str, acting: dict[str, str]) -> None:
+    resp = httpx.post(
+        f"{server.base_url}/api/v1/hr/employees", json=employee(code), headers={**h, **acting}
+    )
+    assert resp.status_code == 201, resp.text
+
+
+def _codes(docs: Docs, op: Any) -> list[str]:
+    status, body = docs.execute(op)
+    assert status == 200, body
+    return [e["employeeCode"] for e in json.loads(body)["items"]]
+
+
+def test_a_partner_picks_a_company_and_the_playground_acts_for_it(
+    docs: Docs, live_server: LiveServer
+) -> None:
+    """Dashboard (sign in, workspace and company made with the forms) → the company's "Try
+    it" → the playground's call carries both headers and lists that company's data only."""
+    page, base = docs.page, live_server.base_url
+    page.goto(f"{base}/connect/signin")
+    page.locator("#email").fill(live_server.email)
+    page.locator("#password").fill(live_server.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/connect/keys")
+    page.get_by_role("link", name="Workspaces").click()
+    page.locator("#ws-name").fill("Browser clients")
+    page.get_by_role("button", name="Create workspace").click()
+    page.wait_for_url("**/connect/workspaces/wsp_*")
+    wid = page.url.split("/connect/workspaces/")[1].split("?")[0]
+    form = page.locator("#company-create")
+    form.locator("#co-name").fill("Alpha Ltd")
+    form.locator("#co-country").fill("ng")
+    form.locator("#co-currency").fill("ngn")
+    form.get_by_role("button", name="Add company").click()
+    page.get_by_role("link", name="Alpha Ltd").click()
+    page.wait_for_url("**/companies/cmp_*")
+    alpha = page.url.rsplit("/", 1)[1]
+    docs.shot("07-company-page")
+
+    h = _product_headers(live_server)
+    other = httpx.post(
+        f"{base}/api/v1/workspaces/{wid}/companies",
+        json={"name": "Beta Ltd", "countryCode": "NG", "currency": "NGN"},
+        headers=h,
+    ).json()["id"]
+    _hire(live_server, h, "ALPHA1", {"X-Workspace-Id": wid, "X-Acting-Company-Id": alpha})
+    _hire(live_server, h, "BETA1", {"X-Workspace-Id": wid, "X-Acting-Company-Id": other})
+
+    sent: list[dict[str, str]] = []
+    page.on(
+        "request",
+        lambda r: (
+            sent.append(r.headers) if r.url.startswith(f"{base}/api/v1/hr/employees") else None
+        ),
+    )
+    page.locator("#company-try").get_by_role("button", name="Try it").click()
+    page.wait_for_url(f"{base}/docs")
+    page.wait_for_selector(HR_HEALTH_OP, timeout=20_000)
+    bar = page.locator("#fluide-acting")
+    assert "Acting for Alpha Ltd" in bar.inner_text() and alpha in bar.inner_text()
+    docs.shot("08-playground-acting-bar")
+    employees = docs.expand(EMPLOYEES_OP)
+    assert _codes(docs, employees) == ["ALPHA1"]
+    employees.locator(".live-responses-table").scroll_into_view_if_needed()
+    docs.shot("09-playground-acting-for-a-company")
+    assert sent[-1]["x-workspace-id"] == wid and sent[-1]["x-acting-company-id"] == alpha
+    # The pick survives a reload of the tab, and "Stop acting" returns to the partner's own.
+    page.reload()
+    page.wait_for_selector(HR_HEALTH_OP, timeout=20_000)
+    assert _codes(docs, docs.expand(EMPLOYEES_OP)) == ["ALPHA1"]
+    page.get_by_role("button", name="Stop acting").click()
+    assert page.locator("#fluide-acting").count() == 0
+    assert _codes(docs, docs.expand(EMPLOYEES_OP)) == []
+    assert "x-acting-company-id" not in sent[-1]
 
 
 def test_docs_page_sends_a_strict_csp(live_server: LiveServer) -> None:

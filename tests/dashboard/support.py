@@ -29,13 +29,14 @@ class Member:
     api_secret: str
 
 
-async def create_member(rt: App, email: str | None = None) -> Member:
-    """A verified account with a password and its default credential."""
+async def create_member(rt: App, email: str | None = None, *, partner: bool = False) -> Member:
+    """A verified account with a password and its default credential (of a ``PARTNER``
+    tenant with ``partner``)."""
     actor = Actor("system", "test", None, None)
     email = email or f"member-{uuid.uuid4().hex[:8]}@example.com"
     async with rt.infra.sessionmaker() as session, session.begin():
         account, _ = await rt.identity.accounts.sign_up(
-            session, actor, email=email, password=PASSWORD, tenant_name=None
+            session, actor, email=email, password=PASSWORD, tenant_name=None, partner=partner
         )
         issued = await rt.identity.accounts.mark_verified(session, actor, account)
         assert issued is not None

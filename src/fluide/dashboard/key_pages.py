@@ -13,7 +13,6 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import Response
 
-from fluide.catalog import ALL_SCOPES
 from fluide.dashboard.web import (
     PREFIX,
     WARN_BEFORE,
@@ -22,12 +21,15 @@ from fluide.dashboard.web import (
     SignedIn,
     account_actor,
     error_page,
+    owned_credential,
     redirect,
     render,
     tenant_credentials,
+    tenant_scopes,
 )
-from fluide.identity import credentials
 from fluide.identity.deps import CredentialsDep, SessionTokensDep
+from fluide.identity.models import Account
+from fluide.identity.tokens import ExchangeResult
 from fluide.kit.uow import DbSession, InfraDep
 
 router = APIRouter(prefix=PREFIX, route_class=HtmlRoute, include_in_schema=False)
@@ -86,7 +88,7 @@ async def keys_page(
             "title": "API keys",
             "account": account,
             "credentials": await tenant_credentials(session, account.tenant_id),
-            "all_scopes": ALL_SCOPES,
+            "all_scopes": tenant_scopes(request),
             "notice": _DONE.get(done),
             "now": now,
             "warn_until": now + WARN_BEFORE,
@@ -125,7 +127,7 @@ async def rotate_page(
     request: Request, session: DbSession, current: SignedIn, credential_id: str
 ) -> Response:
     account, _ = current
-    cred = await credentials.get_for_tenant(session, account.tenant_id, credential_id)
+    cred = await owned_credential(session, account, credential_id)
     return render(
         request,
         "rotate.html",
@@ -175,7 +177,7 @@ async def revoke_page(
     request: Request, session: DbSession, current: SignedIn, credential_id: str
 ) -> Response:
     account, _ = current
-    cred = await credentials.get_for_tenant(session, account.tenant_id, credential_id)
+    cred = await owned_credential(session, account, credential_id)
     return render(
         request,
         "revoke.html",
@@ -192,9 +194,7 @@ async def revoke(
     credential_id: str,
 ) -> Response:
     account, _ = current
-    cred = await credentials.get_for_tenant(
-        session, account.tenant_id, credential_id, for_update=True
-    )
+    cred = await owned_credential(session, account, credential_id, for_update=True)
     await creds.revoke(session, account_actor(request, account), cred)
     return redirect(f"{PREFIX}/keys?done=revoked")
 
@@ -214,19 +214,34 @@ async def try_it(
         account=account,
         credential_id=credential_id,
     )
+    return playground_page(request, account, result)
+
+
+def playground_page(
+    request: Request,
+    account: Account,
+    result: ExchangeResult,
+    acting: dict[str, str] | None = None,
+) -> Response:
+    """The page that hands a minted token (and, for a partner, the company to act for) to the
+    playground once, through ``sessionStorage`` (``static/dashboard.js``)."""
     claims = result.claims
+    handoff: dict[str, object] = {
+        "bearer": result.access_token,
+        "apiKey": claims["api_key"],
+        "clientId": claims["fluide_client_id"],
+    }
+    if acting is not None:
+        handoff["acting"] = acting
     return render(
         request,
         "try.html",
         {
             "title": "Opening the playground",
             "account": account,
-            "playground": {
-                "bearer": result.access_token,
-                "apiKey": claims["api_key"],
-                "clientId": claims["fluide_client_id"],
-            },
+            "playground": handoff,
+            "acting": acting,
             "expires_in": claims["exp"] - claims["iat"],
-            "nav": "keys",
+            "nav": "workspaces" if acting else "keys",
         },
     )

@@ -14,7 +14,6 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import Response
 
-from fluide.catalog import ALL_SCOPES
 from fluide.dashboard.web import (
     PREFIX,
     CsrfChecked,
@@ -22,12 +21,14 @@ from fluide.dashboard.web import (
     SignedIn,
     account_actor,
     error_page,
+    form_error,
+    owned_credential,
     redirect,
     render,
+    tenant_scopes,
 )
 from fluide.gateway.usage import usage_rows, usage_window
 from fluide.gateway.usage_routes import csv_response
-from fluide.identity import credentials
 from fluide.identity.credentials import PolicyChange
 from fluide.identity.deps import CredentialsDep
 from fluide.identity.policy import load_cidrs
@@ -42,7 +43,7 @@ async def policy_page(
     request: Request, session: DbSession, current: SignedIn, credential_id: str
 ) -> Response:
     account, _ = current
-    cred = await credentials.get_for_tenant(session, account.tenant_id, credential_id)
+    cred = await owned_credential(session, account, credential_id)
     return render(
         request,
         "policy.html",
@@ -52,7 +53,7 @@ async def policy_page(
             "credential": cred,
             "cidrs": "\n".join(load_cidrs(cred.allowed_cidrs) or []),
             "expires": cred.expires_at.strftime("%Y-%m-%dT%H:%M") if cred.expires_at else "",
-            "all_scopes": ALL_SCOPES,
+            "all_scopes": tenant_scopes(request),
             "nav": "keys",
         },
     )
@@ -71,9 +72,7 @@ async def set_policy(
     scopes: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     account, _ = current
-    cred = await credentials.get_for_tenant(
-        session, account.tenant_id, credential_id, for_update=True
-    )
+    cred = await owned_credential(session, account, credential_id, for_update=True)
     try:
         expiry = _utc(expires_at) if expires_at.strip() else None
     except ValueError:
@@ -88,8 +87,7 @@ async def set_policy(
     try:
         await creds.set_policy(session, account_actor(request, account), cred, change)
     except ValidationFailed as exc:
-        problems = "; ".join(f"{k}: {', '.join(v)}" for k, v in (exc.errors or {}).items())
-        return error_page(request, 400, "Please check the form", problems or exc.message)
+        return form_error(request, exc)
     return redirect(f"{PREFIX}/keys?done=policy")
 
 
@@ -115,6 +113,5 @@ async def usage_csv(
     try:
         window = usage_window(lo, hi, "day", infra.clock())
     except ValidationFailed as exc:
-        problems = "; ".join(f"{k}: {', '.join(v)}" for k, v in (exc.errors or {}).items())
-        return error_page(request, 400, "Please check the dates", problems or exc.message)
+        return form_error(request, exc, "Please check the dates")
     return csv_response(await usage_rows(session, account.tenant_id, window), window)

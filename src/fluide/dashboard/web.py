@@ -19,6 +19,7 @@ from fastapi import Depends, Form, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import RedirectResponse, Response
 
@@ -29,9 +30,10 @@ from fluide.identity.errors import SessionRequired
 from fluide.identity.hashing import SecretHasher
 from fluide.identity.models import Account, AccountSession, Credential
 from fluide.identity.policy import load_cidrs
+from fluide.identity.principal import scopes_for_kind
 from fluide.kit import faults, uow
 from fluide.kit.clock import as_utc
-from fluide.kit.errors import AppError, Forbidden
+from fluide.kit.errors import AppError, Forbidden, ValidationFailed
 from fluide.kit.pagination import PageParams
 from fluide.kit.uow import DbSession, get_infra
 
@@ -115,8 +117,10 @@ def render(
         "account": None,
     }
     ctx.update(context or {})
-    # A plain string: on an error page the session was rolled back and ORM rows are expired.
-    ctx["signed_in_email"] = request.scope.get("state", {}).get("dashboard_email")
+    # Plain values: on an error page the session was rolled back and ORM rows are expired.
+    state = request.scope.get("state", {})
+    ctx["signed_in_email"] = state.get("dashboard_email")
+    ctx["signed_in_partner"] = state.get("dashboard_partner", False)
     response = templates.TemplateResponse(request, template, ctx, status_code=status)
     response.headers.update(SECURITY_HEADERS)
     # Private pages: nothing is cached, so a secret or a token never outlives its response.
@@ -264,7 +268,12 @@ async def signed_in(
     request: Request, session: DbSession, accounts: AccountsDep
 ) -> tuple[Account, AccountSession]:
     found = await accounts.account_for_session(session, request.cookies.get(SESSION_COOKIE))
-    request.scope.setdefault("state", {})["dashboard_email"] = found[0].email
+    state = request.scope.setdefault("state", {})
+    state["dashboard_email"] = found[0].email
+    # The navigation shows the workspace pages to a partner only (DESIGN §3.7).
+    state["dashboard_partner"] = (
+        await credentials.tenant_kind(session, found[0].tenant_id) == "PARTNER"
+    )
     return found
 
 
@@ -274,6 +283,39 @@ SignedIn = Annotated[tuple[Account, AccountSession], Depends(signed_in)]
 async def tenant_credentials(session: AsyncSession, tenant_id: str) -> list[Credential]:
     rows, _ = await credentials.list_for_tenant(session, tenant_id, PageParams(page=1, limit=200))
     return rows
+
+
+async def owned_credential(
+    session: AsyncSession, account: Account, credential_id: str, *, for_update: bool = False
+) -> Credential:
+    """One credential of the signed-in account's tenant; another tenant's is a 404."""
+    return await credentials.get_for_tenant(
+        session, account.tenant_id, credential_id, for_update=for_update
+    )
+
+
+def field_errors(exc: ValidationError) -> dict[str, list[str]]:
+    """A model's validation errors as field → messages. Input values are never echoed."""
+    out: dict[str, list[str]] = {}
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err.get("loc", ())) or "form"
+        out.setdefault(field, []).append(str(err.get("msg", "invalid")))
+    return out
+
+
+def form_error(
+    request: Request, exc: ValidationFailed, title: str = "Please check the form"
+) -> Response:
+    """The 400 page of a service's ``ValidationFailed``: each field's problems, or its message."""
+    problems = "; ".join(f"{k}: {', '.join(v)}" for k, v in (exc.errors or {}).items())
+    return error_page(request, 400, title, problems or exc.message)
+
+
+def tenant_scopes(request: Request) -> tuple[str, ...]:
+    """The scopes the signed-in tenant's keys may hold, for the scope checkboxes: a partner's
+    include ``partner:client:act-as`` (``signed_in`` noted the tenant's kind)."""
+    partner = request.scope.get("state", {}).get("dashboard_partner", False)
+    return scopes_for_kind("PARTNER" if partner else "BUSINESS")
 
 
 def account_actor(request: Request, account: Account) -> Actor:

@@ -12,6 +12,7 @@ from fluide.identity.accounts.deps import (
     account_session,
     session_token_of,
 )
+from fluide.identity.partners.deps import PartnersDep
 from fluide.identity.request import (
     ActorDep,
     CredentialsDep,
@@ -30,6 +31,7 @@ __all__ = [
     "AccountsDep",
     "ActorDep",
     "CredentialsDep",
+    "PartnersDep",
     "PrincipalDep",
     "SessionTokensDep",
     "SignInDep",

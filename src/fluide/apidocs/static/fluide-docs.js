@@ -3,8 +3,13 @@
  * - API-key fields start with the scheme's `x-default` (fl_dev_your_key, fluide-developer)
  *   and stay editable, so the placeholder key can simply be replaced.
  * - Authorizations persist across reloads, except the API secret, which is never stored.
- * - The dashboard's "Try it" hands over {bearer, apiKey, clientId} once through
+ * - The dashboard's "Try it" hands over {bearer, apiKey, clientId, acting} once through
  *   sessionStorage["fluide.playground"]; it is applied and removed on load.
+ * - Acting for a client company (a partner's "Try it" on a company page, DESIGN §3.7): the
+ *   pick {workspaceId, companyId, companyName} is kept in sessionStorage["fluide.acting"] (ids,
+ *   no secret) and shown in a bar with "Stop acting"; while it is set, every request to an
+ *   operation that declares X-Acting-Company-Id carries X-Workspace-Id and X-Acting-Company-Id,
+ *   unless the operation's own fields set either header.
  */
 (function () {
   "use strict";
@@ -50,6 +55,126 @@
     } catch (e) {
       return null;
     }
+  }
+
+  var ACTING_KEY = "fluide.acting";
+  var ACTING_ID = /^[A-Za-z0-9_-]{1,64}$/;
+  var WS_HEADER = "X-Workspace-Id";
+  var CO_HEADER = "X-Acting-Company-Id";
+
+  function validActing(value) {
+    if (!value || typeof value !== "object") return null;
+    var ws = value.workspaceId;
+    var co = value.companyId;
+    if (typeof ws !== "string" || typeof co !== "string") return null;
+    if (!ACTING_ID.test(ws) || !ACTING_ID.test(co)) return null;
+    var name = typeof value.companyName === "string" ? value.companyName.slice(0, 200) : "";
+    return { workspaceId: ws, companyId: co, companyName: name };
+  }
+
+  function loadActing() {
+    try {
+      return validActing(JSON.parse(window.sessionStorage.getItem(ACTING_KEY) || "null"));
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function saveActing(value) {
+    try {
+      if (value) window.sessionStorage.setItem(ACTING_KEY, JSON.stringify(value));
+      else window.sessionStorage.removeItem(ACTING_KEY);
+    } catch (e) {
+      /* storage disabled: the pick lasts until the page is left */
+    }
+  }
+
+  function showActing() {
+    var bar = document.getElementById("fluide-acting");
+    if (!acting) {
+      if (bar) bar.parentNode.removeChild(bar);
+      return;
+    }
+    if (!bar) {
+      bar = document.createElement("div");
+      bar.id = "fluide-acting";
+      bar.className = "fluide-acting";
+      bar.setAttribute("role", "status");
+      root.parentNode.insertBefore(bar, root);
+    }
+    bar.textContent = "";
+    var text = document.createElement("span");
+    // textContent only: the company's name is the partner's data, never markup.
+    text.textContent =
+      "Acting for " + (acting.companyName || acting.companyId) + " (" + acting.companyId +
+      " in workspace " + acting.workspaceId + "): product calls carry " + WS_HEADER +
+      " and " + CO_HEADER + ".";
+    var stop = document.createElement("button");
+    stop.type = "button";
+    stop.className = "fluide-acting-stop";
+    stop.textContent = "Stop acting";
+    stop.addEventListener("click", function () {
+      acting = null;
+      saveActing(null);
+      showActing();
+    });
+    bar.appendChild(text);
+    bar.appendChild(stop);
+  }
+
+  function escapeRe(text) {
+    return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  }
+
+  var actingOps = null;
+
+  function actingOperations() {
+    // [{method, re}] of the operations that declare the act-as header, from the loaded spec.
+    if (actingOps) return actingOps;
+    var spec = window.ui && window.ui.specSelectors.specJson();
+    var paths = spec && spec.get("paths");
+    if (!paths) return [];
+    var found = [];
+    paths.forEach(function (item, path) {
+      item.forEach(function (op, method) {
+        var params = op && op.get && op.get("parameters");
+        var declares = params && params.some(function (p) {
+          return p && p.get && p.get("in") === "header" &&
+            String(p.get("name")).toLowerCase() === CO_HEADER.toLowerCase();
+        });
+        if (declares) {
+          var pattern = path.split(/\{[^}]+\}/).map(escapeRe).join("[^/]+");
+          found.push({ method: method.toUpperCase(), re: new RegExp("^(?:/.*)?" + pattern + "$") });
+        }
+      });
+    });
+    actingOps = found;
+    return found;
+  }
+
+  function addActingHeaders(request) {
+    if (!acting) return request;
+    var headers = request.headers || {};
+    var names = Object.keys(headers).map(function (n) { return n.toLowerCase(); });
+    if (names.indexOf(WS_HEADER.toLowerCase()) >= 0 || names.indexOf(CO_HEADER.toLowerCase()) >= 0) {
+      return request;
+    }
+    var path;
+    try {
+      path = new URL(request.url, window.location.href).pathname;
+    } catch (e) {
+      return request;
+    }
+    var method = String(request.method || "GET").toUpperCase();
+    var matches = actingOperations().some(function (op) {
+      return op.method === method && op.re.test(path);
+    });
+    if (matches) {
+      headers[WS_HEADER] = acting.workspaceId;
+      headers[CO_HEADER] = acting.companyId;
+      request.headers = headers;
+    }
+    return request;
   }
 
   function ApiKeyDefaults(system) {
@@ -163,11 +288,15 @@
       if (headers.Authorization !== undefined) headers.Authorization = fixed;
       else headers.authorization = fixed;
     }
-    return request;
+    return addActingHeaders(request);
   }
 
   scrubStoredSecrets();
   var handoff = takeHandoff();
+  // A hand-off from the dashboard replaces the pick: a key's "Try it" means the partner's own.
+  if (handoff) saveActing(validActing(handoff.acting));
+  var acting = loadActing();
+  showActing();
 
   var ui = window.SwaggerUIBundle({
     url: specUrl,

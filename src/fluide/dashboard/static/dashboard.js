@@ -46,11 +46,13 @@
   if (auth) {
     try {
       var data = JSON.parse(auth.textContent);
+      // A partner's pick of a client company travels with the token (ids and a name, no secret).
       sessionStorage.setItem("fluide.playground", JSON.stringify({
-        bearer: data.bearer, apiKey: data.apiKey, clientId: data.clientId
+        bearer: data.bearer, apiKey: data.apiKey, clientId: data.clientId,
+        acting: data.acting || null
       }));
       auth.textContent = "";
-      history.replaceState(null, "", "/connect/keys");
+      history.replaceState(null, "", data.acting ? "/connect/workspaces" : "/connect/keys");
       window.location.assign("/docs");
     } catch (e) {
       // Storage disabled: the link on the page still opens the reference.

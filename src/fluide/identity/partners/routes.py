@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from fluide.identity.audit import Actor
 from fluide.identity.errors import InsufficientScope
+from fluide.identity.partners.deps import PartnersDep
 from fluide.identity.partners.schemas import (
     CompanyIn,
     CompanyOut,
@@ -22,9 +23,8 @@ from fluide.identity.partners.schemas import (
     WorkspaceOut,
     WorkspaceUpdate,
 )
-from fluide.identity.partners.service import Partners
 from fluide.identity.principal import ACT_AS_SCOPE
-from fluide.identity.request import PrincipalDep, identity_part, principal_actor
+from fluide.identity.request import PrincipalDep, principal_actor
 from fluide.kit.pagination import Page, PageDep
 from fluide.kit.uow import DbSession
 
@@ -46,13 +46,7 @@ async def _partner(request: Request, principal: PrincipalDep) -> Caller:
     return Caller(principal.tenant_id, principal_actor(request, principal))
 
 
-async def _partners(request: Request) -> Partners:
-    partners: Partners = identity_part(request).partners
-    return partners
-
-
 PartnerDep = Annotated[Caller, Depends(_partner)]
-PartnersDep = Annotated[Partners, Depends(_partners)]
 
 
 @router.get("", operation_id="workspaces.list", response_model=Page[WorkspaceOut])
