@@ -148,6 +148,11 @@ def _against_target(args: argparse.Namespace, console: Console) -> int:
         f"token exchanges/s: {x['rps']:,.0f} (p50 {x['latency_ms']['p50']} ms, "
         f"p99 {x['latency_ms']['p99']} ms, non-2xx {x['errors']['status']})"
     )
+    o = out["oauth_token"]
+    console.print(
+        f"OAuth tokens/s (POST /oauth/token): {o['rps']:,.0f} (non-2xx {o['errors']['status']}); "
+        f"× exchange {out['oauth_vs_exchange']}"
+    )
     console.print(
         f"guarded GET /api/v1/hr/health: {g['rps']:,.0f} req/s; public GET /api/v1: "
         f"{u['rps']:,.0f} req/s; ratio {out['guarded_ratio']}"

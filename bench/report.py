@@ -39,6 +39,16 @@ def targets(plan: Plan) -> list[dict[str, Any]]:
         if r["workers"] == 1:
             x = r["exchange"]["rps"]
             out.append(_target("token exchanges/s, one process", cfg, ">= 1000", x, x >= 1000))
+        oauth = r.get("oauth_vs_exchange")
+        out.append(
+            _target(
+                "/oauth/token vs /api/v1/authorize/token req/s",
+                cfg,
+                ">= 0.9",
+                oauth,
+                None if oauth is None else oauth >= 0.9,
+            )
+        )
         vs = r.get("exchange_vs_peer")
         if vs is not None:
             out.append(_target("exchange rate vs oidc-provider", cfg, ">= 1.5", vs, vs >= 1.5))
@@ -105,6 +115,13 @@ def _f(value: float | None, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _audited(r: dict[str, Any]) -> bool:
+    """Every successful exchange and OAuth token left its audit row."""
+    return bool(
+        r["exchange"]["every_success_audited"] and r["oauth_token"]["every_success_audited"]
+    )
+
+
 def print_tables(doc: dict[str, Any], console: Console) -> None:
     server = doc.get("options", {}).get("server", "uvicorn")
     table = Table(
@@ -116,6 +133,8 @@ def print_tables(doc: dict[str, Any], console: Console) -> None:
         "exchanges/s",
         "audited",
         "× peer",
+        "oauth/s",
+        "× exch",
         "public req/s",
         "guarded req/s",
         "ratio",
@@ -132,8 +151,10 @@ def print_tables(doc: dict[str, Any], console: Console) -> None:
             r["backend"],
             str(r["workers"]),
             _f(r["exchange"]["rps"]),
-            "yes" if r["exchange"]["every_success_audited"] else "NO",
+            "yes" if _audited(r) else "NO",
             _f(r.get("exchange_vs_peer"), 2),
+            _f(r["oauth_token"]["rps"]),
+            _f(r.get("oauth_vs_exchange"), 2),
             _f(r["unguarded"]["rps"]),
             _f(r["guarded"]["rps"]),
             _f(r["guarded_ratio"], 2),
@@ -159,6 +180,8 @@ def print_tables(doc: dict[str, Any], console: Console) -> None:
             "—",
             "—",
             "—",
+            "—",
+            "—",
         )
     console.print(table)
 
@@ -176,6 +199,7 @@ def print_tables(doc: dict[str, Any], console: Console) -> None:
         "act-as",
         "act-as ratio by CPU",
         "exchange",
+        "/oauth/token",
         "peer",
         "× peer by CPU",
     ):
@@ -195,6 +219,7 @@ def print_tables(doc: dict[str, Any], console: Console) -> None:
             ms(r.get("guarded_acting")),
             _f(r.get("guarded_acting_ratio_by_cpu"), 2),
             ms(r["exchange"]),
+            ms(r.get("oauth_token")),
             ms(r.get("peer_exchange")),
             _f(r.get("exchange_vs_peer_by_cpu"), 2),
         )

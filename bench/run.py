@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import statistics
 import tempfile
 import time
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from bench import peer as peer_mod
 from bench.service import (
@@ -33,6 +35,10 @@ EXCHANGE = "/api/v1/authorize/token"
 # The guarded route again, by a partner acting for a client company (DESIGN §3.7): the act-as
 # check (headers, scope, membership from the in-memory view) on top of checks 1-12.
 ACT_AS = ("X-Workspace-Id", "X-Acting-Company-Id")
+# The same exchange in the OAuth wire format (DESIGN §3.6), with the same credential: issue 16
+# wants it within 10 % of EXCHANGE.
+OAUTH_TOKEN = "/oauth/token"  # noqa: S105 (a path)
+OAUTH_BODY = "grant_type=client_credentials"
 
 
 @dataclass
@@ -90,6 +96,21 @@ def _bearer_headers(token: str, api_key: str) -> dict[str, str]:
         "X-Fluide-Api-Key": api_key,
         "X-Fluide-Client-Id": CLIENT_ID,
     }
+
+
+def oauth_token_kw(api_key: str, api_secret: str) -> dict[str, Any]:
+    """wrk arguments of a client_credentials request, ``client_secret_basic`` (RFC 6749 §2.3.1:
+    each part form-urlencoded, then Basic)."""
+    raw = f"{quote(api_key, safe='')}:{quote(api_secret, safe='')}".encode()
+    headers = {
+        "Authorization": "Basic " + base64.b64encode(raw).decode(),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    return {"method": "POST", "headers": headers, "body": OAUTH_BODY}
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a and b else None
 
 
 def _warm(url: str, opts: Options, **kw: Any) -> None:
@@ -162,9 +183,11 @@ def measure_config(
         base = server.base_url
         guarded_kw: dict[str, Any] = {"headers": _bearer_headers(token, dev.api_key)}
         exchange_kw: dict[str, Any] = {"method": "POST", "headers": dev.exchange_headers()}
+        oauth_kw = oauth_token_kw(dev.api_key, dev.api_secret)
         _warm(base + UNGUARDED, opts)
         _warm(base + GUARDED, opts, **guarded_kw)
         _warm(base + EXCHANGE, opts, **exchange_kw)
+        _warm(base + OAUTH_TOKEN, opts, **oauth_kw)
         with RssSampler(server.pid) as rss:
             opts.log(f"  {backend.label} {workers}w: unguarded GET {UNGUARDED}")
             unguarded = _measured(server.pid, base + UNGUARDED, opts.load)
@@ -174,16 +197,17 @@ def measure_config(
             opts.log(f"  {backend.label} {workers}w: latency at one connection")
             lat_unguarded = run_wrk(base + UNGUARDED, opts.latency_load)
             lat_guarded = run_wrk(base + GUARDED, opts.latency_load, **guarded_kw)
-            audits_before, tokens_before = count_exchange_audit_rows(
-                _db_url(data_dir, backend), dev.tenant_id
-            )
+            db_url = _db_url(data_dir, backend)
+            rows = [count_exchange_audit_rows(db_url, dev.tenant_id)]
             opts.log(f"  {backend.label} {workers}w: token exchange POST {EXCHANGE}")
             exchange = _measured(server.pid, base + EXCHANGE, opts.load, **exchange_kw)
-        time.sleep(0.5)  # let requests wrk abandoned at its deadline finish their commit
-        audits_after, tokens_after = count_exchange_audit_rows(
-            _db_url(data_dir, backend), dev.tenant_id
-        )
-    audit_rows = audits_after - audits_before
+            time.sleep(0.5)  # let requests wrk abandoned at its deadline finish their commit
+            rows.append(count_exchange_audit_rows(db_url, dev.tenant_id))
+            opts.log(f"  {backend.label} {workers}w: OAuth token POST {OAUTH_TOKEN}")
+            oauth = _measured(server.pid, base + OAUTH_TOKEN, opts.load, **oauth_kw)
+        time.sleep(0.5)
+        rows.append(count_exchange_audit_rows(db_url, dev.tenant_id))
+    audit_rows = rows[1][0] - rows[0][0]
     out["unguarded"] = unguarded.as_dict()
     out["guarded"] = guarded.as_dict()
     out["guarded_ratio"] = round(guarded.rps / unguarded.rps, 3) if unguarded.rps else None
@@ -200,10 +224,20 @@ def measure_config(
     out["guarded_ratio_by_cpu"] = round(cpu_u / cpu_g, 3) if cpu_u and cpu_g else None
     out["exchange"] = exchange.as_dict() | {
         "audit_rows": audit_rows,
-        "issued_token_rows": tokens_after - tokens_before,
+        "issued_token_rows": rows[1][1] - rows[0][1],
         # wrk stops counting at its deadline; the server may still commit a few more.
         "every_success_audited": audit_rows >= exchange.ok,
     }
+    oauth_rows = rows[2][0] - rows[1][0]
+    out["oauth_token"] = oauth.as_dict() | {
+        "audit_rows": oauth_rows,
+        "issued_token_rows": rows[2][1] - rows[1][1],
+        "every_success_audited": oauth_rows >= oauth.ok,
+    }
+    out["oauth_vs_exchange"] = _ratio(oauth.rps, exchange.rps)
+    out["oauth_vs_exchange_by_cpu"] = _ratio(
+        exchange.extra["server_cpu_ms_per_request"], oauth.extra["server_cpu_ms_per_request"]
+    )
     serving = rss.serving()
     out["rss_mb"] = {
         "per_serving_process": [round(v, 1) for v in sorted(serving.values())],
@@ -232,7 +266,7 @@ def measure_config(
 
 
 def measure_target(base: str, api_key: str, api_secret: str, opts: Options) -> dict[str, Any]:
-    """The same three measurements against a server someone else started (no RSS, no audit)."""
+    """The same measurements against a server someone else started (no RSS, no audit)."""
     import httpx
 
     exchange_headers = {
@@ -247,11 +281,16 @@ def measure_target(base: str, api_key: str, api_secret: str, opts: Options) -> d
     exchange_kw: dict[str, Any] = {"method": "POST", "headers": exchange_headers}
     _warm(base + EXCHANGE, opts, **exchange_kw)
     exchange = run_wrk(base + EXCHANGE, opts.load, **exchange_kw)
+    oauth_kw = oauth_token_kw(api_key, api_secret)
+    _warm(base + OAUTH_TOKEN, opts, **oauth_kw)
+    oauth = run_wrk(base + OAUTH_TOKEN, opts.load, **oauth_kw)
     unguarded = run_wrk(base + UNGUARDED, opts.load)
     guarded = run_wrk(base + GUARDED, opts.load, **guarded_kw)
     return {
         "target": base,
         "exchange": exchange.as_dict(),
+        "oauth_token": oauth.as_dict(),
+        "oauth_vs_exchange": _ratio(oauth.rps, exchange.rps),
         "unguarded": unguarded.as_dict(),
         "guarded": guarded.as_dict(),
         "guarded_ratio": round(guarded.rps / unguarded.rps, 3) if unguarded.rps else None,

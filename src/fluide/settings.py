@@ -17,6 +17,14 @@ from fluide.kit.proxies import TrustedProxies
 log = logging.getLogger("fluide.settings")
 SigningAlg = Literal["ES256", "RS256", "EdDSA"]
 
+# The JWKS's ``Cache-Control: max-age``: how long a verifier may use the key set it fetched.
+JWKS_MAX_AGE_SECONDS = 60
+# A new key is in every process's JWKS within 1 s of its commit (the change feed); the rest of
+# the margin covers clock differences between the host that rotates and the hosts that sign.
+KEY_PUBLISH_MARGIN_SECONDS = 5
+# A signing key is published at least this long before it signs (docs/oauth.md, key rotation).
+MIN_KEY_PUBLISH_SECONDS = JWKS_MAX_AGE_SECONDS + KEY_PUBLISH_MARGIN_SECONDS
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLUIDE_", extra="ignore")
@@ -42,8 +50,11 @@ class Settings(BaseSettings):
     signing_alg: SigningAlg = "ES256"
     token_ttl_seconds: int = Field(default=900, ge=30, le=86400)
     token_leeway_seconds: int = Field(default=10, ge=0, le=300)
-    # How long a new signing key is published before it may sign.
-    signing_key_publish_seconds: int = Field(default=0, ge=0)
+    # How long a new signing key is published before it may sign: never less than the JWKS
+    # max-age plus the propagation margin (a shorter value is refused at start).
+    signing_key_publish_seconds: int = Field(
+        default=MIN_KEY_PUBLISH_SECONDS, ge=MIN_KEY_PUBLISH_SECONDS, le=30 * 86400
+    )
 
     # Token exchange abuse limits (``limits`` library notation).
     exchange_limit_per_key: str = "600/minute"

@@ -64,7 +64,7 @@ def test_quick_bench_writes_the_documented_json(tmp_path: Path) -> None:
     configs = {(r["backend"].split("+")[0], r["workers"]) for r in doc["results"]}
     assert configs == {(b, w) for b in backends.split(",") for w in (1, 2)}, doc["skipped"]
     for r in doc["results"]:
-        for name in ("unguarded", "guarded", "guarded_acting", "exchange"):
+        for name in ("unguarded", "guarded", "guarded_acting", "exchange", "oauth_token"):
             _check_run(r[name])
             assert r[name]["extra"]["server_cpu_ms_per_request"] > 0
             assert r[name]["extra"]["client_cpu_ms_per_request"] > 0  # wrk's own CPU
@@ -78,6 +78,12 @@ def test_quick_bench_writes_the_documented_json(tmp_path: Path) -> None:
         # Each successful exchange left its audit row (and its issued-token row).
         assert r["exchange"]["every_success_audited"] is True
         assert r["exchange"]["audit_rows"] == r["exchange"]["issued_token_rows"]
+        # /oauth/token beside it, same run, same credential: its rate, its ratio, its rows.
+        assert r["oauth_token"]["every_success_audited"] is True
+        assert r["oauth_token"]["audit_rows"] == r["oauth_token"]["issued_token_rows"] > 0
+        ratio = r["oauth_token"]["rps"] / r["exchange"]["rps"]
+        assert r["oauth_vs_exchange"] == pytest.approx(ratio, abs=0.001)
+        assert r["oauth_vs_exchange_by_cpu"] > 0
         assert len(r["rss_mb"]["per_serving_process"]) == r["workers"]
         assert r["rss_mb"]["max"] > 0
         if "peer_exchange" in r:
@@ -88,6 +94,7 @@ def test_quick_bench_writes_the_documented_json(tmp_path: Path) -> None:
         assert doc["peer"]["exchange_rps_median"] > 0
     names = {t["name"] for t in doc["targets"]}
     assert "guarded/unguarded req/s" in names and "exchange rate vs oidc-provider" in names
+    assert "/oauth/token vs /api/v1/authorize/token req/s" in names
     scaling = [t for t in doc["targets"] if t["name"].startswith("2 workers")]
     assert scaling and all(0 < t["ceiling"] <= 2 for t in scaling)
 

@@ -5,7 +5,9 @@ within a second; the active key cannot be revoked (rotate first)."""
 from __future__ import annotations
 
 import json
+import re
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -16,7 +18,7 @@ from typer.testing import Result
 
 from fluide.cli.main import app
 from fluide.identity.models import AuditEvent, RevocationEvent, SigningKeyRow
-from fluide.settings import Settings
+from fluide.settings import JWKS_MAX_AGE_SECONDS, MIN_KEY_PUBLISH_SECONDS, Settings
 from tests.cli.test_admin import _cli_env, env, invoke, query, runner
 from tests.client.support import LiveServer
 from tests.conftest import Dev, bearer
@@ -112,3 +114,24 @@ def test_a_revoked_key_is_refused_by_a_running_server(
         fresh = http.post("/api/v1/authorize/token", headers=live_dev.exchange_headers())
         assert fresh.status_code == 200
         assert jwt.get_unverified_header(fresh.json()["accessToken"])["kid"] != kid
+
+
+def test_a_quick_second_rotate_says_when_its_key_starts_signing(env: Path) -> None:
+    first = invoke("keys", "rotate")  # the first start's next key: in every JWKS ever served
+    assert first.exit_code == 0, first.output
+    assert re.fullmatch(r"now signing with \S+ \(from \S+Z, in 0 s\)\n", first.stdout)
+    asked = datetime.now(UTC)
+    second = invoke("keys", "rotate")
+    assert second.exit_code == 0, second.output
+    match = re.match(r"(\S+) starts signing at (\S+Z) \(in (\d+) s,", second.stdout)
+    assert match is not None, second.stdout
+    kid, starts, wait = match[1], datetime.fromisoformat(match[2]), int(match[3])
+    assert JWKS_MAX_AGE_SECONDS <= wait <= MIN_KEY_PUBLISH_SECONDS + 1
+    assert abs((starts - asked).total_seconds() - wait) < 3
+    row = next(k for k in json.loads(invoke("keys", "list", "--json").stdout) if k["kid"] == kid)
+    assert row["state"] == "active"
+    assert abs(datetime.fromisoformat(row["activatedAt"]) - starts).total_seconds() < 0.001
+    # The key it replaces still signs until then: revoking it is refused.
+    old = first.stdout.split()[3]
+    refused = invoke("keys", "revoke", old)
+    assert refused.exit_code == 1 and "still signs" in refused.output

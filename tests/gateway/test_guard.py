@@ -426,7 +426,7 @@ async def test_a_removed_signing_key_empties_the_cache(
     # Simulate a key set without the token's key (its key was removed after rotations).
     from fluide.identity.keyring import KeySet
 
-    runtime.identity.state.keyset = KeySet(signing_key=runtime.identity.state.keyset.signing_key)
+    runtime.identity.state.keyset = KeySet(signers=runtime.identity.state.keyset.signers)
     assert_error(await call(client, headers), 401, "TOKEN_INVALID")
 
 

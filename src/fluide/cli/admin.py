@@ -7,6 +7,7 @@ Alembic, the identity services) when it runs.
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -311,20 +312,23 @@ def credentials_policy(
 @keys_app.command("rotate")
 @friendly
 def keys_rotate(data_dir: DataDir = None) -> None:
-    """Promote the published next key to signing; retire the current one."""
+    """Promote the published next key to signing; retire the current one. A key signs only once
+    it has been published for FLUIDE_SIGNING_KEY_PUBLISH_SECONDS (at least the JWKS max-age):
+    a rotation asked sooner is scheduled, and this says when the new key starts signing."""
     from fluide.cli import operations
-    from fluide.identity.keyring import RotationTooSoon
+    from fluide.kit.clock import iso_z
 
     settings = settings_for(data_dir)
     operations.prepare(settings)
-    try:
-        kid = run(operations.rotate_keys(settings))
-    except RotationTooSoon as exc:
-        raise CliError(
-            "the next key has not been published for FLUIDE_SIGNING_KEY_PUBLISH_SECONDS yet; "
-            "try again later"
-        ) from exc
-    print(f"now signing with {kid}")
+    kid, starts, now = run(operations.rotate_keys(settings))
+    wait = max(0, math.ceil((starts - now).total_seconds()))
+    if wait == 0:
+        print(f"now signing with {kid} (from {iso_z(starts)}, in 0 s)")
+    else:
+        print(
+            f"{kid} starts signing at {iso_z(starts)} (in {wait} s, once it has been published "
+            "longer than JWKS caches keep the key set); the current key signs until then"
+        )
 
 
 @keys_app.command("list")

@@ -296,8 +296,9 @@ async def revoke_key(settings: Settings, kid: str) -> str:
             raise CliError(f"no signing key {kid!r}: see `fluide keys list`") from None
         except keyring.KeyIsSigning:
             raise CliError(
-                f"{kid} is the active signing key: run `fluide keys rotate` first, then revoke "
-                "it (it is then retired)"
+                f"{kid} still signs (the active key, or one a scheduled rotation replaces): run "
+                "`fluide keys rotate` first, then revoke it once it is retired and no longer "
+                "signs (`fluide keys list` shows when)"
             ) from None
         if before != "removed":
             audit.record(
@@ -309,25 +310,27 @@ async def revoke_key(settings: Settings, kid: str) -> str:
     return before
 
 
-async def rotate_keys(settings: Settings) -> str:
+async def rotate_keys(settings: Settings) -> tuple[str, datetime, datetime]:
+    """Promote the next key; returns its kid, when it starts signing and the time it was asked."""
     infra = Infrastructure(settings)
     encryptor = KeyEncryptor(settings.kek_bytes())
     try:
         await keyring.ensure_signing_keys(
             infra.sessionmaker, settings.signing_alg, encryptor, infra.clock
         )
+        now = infra.clock()
         async with infra.sessionmaker() as session, session.begin():
             row = await keyring.rotate(
                 session,
                 settings.signing_alg,
                 encryptor,
-                infra.clock(),
+                now,
                 keyring.max_token_age(settings),
                 timedelta(seconds=settings.signing_key_publish_seconds),
             )
-            kid = row.kid
+            kid, starts = row.kid, row.activated_at or now
         # Every process loads the new key set now, not at its poll.
         await publish_change(infra.redis_url, settings.redis_prefix + REDIS_CHANNEL_NAME)
-        return kid
+        return kid, starts, now
     finally:
         await infra.engine.dispose()

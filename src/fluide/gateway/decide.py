@@ -155,7 +155,7 @@ def context_token(
 ) -> str:
     """``X-Fluide-Context``: who calls, for this route, method and path only; short-lived."""
     state = gw.identity
-    key = state.keyset.signing_key
+    key = state.keyset.signing_key_at(now)
     if key is None:
         raise ServiceUnavailable("No signing key is loaded")
     claims: dict[str, Any] = {

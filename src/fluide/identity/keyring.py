@@ -2,13 +2,21 @@
 
 States: ``next`` (published in the JWKS, not yet signing) → ``active`` (signs) →
 ``retired`` (published until every token it signed has expired) → ``removed``.
-A rotation promotes the key that has been published since the previous rotation,
-so JWKS caches always know a key before it signs.
+A rotation promotes the key that has been published since the previous rotation, and a key
+signs only once it has been published for ``signing_key_publish_seconds`` (at least the JWKS
+max-age and a margin), so a verifier's cached JWKS always holds the key of any token it gets.
+A rotation asked sooner is scheduled: the promoted key's ``activated_at`` (and the old key's
+``retired_at``) is then in the future, and each process switches keys at that instant by its
+clock (``KeySet.signing_key_at``), with no reload. The one exception is the very first start:
+its active and next keys are in every JWKS ever served, so nothing can have cached a set
+without them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -16,13 +24,13 @@ from typing import Any
 
 import orjson
 from jwt.api_jwk import PyJWK
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fluide.identity import jwt_core
 from fluide.identity.models import RevocationEvent, SigningKeyRow
 from fluide.kit.clock import Clock, system_clock
-from fluide.settings import Settings
+from fluide.settings import MIN_KEY_PUBLISH_SECONDS, Settings
 
 PUBLISHED = ("next", "active", "retired")
 # PostgreSQL advisory lock that serialises first-key creation across processes and hosts.
@@ -34,8 +42,21 @@ class KeySet:
     """What one process holds in memory: verify keys, the signing key and the JWKS body."""
 
     verify_keys: dict[str, jwt_core.VerifyKey] = field(default_factory=dict)
-    signing_key: jwt_core.SigningKey | None = None
+    # (POSIX time it signs from, key), newest first: the current signer and a scheduled one.
+    signers: tuple[tuple[float, jwt_core.SigningKey], ...] = ()
     jwks: dict[str, Any] = field(default_factory=lambda: {"keys": []})
+
+    def signing_key_at(self, now: float) -> jwt_core.SigningKey | None:
+        """The key that signs at ``now``: the newest whose start has come (None: none)."""
+        for since, key in self.signers:
+            if since <= now:
+                return key
+        return None
+
+    @property
+    def signing_key(self) -> jwt_core.SigningKey | None:
+        """The key signing now, by the system clock (readiness, tests)."""
+        return self.signing_key_at(time.time())
 
     @cached_property
     def jwks_document(self) -> tuple[bytes, str]:
@@ -68,7 +89,12 @@ def _changed(session: AsyncSession, now: datetime) -> None:
 async def ensure_keys(
     session: AsyncSession, alg: str, encryptor: jwt_core.KeyEncryptor, now: datetime
 ) -> bool:
-    """First start: an active key and a published next key. Returns True if it created any."""
+    """First start: an active key and a published next key. Returns True if it changed any.
+
+    Only a first start (no key row at all) creates a key that signs at once. Without an active
+    key later (a hand-edited table), the published next key is promoted when it has been
+    published long enough, and a fresh key signs only after ``MIN_KEY_PUBLISH_SECONDS``.
+    """
     rows = (
         await session.scalars(
             select(SigningKeyRow).where(SigningKeyRow.state.in_(("next", "active")))
@@ -77,7 +103,16 @@ async def ensure_keys(
     states = {r.state for r in rows}
     created = False
     if "active" not in states:
-        session.add(_new_row(alg, "active", encryptor, now))
+        nxt = next((r for r in rows if r.state == "next"), None)
+        if nxt is not None:
+            publish = timedelta(seconds=MIN_KEY_PUBLISH_SECONDS)
+            nxt.state, nxt.activated_at = "active", await signs_from(session, nxt, now, publish)
+            states.discard("next")
+        else:
+            row = _new_row(alg, "active", encryptor, now)
+            if await session.scalar(select(func.count()).select_from(SigningKeyRow)):
+                row.activated_at = _second_up(now + timedelta(seconds=MIN_KEY_PUBLISH_SECONDS))
+            session.add(row)
         created = True
     if "next" not in states:
         session.add(_new_row(alg, "next", encryptor, now))
@@ -110,27 +145,60 @@ def max_token_age(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.token_ttl_seconds + settings.token_leeway_seconds)
 
 
+async def signs_from(
+    session: AsyncSession, key: SigningKeyRow, now: datetime, publish_for: timedelta
+) -> datetime:
+    """When ``key`` may sign: ``publish_for`` after it was published (never sooner than
+    ``MIN_KEY_PUBLISH_SECONDS``), or now if it was in the very first key set.
+
+    The first start writes two rows, the active key and the next one; every later key has at
+    least those two rows no newer than itself (rows are never deleted, only ``removed``).
+    """
+    publish_for = max(publish_for, timedelta(seconds=MIN_KEY_PUBLISH_SECONDS))
+    others = await session.scalar(
+        select(func.count())
+        .select_from(SigningKeyRow)
+        .where(SigningKeyRow.created_at <= key.created_at, SigningKeyRow.kid != key.kid)
+    )
+    if (others or 0) <= 1:
+        return now
+    return max(now, _second_up(key.created_at + publish_for))
+
+
+def _second_up(when: datetime) -> datetime:
+    """A scheduled start is a whole second (JWT times are; ``load_keyset`` floors starts)."""
+    return when.replace(microsecond=0) + timedelta(seconds=1) if when.microsecond else when
+
+
 async def rotate(
     session: AsyncSession,
     alg: str,
     encryptor: jwt_core.KeyEncryptor,
     now: datetime,
     max_token_age: timedelta,
-    publish_for: timedelta = timedelta(0),
+    publish_for: timedelta = timedelta(seconds=MIN_KEY_PUBLISH_SECONDS),
 ) -> SigningKeyRow:
-    """next → active, active → retired, a fresh next; prune retired keys past every token's exp."""
+    """next → active, active → retired, a fresh next; prune retired keys past every token's exp.
+
+    The promoted key's ``activated_at`` is when it starts signing (``signs_from``; later than
+    ``now`` if it was published too recently) and the keys it replaces sign until then.
+    """
     rows = (
         await session.scalars(
             select(SigningKeyRow).where(SigningKeyRow.state.in_(PUBLISHED)).with_for_update()
         )
     ).all()
     nxt = next((r for r in rows if r.state == "next"), None)
-    if nxt is None or now - nxt.created_at < publish_for:
-        raise RotationTooSoon
+    if nxt is None:
+        raise NoNextKey
+    starts = await signs_from(session, nxt, now, publish_for)
     for row in rows:
         if row.state == "active":
-            row.state, row.retired_at = "retired", now
-    nxt.state, nxt.activated_at = "active", now
+            starts = max(starts, row.activated_at or starts)
+    for row in rows:
+        if row.state == "active":
+            row.state, row.retired_at = "retired", starts
+    nxt.state, nxt.activated_at = "active", starts
     session.add(_new_row(alg, "next", encryptor, now))
     await prune(session, now, max_token_age, rows)
     _changed(session, now)
@@ -138,8 +206,8 @@ async def rotate(
     return nxt
 
 
-class RotationTooSoon(Exception):
-    """The next key has not been published long enough to sign."""
+class NoNextKey(LookupError):
+    """No published next key to promote (``ensure_keys`` creates one first)."""
 
 
 class NoSuchKey(LookupError):
@@ -161,8 +229,12 @@ async def revoke(session: AsyncSession, kid: str, now: datetime) -> str:
     if row is None:
         raise NoSuchKey(kid)
     before = row.state
-    if before == "active":
-        raise KeyIsSigning(kid)
+    if before == "active" or (
+        before == "retired" and row.retired_at is not None and row.retired_at > now
+    ):
+        raise KeyIsSigning(
+            kid
+        )  # an active key, or a retired one that signs until a rotation starts
     if before != "removed":
         row.state, row.removed_at = "removed", now
         row.private_key_encrypted = b""
@@ -197,7 +269,12 @@ async def list_keys(session: AsyncSession) -> list[SigningKeyRow]:
     )
 
 
-async def load_keyset(session: AsyncSession, encryptor: jwt_core.KeyEncryptor) -> KeySet:
+async def load_keyset(
+    session: AsyncSession, encryptor: jwt_core.KeyEncryptor, now: datetime | None = None
+) -> KeySet:
+    """Every published key verifies; the keys that sign now or from a scheduled rotation on
+    are decrypted, newest start first (a retired key whose signing ended is not)."""
+    now = now or system_clock()
     rows = (
         await session.scalars(
             select(SigningKeyRow)
@@ -206,15 +283,19 @@ async def load_keyset(session: AsyncSession, encryptor: jwt_core.KeyEncryptor) -
         )
     ).all()
     keyset = KeySet()
-    active = [r for r in rows if r.state == "active"]
+    signers: list[tuple[float, jwt_core.SigningKey]] = []
     for row in rows:
         public = PyJWK.from_dict(row.public_jwk).key
         keyset.verify_keys[row.kid] = jwt_core.VerifyKey(row.kid, row.alg, public)
         keyset.jwks["keys"].append(row.public_jwk)
-    if active:
-        newest = max(active, key=lambda r: r.activated_at or r.created_at)
-        pem = encryptor.decrypt(newest.kid, newest.private_key_encrypted)
-        keyset.signing_key = jwt_core.SigningKey(
-            newest.kid, newest.alg, jwt_core.load_private_pem(pem)
-        )
+        if row.state == "active" or (
+            row.state == "retired" and row.retired_at is not None and row.retired_at > now
+        ):
+            pem = encryptor.decrypt(row.kid, row.private_key_encrypted)
+            key = jwt_core.SigningKey(row.kid, row.alg, jwt_core.load_private_pem(pem))
+            # Floored: a signer asking with whole seconds (a JWT's ``iat``) finds the key from
+            # the second it starts in; a scheduled start is itself a whole second.
+            since = math.floor((row.activated_at or row.created_at).timestamp())
+            signers.append((float(since), key))
+    keyset.signers = tuple(sorted(signers, key=lambda s: s[0], reverse=True))
     return keyset

@@ -19,6 +19,7 @@ from fluide.identity.request import identity_state
 from fluide.identity.schemas import Health, Liveness, Readiness, ServiceRoot
 from fluide.kit.routing import StaticRouter
 from fluide.kit.uow import get_infra
+from fluide.settings import JWKS_MAX_AGE_SECONDS
 
 # Fixed paths only: a product request skips these routes with one set lookup (kit.routing).
 router = StaticRouter()
@@ -117,7 +118,7 @@ def _ready_body(db: bool, key: bool, redis: bool | None) -> bytes:
 
 
 JWKS_MEDIA_TYPE = "application/jwk-set+json"  # RFC 7517 §8.5.1
-JWKS_MAX_AGE = 60  # seconds a cache may hold the set (keyring: a key is published longer first)
+JWKS_MAX_AGE = JWKS_MAX_AGE_SECONDS  # a key is published longer than this before it signs
 _JWKS_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The JSON Web Key Set (RFC 7517), with an `ETag`",

@@ -53,10 +53,10 @@ class Tokens:
         ``via`` marks a token minted without the secret (``Principal.via``): it cannot rotate.
         ``jkt`` binds it to a DPoP key (RFC 9449 §6.1: ``cnf.jkt``, ``identity.dpop``).
         """
-        signing_key = self.state.keyset.signing_key
+        now = self.clock()
+        signing_key = self.state.keyset.signing_key_at(now.timestamp())
         if signing_key is None:
             raise ServiceUnavailable("No signing key is loaded")
-        now = self.clock()
         iat = int(now.timestamp())
         claims: dict[str, Any] = {
             "iss": self.state.issuer,

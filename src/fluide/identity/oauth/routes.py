@@ -13,6 +13,7 @@ from fluide.identity import dpop
 from fluide.identity.audit import Actor
 from fluide.identity.authn import read_headers
 from fluide.identity.oauth import wire
+from fluide.identity.oauth.outage import OAuthRoute
 from fluide.identity.oauth.schemas import (
     OAUTH_ERROR_RESPONSES,
     OAuthIntrospection,
@@ -23,7 +24,7 @@ from fluide.identity.request import identity_part, request_actor
 from fluide.kit.uow import DbSession, get_infra
 from fluide.settings import Settings
 
-router = APIRouter(tags=["OAuth 2.0"])
+router = APIRouter(tags=["OAuth 2.0"], route_class=OAuthRoute)
 
 _TOKEN_FORM: dict[str, Any] = {
     "requestBody": {

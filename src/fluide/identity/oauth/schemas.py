@@ -104,22 +104,12 @@ OAUTH_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "authentication",
         WWW_Authenticate='`Basic realm="fluide", charset="UTF-8"` (RFC 6749 §5.2)',
     ),
-    # The exchange's outage answer in OAuth's format; introspection and revocation meet an
-    # outage after authenticating the client too, and answer it with the Fluide envelope.
-    503: {
-        "description": "`temporarily_unavailable`: a database or Redis outage (the Fluide "
-        "envelope `SERVICE_UNAVAILABLE` once introspection or revocation is under way)",
-        "content": {
-            "application/json": {
-                "schema": {
-                    "anyOf": [
-                        {"$ref": "#/components/schemas/OAuthErrorResponse"},
-                        {"$ref": "#/components/schemas/ErrorEnvelope"},
-                    ]
-                }
-            }
-        },
-    },
+    # An outage at any of the three endpoints, in OAuth's format (identity.oauth.outage).
+    503: _error(
+        "`temporarily_unavailable`: a database or Redis outage; nothing was issued (a revocation "
+        "cut while committing may or may not have landed: send it again)",
+        Retry_After="Seconds to wait before retrying.",
+    ),
     429: _error(
         "`temporarily_unavailable`: too many attempts (the exchange's limits and lock-out)",
         Retry_After="Seconds to wait before retrying.",

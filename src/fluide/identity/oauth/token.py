@@ -22,6 +22,7 @@ from fluide.identity.authn import read_headers
 from fluide.identity.dpop_replay import DpopReplay
 from fluide.identity.exchange.service import Exchange
 from fluide.identity.oauth import wire
+from fluide.identity.oauth.outage import outage_error
 from fluide.identity.oauth.schemas import OAUTH_ERROR_RESPONSES, OAuthTokenResponse
 from fluide.identity.session_tokens import DEVELOPER_CLIENT
 from fluide.kit.errors import AppError, send_json
@@ -129,6 +130,10 @@ class OAuthTokenEndpoint:
             result = await self._token(request)
         except wire.OAuthError as err:
             return err.status, err.body(), err.headers
+        except Exception as exc:  # an outage in the OAuth form (oauth.outage); a bug re-raised
+            if (outage := outage_error(request.scope, exc)) is None:
+                raise
+            return outage.status, outage.body(), outage.headers
         return 200, wire.token_body(result.access_token, result.claims), wire.NO_STORE
 
     async def _token(self, request: Request) -> Any:

@@ -25,6 +25,7 @@ from fluide.identity.errors import (
     IpNotAllowed,
 )
 from fluide.kit.errors import AppError, RateLimited, ServiceUnavailable, ValidationFailed
+from fluide.kit.faults import RETRY_AFTER_SECONDS
 
 TOKEN_PATH = "/oauth/token"  # noqa: S105 (a path)
 INTROSPECT_PATH = "/oauth/introspect"
@@ -70,6 +71,14 @@ class OAuthError(Exception):
 
     def body(self) -> bytes:
         return orjson.dumps({"error": self.error, "error_description": self.description})
+
+
+def temporarily_unavailable(retry_after: str | None) -> OAuthError:
+    """A dependency outage (or no signing key yet): 503, retry after ``Retry-After``."""
+    seconds = int(retry_after) if retry_after and retry_after.isdigit() else RETRY_AFTER_SECONDS
+    return OAuthError(
+        503, "temporarily_unavailable", "The service is temporarily unavailable", seconds
+    )
 
 
 def invalid_request(description: str) -> OAuthError:
@@ -202,7 +211,7 @@ def from_app_error(exc: AppError) -> OAuthError:
             429, "temporarily_unavailable", "Too many requests; retry later", exc.retry_after
         )
     if isinstance(exc, ServiceUnavailable):
-        return OAuthError(503, "temporarily_unavailable", "The service is temporarily unavailable")
+        return temporarily_unavailable(exc.headers.get("Retry-After"))
     if isinstance(exc, ValidationFailed) and exc.errors and "scope" in exc.errors:
         return invalid_scope()
     if exc.status == 401:
