@@ -32,6 +32,9 @@ from bench.wrk import Load, WrkResult, run_wrk
 UNGUARDED = "/api/v1/health"
 GUARDED = "/api/v1/hr/health"
 EXCHANGE = "/api/v1/authorize/token"
+# The guarded route again, by a partner acting for a client company (DESIGN §3.7): the act-as
+# check (headers, scope, membership from the in-memory view) on top of checks 1-12.
+ACT_AS = ("X-Workspace-Id", "X-Acting-Company-Id")
 # The same exchange in the OAuth wire format (DESIGN §3.6), with the same credential: issue 16
 # wants it within 10 % of EXCHANGE.
 OAUTH_TOKEN = "/oauth/token"  # noqa: S105 (a path)
@@ -138,6 +141,34 @@ def _latency_added(guarded: WrkResult, unguarded: WrkResult) -> dict[str, float]
     }
 
 
+def _acting_headers(server: FluideServer, env: dict[str, str]) -> dict[str, str]:
+    """A partner's token and the act-as headers of one of its client companies."""
+    partner = create_developer(env, "bench-partner@example.com", partner=True)
+    headers = _bearer_headers(server.exchange(partner)["accessToken"], partner.api_key)
+    workspace_id, company_id = server.client_company(headers)
+    return headers | dict(zip(ACT_AS, (workspace_id, company_id), strict=True))
+
+
+def measure_acting(
+    server: FluideServer, env: dict[str, str], opts: Options, label: str
+) -> WrkResult:
+    """The guarded route with the act-as headers, measured like the guarded row."""
+    acting_kw: dict[str, Any] = {"headers": _acting_headers(server, env)}
+    _warm(server.base_url + GUARDED, opts, **acting_kw)
+    opts.log(f"  {label}: guarded GET {GUARDED} acting for a client company")
+    return _measured(server.pid, server.base_url + GUARDED, opts.load, **acting_kw)
+
+
+def _acting_out(acting: WrkResult, unguarded: WrkResult) -> dict[str, Any]:
+    cpu_u = unguarded.extra["server_cpu_ms_per_request"]
+    cpu_a = acting.extra["server_cpu_ms_per_request"]
+    return {
+        "guarded_acting": acting.as_dict(),
+        "guarded_acting_ratio": round(acting.rps / unguarded.rps, 3) if unguarded.rps else None,
+        "guarded_acting_ratio_by_cpu": round(cpu_u / cpu_a, 3) if cpu_u and cpu_a else None,
+    }
+
+
 def measure_config(
     backend: Backend, workers: int, opts: Options, work: Path, peer: peer_mod.PeerServer | None
 ) -> dict[str, Any]:
@@ -162,6 +193,7 @@ def measure_config(
             unguarded = _measured(server.pid, base + UNGUARDED, opts.load)
             opts.log(f"  {backend.label} {workers}w: guarded GET {GUARDED}")
             guarded = _measured(server.pid, base + GUARDED, opts.load, **guarded_kw)
+            acting = measure_acting(server, env, opts, f"{backend.label} {workers}w")
             opts.log(f"  {backend.label} {workers}w: latency at one connection")
             lat_unguarded = run_wrk(base + UNGUARDED, opts.latency_load)
             lat_guarded = run_wrk(base + GUARDED, opts.latency_load, **guarded_kw)
@@ -179,6 +211,7 @@ def measure_config(
     out["unguarded"] = unguarded.as_dict()
     out["guarded"] = guarded.as_dict()
     out["guarded_ratio"] = round(guarded.rps / unguarded.rps, 3) if unguarded.rps else None
+    out.update(_acting_out(acting, unguarded))
     out["latency_one_connection"] = {
         "unguarded": lat_unguarded.as_dict(),
         "guarded": lat_guarded.as_dict(),

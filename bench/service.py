@@ -84,10 +84,14 @@ def fluide_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "fluide", *args]
 
 
-def create_developer(env: dict[str, str], email: str = "bench@example.com") -> Developer:
-    """``fluide accounts create --verified --json`` (also applies the migrations)."""
+def create_developer(
+    env: dict[str, str], email: str = "bench@example.com", *, partner: bool = False
+) -> Developer:
+    """``fluide accounts create --verified --json`` (also applies the migrations); ``--partner``
+    for a partner tenant (DESIGN §3.7)."""
+    flags = ("--partner",) if partner else ()
     proc = subprocess.run(
-        fluide_cmd("accounts", "create", "--email", email, "--verified", "--json"),
+        fluide_cmd("accounts", "create", "--email", email, "--verified", "--json", *flags),
         env=env,
         capture_output=True,
         text=True,
@@ -180,6 +184,24 @@ class FluideServer:
             raise RuntimeError(f"token exchange failed: {resp.status_code} {resp.text[:200]}")
         body: dict[str, Any] = resp.json()
         return body
+
+    def client_company(self, headers: dict[str, str]) -> tuple[str, str]:
+        """A workspace and a client company of the partner whose token ``headers`` carry
+        (the developer-session routes), for calls with the act-as headers."""
+        ids: list[str] = []
+        for path, body in (
+            ("/api/v1/workspaces", {"name": "Bench clients"}),
+            (
+                "/api/v1/workspaces/{}/companies",
+                {"name": "Bench Ltd", "countryCode": "NG", "currency": "NGN"},
+            ),
+        ):
+            url = self.base_url + path.format(*ids)
+            resp = httpx.post(url, headers=headers, json=body, timeout=10)
+            if resp.status_code != 201:
+                raise RuntimeError(f"{path} failed: {resp.status_code} {resp.text[:200]}")
+            ids.append(resp.json()["id"])
+        return ids[0], ids[1]
 
 
 # ---- PostgreSQL: a throw-away database per configuration ---------------------------------------

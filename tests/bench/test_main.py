@@ -64,11 +64,13 @@ def test_quick_bench_writes_the_documented_json(tmp_path: Path) -> None:
     configs = {(r["backend"].split("+")[0], r["workers"]) for r in doc["results"]}
     assert configs == {(b, w) for b in backends.split(",") for w in (1, 2)}, doc["skipped"]
     for r in doc["results"]:
-        for name in ("unguarded", "guarded", "exchange", "oauth_token"):
+        for name in ("unguarded", "guarded", "guarded_acting", "exchange", "oauth_token"):
             _check_run(r[name])
             assert r[name]["extra"]["server_cpu_ms_per_request"] > 0
             assert r[name]["extra"]["client_cpu_ms_per_request"] > 0  # wrk's own CPU
         assert r["guarded_ratio_by_cpu"] > 0
+        # The act-as row: every call a 200 for the partner's client company (DESIGN §3.7).
+        assert r["guarded_acting_ratio"] > 0 and r["guarded_acting_ratio_by_cpu"] > 0
         for name in ("unguarded", "guarded"):
             _check_run(r["latency_one_connection"][name])
         assert set(r["latency_one_connection"]["added_ms"]) == {"p50", "p99"}

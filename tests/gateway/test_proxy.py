@@ -1,4 +1,5 @@
-"""The built-in proxy: the real app on a socket in front of a real upstream on another."""
+"""The built-in proxy: the real app on a socket in front of a real upstream on another; a
+partner acting for a client company through it (DESIGN §3.7)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,19 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from fluide.app import App
+from fluide.gateway.models import UsageHourly
 from tests.conftest import Dev, bearer, exchange
 from tests.gateway.forward_support import Upstream, free_socket, jwks_of, serving, verify_context
+from tests.identity.partners.support import (
+    acting,
+    new_company,
+    new_workspace,
+    partner_with_companies,
+)
+from tests.products.helpers import headers_for
 
 ROUTES = """
 [[route]]
@@ -221,3 +231,63 @@ async def test_body_over_the_limit_is_413_declared_or_streamed(
     streamed = await http.post("/orders/upload", headers=headers, content=endless())
     assert streamed.status_code == 413
     assert streamed.json()["code"] == "PAYLOAD_TOO_LARGE"
+
+
+# ---- act-as through the built-in proxy (DESIGN §3.7) -------------------------------------------
+
+
+async def test_act_as_through_the_proxy_forwards_only_what_the_guard_checked(
+    client: httpx.AsyncClient, http: httpx.AsyncClient, upstream: Upstream, runtime: App, dev: Dev
+) -> None:
+    partner, own, wid, (a, b) = await partner_with_companies(client, runtime)
+    _, _, owid, (oa, _) = await partner_with_companies(client, runtime)
+    other_wid = await new_workspace(client, own, "Other")
+    in_other = await new_company(client, own, other_wid)
+    suspended = await new_company(client, own, wid, status="SUSPENDED")
+    narrow = await headers_for(client, partner, scope="books:read books:write")
+    business = await auth(client, dev)
+    forged = {"X-Fluide-Workspace-Id": owid, "X-Fluide-Company-Id": oa}
+
+    ok = await http.post("/orders/1", headers={**acting(own, wid, a), **forged})
+    assert ok.status_code == 200, ok.text
+    got = upstream.seen[-1]["headers"]
+    assert (got["x-fluide-workspace-id"], got["x-fluide-company-id"]) == (wid, a)
+    assert "x-workspace-id" not in got and "x-acting-company-id" not in got
+    plain = await http.get("/orders/1", headers={**own, **forged})  # forged, not acting
+    assert plain.status_code == 200
+    assert "x-fluide-company-id" not in upstream.seen[-1]["headers"]
+    assert oa not in str(upstream.seen[-1]["headers"])
+
+    forwarded = len(upstream.seen)
+    # Acting × {token without the scope, business tenant, full} × every company that is not an
+    # active one of that workspace: refused before any byte goes upstream.
+    refusals = [
+        (acting(narrow, wid, a), 403, "INSUFFICIENT_SCOPE"),
+        (acting(business, wid, a), 403, "INSUFFICIENT_SCOPE"),
+        (acting(own, owid, oa), 404, "WORKSPACE_NOT_FOUND"),
+        (acting(own, owid, a), 404, "WORKSPACE_NOT_FOUND"),
+        (acting(own, wid, oa), 404, "COMPANY_NOT_FOUND"),
+        (acting(own, wid, in_other), 404, "COMPANY_NOT_FOUND"),
+        (acting(own, other_wid, b), 404, "COMPANY_NOT_FOUND"),
+        (acting(own, wid, suspended), 404, "COMPANY_NOT_FOUND"),
+        (acting(own, "wsp_nope", "cmp_nope"), 404, "WORKSPACE_NOT_FOUND"),
+        ({**own, "X-Workspace-Id": wid}, 400, "VALIDATION_FAILED"),
+        ({**own, "X-Acting-Company-Id": a}, 400, "VALIDATION_FAILED"),
+    ]
+    for headers, status, code in refusals:
+        for method in ("GET", "POST", "DELETE"):
+            resp = await http.request(method, "/orders/1", headers=headers)
+            assert (resp.status_code, resp.json()["code"]) == (status, code), (method, resp.text)
+            assert owid not in resp.text and oa not in resp.text
+    assert len(upstream.seen) == forwarded  # none of them reached the upstream
+
+    # Counted under the company it acted for; every refusal as the caller's own.
+    await runtime.gateway.usage.flush()
+    async with runtime.infra.sessionmaker() as session:
+        rows = await session.execute(
+            select(UsageHourly.company_id, UsageHourly.code, UsageHourly.count).where(
+                UsageHourly.credential_id == partner.credential_id, UsageHourly.kind == "request"
+            )
+        )
+        companies = {(c, code) for c, code, _ in rows}
+    assert (a, "") in companies and {c for c, _ in companies} <= {"", a}

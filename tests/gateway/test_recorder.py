@@ -1,4 +1,5 @@
-"""Usage in batches: per-key per-day counts (allowed and denied) and last-used time."""
+"""Usage in batches: per-key per-day counts (allowed and denied), per-hour counts per acting
+company, and last-used time."""
 
 from __future__ import annotations
 
@@ -6,15 +7,24 @@ from datetime import date
 from pathlib import Path
 
 import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from fluide.app import App, create_app
-from fluide.gateway.models import UsageDaily
+from fluide.gateway.models import UsageDaily, UsageHourly
 from fluide.gateway.usage import usage_summary
 from fluide.identity.models import Credential
 from fluide.kit.clock import FrozenClock, as_utc
 from tests.conftest import Dev, bearer, create_dev, exchange, make_settings
+from tests.identity.partners.support import (
+    acting,
+    new_company,
+    new_workspace,
+    partner_with_companies,
+)
+from tests.products.helpers import headers_for
 
 HEALTH = "/api/v1/hr/health"
 
@@ -132,3 +142,96 @@ async def test_usage_is_flushed_on_shutdown(tmp_path: Path, database_url: str) -
     finally:
         await engine.dispose()
     assert count == 4
+
+
+async def _hourly(rt: App, credential_id: str) -> dict[tuple[str, str], int]:
+    """The credential's product calls by (acting company, code), summed over hours."""
+    found: dict[tuple[str, str], int] = {}
+    async with rt.infra.sessionmaker() as session:
+        rows = await session.execute(
+            select(UsageHourly.company_id, UsageHourly.code, UsageHourly.count).where(
+                UsageHourly.credential_id == credential_id, UsageHourly.kind == "request"
+            )
+        )
+        for company, code, count in rows:
+            found[company, code] = found.get((company, code), 0) + count
+    return found
+
+
+async def test_hourly_counts_are_per_acting_company(
+    client: httpx.AsyncClient, runtime: App
+) -> None:
+    partner, h, wid, (a, b) = await partner_with_companies(client, runtime)
+    _, _, owid, (oa, _) = await partner_with_companies(client, runtime)
+    narrow = await headers_for(client, partner, scope="hr:read")
+    sent = [
+        (acting(h, wid, a), 200),
+        (acting(h, wid, a), 200),
+        (acting(h, wid, b), 200),
+        (h, 200),
+        (acting(h, owid, oa), 404),  # another partner's: counted as the caller's own, refused
+        (acting(h, wid, oa), 404),
+        (acting(narrow, wid, a), 403),
+    ]
+    for headers, status in sent:
+        assert (await client.get(HEALTH, headers=headers)).status_code == status
+    await runtime.gateway.usage.flush()
+    assert await _hourly(runtime, partner.credential_id) == {
+        (a, ""): 2,
+        (b, ""): 1,
+        ("", ""): 1,
+        ("", "WORKSPACE_NOT_FOUND"): 1,
+        ("", "COMPANY_NOT_FOUND"): 1,
+        ("", "INSUFFICIENT_SCOPE"): 1,
+    }  # the other partner's ids never reach the stored counts
+
+
+# (acting or not) × (a company of the workspace, of another of the partner's workspaces, of
+# another partner, suspended, none at all) × (a full or a narrowed token)
+CALLS = st.lists(
+    st.tuples(
+        st.booleans(),
+        st.sampled_from(("a", "b", "elsewhere", "theirs", "suspended", "nobody")),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(calls=CALLS)
+async def test_only_a_checked_company_is_ever_counted(
+    client: httpx.AsyncClient, runtime: App, calls: list[tuple[bool, str, bool]]
+) -> None:
+    partner, h, wid, (a, b) = await partner_with_companies(client, runtime)
+    _, _, owid, (oa, _) = await partner_with_companies(client, runtime)
+    elsewhere = await new_company(client, h, await new_workspace(client, h, "W2"))
+    suspended = await new_company(client, h, wid, status="SUSPENDED")
+    narrow = await headers_for(client, partner, scope="hr:read")
+    ids = {"a": a, "b": b, "elsewhere": elsewhere, "theirs": oa, "suspended": suspended}
+    expected: dict[tuple[str, str], int] = {}
+    for acts, which, full in calls:
+        headers = h if full else narrow
+        company = ids.get(which, "cmp_nobody")
+        if acts:
+            headers = acting(headers, owid if which == "theirs" else wid, company)
+        resp = await client.get(HEALTH, headers=headers)
+        if not acts:
+            key = ("", "")
+        elif not full:
+            key = ("", "INSUFFICIENT_SCOPE")
+        elif which == "theirs":
+            key = ("", "WORKSPACE_NOT_FOUND")
+        elif which in ("a", "b"):
+            key = (company, "")
+        else:
+            key = ("", "COMPANY_NOT_FOUND")
+        assert (resp.status_code == 200) == (key[1] == ""), resp.text
+        expected[key] = expected.get(key, 0) + 1
+    await runtime.gateway.usage.flush()
+    assert await _hourly(runtime, partner.credential_id) == expected

@@ -1,6 +1,7 @@
 """The usage API and its CSV (issue 21), on SQLite and PostgreSQL: totals equal to the requests
-sent, exchanges counted, another tenant's credential a 404, bad windows refused, and nothing
-counted lost on a graceful shutdown."""
+sent, exchanges counted, another tenant's credential a 404, bad windows refused, nothing
+counted lost on a graceful shutdown, and a partner's counts per acting company (DESIGN §3.7)
+with another tenant's companies never shown."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from fluide.app import App, create_app
 from fluide.gateway.models import UsageHourly
 from fluide.kit.clock import FrozenClock
 from tests.conftest import make_settings
+from tests.identity.partners.support import acting, new_company, new_workspace
 from tests.identity.support import Owner, client_from, sign_in_owner
 from tests.identity.test_credential_policies import (
     HR,
@@ -170,3 +172,129 @@ async def test_nothing_counted_is_lost_on_a_graceful_shutdown(
             select(func.sum(UsageHourly.count)).where(UsageHourly.credential_id == credential_id)
         )
     assert stored == sum(sent.values()) + 1  # and the exchange refused from outside
+
+
+# ---- per acting company (DESIGN §3.7) ------------------------------------------------------
+
+SCOPE = "X-Fluide-Scope"
+
+
+async def _partner_traffic(app: App, owner: Owner) -> tuple[str, list[str], dict[str, Any]]:
+    """A partner's key, a workspace of two companies, and calls of known outcome for its own
+    data and each company: (workspace, companies, what was sent per company id, "" = own)."""
+    key, _ = await create_key(owner)
+    async with client_from(app, "127.0.0.9") as c:
+        full = product_headers(key, (await token_of(c, key)).json()["accessToken"])
+        hr_only = await token_of(c, key, **{SCOPE: "partner:client:act-as hr:read"})
+        narrow = product_headers(key, hr_only.json()["accessToken"])
+        wid = await new_workspace(c, full)
+        a, b = await new_company(c, full, wid), await new_company(c, full, wid)
+        sent: dict[str, Any] = {"": {"allowed": 2, "denied": {}}, a: {}, b: {}}
+        sent[a] = {"allowed": 3, "denied": {"INSUFFICIENT_SCOPE": 1}}
+        sent[b] = {"allowed": 1, "denied": {}}
+        for headers, n in ((full, 2), (acting(full, wid, a), 3), (acting(full, wid, b), 1)):
+            for _ in range(n):
+                assert code(await c.get(HR, headers=headers)) is None
+        assert code(await c.get(PAYROLL, headers=acting(narrow, wid, a))) == "INSUFFICIENT_SCOPE"
+    return wid, [a, b], sent
+
+
+def _totals(items: list[dict[str, Any]]) -> dict[str, Any]:
+    denied: dict[str, int] = {}
+    for i in items:
+        for c, n in i["denied"].items():
+            denied[c] = denied.get(c, 0) + n
+    return {"allowed": sum(i["allowed"] for i in items), "denied": denied}
+
+
+@pytest.fixture
+async def partners(app: App, runtime: App) -> AsyncIterator[tuple[Owner, Owner]]:
+    async with client_from(app, "127.0.0.2") as a, client_from(app, "127.0.0.3") as b:
+        yield (
+            await sign_in_owner(runtime, a, partner=True),
+            await sign_in_owner(runtime, b, partner=True),
+        )
+
+
+async def test_a_partners_usage_per_acting_company(
+    app: App, runtime: App, partners: tuple[Owner, Owner]
+) -> None:
+    owner, other = partners
+    _, (a, b), sent = await _partner_traffic(app, owner)
+    _, theirs, _ = await _partner_traffic(app, other)
+    await runtime.gateway.usage.flush()
+    for granularity in ("hour", "day"):
+        params = {"granularity": granularity, "groupBy": "company"}
+        resp = await owner.client.get(USAGE, headers=auth(owner), params=params)
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        groups = {g["companyId"]: _totals(g["items"]) for g in body["groups"]}
+        assert groups == {None if k == "" else k: v for k, v in sent.items()}
+        assert [g["companyId"] for g in body["groups"]] == [None, *sorted((a, b))]
+        assert _totals(body["items"])["allowed"] == 6  # every call, grouped or not
+        for company in (a, b):
+            one = await owner.client.get(
+                USAGE,
+                headers=auth(owner),
+                params={"granularity": granularity, "companyId": company},
+            )
+            assert one.status_code == 200 and one.json()["companyId"] == company
+            assert _totals(one.json()["items"]) == sent[company]
+            assert sum(i["exchanges"] for i in one.json()["items"]) == 0
+        assert not any(t in resp.text for t in theirs)
+    rows = list(
+        csv.DictReader(
+            io.StringIO((await owner.client.get(f"{USAGE}.csv", headers=auth(owner))).text)
+        )
+    )
+    assert {r["companyId"] for r in rows} == {"", a, b}
+    for company, expected in sent.items():
+        mine = [r for r in rows if r["companyId"] == company and r["kind"] == "request"]
+        assert (
+            sum(int(r["count"]) for r in mine if r["outcome"] == "allowed") == expected["allowed"]
+        )
+    only_a = await owner.client.get(f"{USAGE}.csv", headers=auth(owner), params={"companyId": a})
+    assert {r["companyId"] for r in csv.DictReader(io.StringIO(only_a.text))} == {a}
+
+
+async def test_another_tenants_company_is_a_404_like_none(
+    app: App, runtime: App, partners: tuple[Owner, Owner], owners: tuple[Owner, Owner]
+) -> None:
+    owner, other = partners
+    business, _ = owners
+    await _partner_traffic(app, owner)
+    _, (their_a, _), _ = await _partner_traffic(app, other)
+    await runtime.gateway.usage.flush()
+
+    def same(resp: Any) -> dict[str, Any]:
+        out: dict[str, Any] = resp.json() | {"requestId": "", "timestamp": ""}
+        return out
+
+    for who in (owner, business):
+        for path in (USAGE, f"{USAGE}.csv"):
+            answers = [
+                await who.client.get(path, headers=auth(who), params={"companyId": value})
+                for value in (their_a, "cmp_nope", "")
+            ]
+            for resp in answers:
+                assert (resp.status_code, code(resp)) == (404, "COMPANY_NOT_FOUND"), resp.text
+                assert their_a not in resp.text
+            assert same(answers[0]) == same(answers[1])
+    # A business tenant's calls all are its own.
+    resp = await business.client.get(USAGE, headers=auth(business), params={"groupBy": "company"})
+    assert [g["companyId"] for g in resp.json()["groups"]] in ([], [None])
+
+
+async def test_a_deleted_companys_counts_stay_readable(
+    app: App, runtime: App, partners: tuple[Owner, Owner]
+) -> None:
+    owner, _ = partners
+    wid, (a, _b), sent = await _partner_traffic(app, owner)
+    await runtime.gateway.usage.flush()
+    key, _ = await create_key(owner)
+    async with client_from(app, "127.0.0.9") as c:
+        headers = product_headers(key, (await token_of(c, key)).json()["accessToken"])
+        resp = await c.delete(f"/api/v1/workspaces/{wid}/companies/{a}", headers=headers)
+        assert resp.status_code == 204
+    kept = await owner.client.get(USAGE, headers=auth(owner), params={"companyId": a})
+    assert kept.status_code == 200 and _totals(kept.json()["items"]) == sent[a]

@@ -95,13 +95,14 @@ class Owner:
         assert resp.status_code == 200, resp.text
 
 
-async def sign_in_owner(rt: App, client: httpx.AsyncClient) -> Owner:
-    """A new verified account with a password, signed in over HTTP."""
+async def sign_in_owner(rt: App, client: httpx.AsyncClient, *, partner: bool = False) -> Owner:
+    """A new verified account with a password (of a PARTNER tenant when ``partner``), signed in
+    over HTTP."""
     email = f"owner-{uuid.uuid4().hex[:10]}@example.com"
     actor = Actor("system", "test", None, None)
     async with rt.infra.sessionmaker() as session, session.begin():
         account, _ = await rt.identity.accounts.sign_up(
-            session, actor, email=email, password=PASSWORD, tenant_name=None
+            session, actor, email=email, password=PASSWORD, tenant_name=None, partner=partner
         )
         await rt.identity.accounts.mark_verified(session, actor, account)
     resp = await client.post("/api/v1/auth/signin", json={"email": email, "password": PASSWORD})

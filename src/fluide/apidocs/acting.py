@@ -1,5 +1,6 @@
 """The act-as headers of partner tenancy (DESIGN §3.7) in the OpenAPI document: optional on
-every product operation, as the playground's optional fields."""
+every product operation, as the playground's optional fields, and on ``auth-context``, which
+shows the workspace and company they name."""
 
 from __future__ import annotations
 
@@ -10,6 +11,13 @@ ACT_AS_NOTE = (
     "`X-Acting-Company-Id` (e.g. `wsp_0193…` and `cmp_0193…`) with a token that carries "
     "`partner:client:act-as`; the call then runs on that company's own data. Both or neither: "
     "one alone is 400 `VALIDATION_FAILED`; another tenant's workspace or company is 404."
+)
+# Not product operations, but they read the act-as headers (checked as the guard checks them).
+SHOWS_ACTING = {("get", "/api/v1/auth-context/{jti}")}
+SHOWS_ACTING_NOTE = (
+    "**Partners:** send `X-Workspace-Id` and `X-Acting-Company-Id` as on a product call to see "
+    "them in `workspaceId` and `companyId`, checked the same way (both or neither, 400; the "
+    "token needs `partner:client:act-as`, 403; another tenant's workspace or company is 404)."
 )
 ACT_AS_HEADERS = (
     ("X-Workspace-Id", "A workspace of your partner tenant (with `X-Acting-Company-Id`)."),

@@ -65,6 +65,11 @@ EXCHANGE = [
 ]
 SESSION_REQUIRED = E(ie.SessionRequired)
 
+# The scope of partner tenancy (DESIGN §3.7): the workspace routes', and acting's.
+PARTNER_SCOPE = ErrorCode(
+    403, "INSUFFICIENT_SCOPE", "This operation requires the 'partner:client:act-as' scope"
+)
+
 # Codes specific to one identity route, beyond what its kind implies.
 ROUTE_EXTRAS: dict[tuple[str, str], list[ErrorCode]] = {
     ("post", "/api/v1/auth/verify/resend"): [RATE_LIMITED],
@@ -88,23 +93,35 @@ ROUTE_EXTRAS: dict[tuple[str, str], list[ErrorCode]] = {
         ),
         E(ke.NotFound, "Credential not found"),
     ],
-    ("get", "/api/v1/auth-context/{jti}"): [E(ke.NotFound, "Token not found")],
+    # The act-as headers, checked as on a product call (DESIGN §3.7), then the jti.
+    ("get", "/api/v1/auth-context/{jti}"): [
+        VALIDATION,
+        PARTNER_SCOPE,
+        E(ie.WorkspaceNotFound),
+        E(ie.CompanyNotFound),
+        E(ke.NotFound, "Token not found"),
+    ],
     ("post", "/api/v1/auth/credentials/{credential_id}/rotate-secret"): [
         E(ie.CredentialRevoked),
     ],
     ("patch", "/api/v1/auth/credentials/{credential_id}"): [E(ie.CredentialRevoked)],
-    ("get", "/api/v1/auth/usage"): [VALIDATION, E(ke.NotFound, "Credential not found")],
-    ("get", "/api/v1/auth/usage.csv"): [VALIDATION, E(ke.NotFound, "Credential not found")],
+    ("get", "/api/v1/auth/usage"): [
+        VALIDATION,
+        E(ke.NotFound, "Credential not found"),
+        E(ie.CompanyNotFound),
+    ],
+    ("get", "/api/v1/auth/usage.csv"): [
+        VALIDATION,
+        E(ke.NotFound, "Credential not found"),
+        E(ie.CompanyNotFound),
+    ],
 }
 
 
 WORKSPACES_PATH = "/api/v1/workspaces"
-# DESIGN §3.7: the act-as headers, checked by the guard on every product operation, and the
-# partner scope every workspace and company route needs.
+# DESIGN §3.7: the act-as headers, checked by the guard on every product operation; the
+# partner scope (above) every workspace and company route needs.
 ACT_AS_NOT_FOUND = [E(ie.WorkspaceNotFound), E(ie.CompanyNotFound)]
-PARTNER_SCOPE = ErrorCode(
-    403, "INSUFFICIENT_SCOPE", "This operation requires the 'partner:client:act-as' scope"
-)
 
 
 def _partner_codes(path: str) -> list[ErrorCode]:

@@ -16,7 +16,12 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from fluide.apidocs import codes
-from fluide.apidocs.acting import ACT_AS_NOTE, add_act_as_headers
+from fluide.apidocs.acting import (
+    ACT_AS_NOTE,
+    SHOWS_ACTING,
+    SHOWS_ACTING_NOTE,
+    add_act_as_headers,
+)
 from fluide.apidocs.examples import add_request_example, add_response_examples
 from fluide.apidocs.oauth import oauth_responses
 from fluide.apidocs.responses import (
@@ -159,6 +164,9 @@ def _document(
     if access is Access.PRODUCT:
         add_act_as_headers(op)
         notes.append(ACT_AS_NOTE)
+    elif (method, path) in SHOWS_ACTING:
+        add_act_as_headers(op)
+        notes.append(SHOWS_ACTING_NOTE)
     if access is Access.OAUTH_CLIENT:
         responses = oauth_responses(op)  # OAuth's own errors, declared by the route
     else:

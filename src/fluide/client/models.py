@@ -472,7 +472,8 @@ class SecretRotation(FluideModel):
 
 
 class AuthContext(FluideModel):
-    """``status``: active, revoked, expired."""
+    """``status``: active, revoked, expired. ``workspace_id`` and ``company_id``: the client
+    company the asking client acts for (``client.acting_as(…)``), else ``None``."""
 
     jti: str
     tenant_id: str
@@ -482,6 +483,8 @@ class AuthContext(FluideModel):
     issued_at: datetime
     expires_at: datetime
     status: str
+    workspace_id: str | None = None
+    company_id: str | None = None
 
 
 class Health(FluideModel):

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from starlette.types import Scope
 
 from fluide.gateway import access
+from fluide.gateway.acting_audit import ActingWrites
 from fluide.gateway.cache import TokenCache
 from fluide.gateway.limiter import ProductLimiter
 from fluide.gateway.metrics import GatewayMetrics
@@ -73,6 +74,7 @@ class Gateway:
         }
         self.forwarder = Forwarder(settings.upstream_timeout_seconds)
         self.usage = UsageRecorder(infra.sessionmaker)
+        self.acting_writes = ActingWrites(infra.sessionmaker, infra.clock, infra.proxies)
         self.metrics = GatewayMetrics(self._gauges)
         self.access_log = settings.access_log
         self._templates: dict[int, str] = {}

@@ -31,10 +31,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from datetime import datetime
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fluide.gateway import decide as fa
+from fluide.gateway.acting_audit import WRITES
 from fluide.gateway.core import Gateway
 from fluide.gateway.guard import GATEWAY
 from fluide.gateway.proxy import upstream_headers
@@ -145,10 +147,35 @@ class GatewayMiddleware:
 
         state["principal"] = principal
         state[GATEWAY] = gw
+        if principal.company_id is not None and scope["method"] in WRITES:
+            await self._acting_write(scope, receive, send, principal, now_dt)
+            return
         try:
             await self.app(scope, receive, send)
         finally:
             gw.passed(principal, state.get("denial"), now_dt)
+
+    async def _acting_write(
+        self, scope: Scope, receive: Receive, send: Send, principal: Principal, now: datetime
+    ) -> None:
+        """A product write made while acting (DESIGN §3.7): answered as any product call, then
+        audited when it succeeded (``gateway.acting_audit``). Only these calls pay for the
+        status wrapper; every other takes the plain path above."""
+        gw = self.gateway
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            gw.passed(principal, scope["state"].get("denial"), now)
+        if status < 400:
+            await gw.acting_writes.record(scope, principal, gw.template_of(scope), status)
 
     async def _dpop(self, scope: Scope, h: CallerHeaders, jkt: str) -> None:
         """The request's ``DPoP`` proof for its bound token: made by the token's key for this
@@ -238,10 +265,11 @@ class GatewayMiddleware:
         seen: list[Principal] = []
         raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         status, code = 500, None
+        caller: Principal | None = None  # once authorized: acting for a company, if it does
         try:
             # The same method and path checks as a decision (the two must agree).
             original = fa.Original(fa.checked_method(scope["method"]), fa.checked_path(raw))
-            route, _, identity = await self._authorize(scope, state, h, original, seen)
+            route, caller, identity = await self._authorize(scope, state, h, original, seen)
             query = scope.get("query_string", b"").decode("latin-1")
             url = route.upstream + raw + (f"?{query}" if query else "")
             headers = upstream_headers(scope, identity, self._source_ip(scope))
@@ -250,7 +278,8 @@ class GatewayMiddleware:
             await self._deny(scope, send, state, exc)
             status, code = exc.status, exc.code
         finally:
-            verified = seen[0] if seen else None
+            # Counted under the company it acted for (DESIGN §3.7), as a decision's 200 is.
+            verified = caller if caller is not None else (seen[0] if seen else None)
             gw.decided(scope, route.prefix, status, code, verified, gw.clock())
 
     async def _refuse_secret(self, scope: Scope, send: Send, h: CallerHeaders) -> None:

@@ -24,7 +24,8 @@ class UsageDaily(Base):
 class UsageHourly(Base):
     """Calls per credential per UTC hour (the usage API and its CSV, issue 21). ``kind`` is
     "request" (a product call) or "exchange" (a token minted); ``code`` is "" when allowed, else
-    the denial."""
+    the denial; ``company_id`` is the client company a partner's call acted for (DESIGN §3.7),
+    "" for a call that acted for none."""
 
     __tablename__ = "usage_hourly"
     tenant_id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -32,6 +33,9 @@ class UsageHourly(Base):
     hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     code: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    company_id: Mapped[str] = mapped_column(
+        String(40), primary_key=True, default="", server_default=""
+    )
     count: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (Index("ix_usage_hourly_tenant_hour", "tenant_id", "hour"),)

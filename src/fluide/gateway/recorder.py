@@ -1,5 +1,6 @@
 """Usage written in batches: per-key per-day counts, per-key per-hour counts of product calls
-and exchanges (the usage API, issue 21), and per-credential last-used time.
+and exchanges (the usage API, issue 21) with the client company a partner's call acted for
+(DESIGN §3.7), and per-credential last-used time.
 
 The request path only bumps counters in dicts; ``flush`` moves them to ``usage_daily`` and
 ``usage_hourly`` (upserts that add counts, on SQLite and PostgreSQL) and
@@ -25,8 +26,9 @@ from fluide.kit.faults import OUTAGES, fault_of
 log = logging.getLogger("fluide.gateway.usage")
 CHUNK = 500
 CountKey = tuple[str, str, date, str]  # tenant id, credential id, day, code ("" = allowed)
-# tenant id, credential id, hour (epoch seconds // 3600), kind ("request" | "exchange"), code
-HourKey = tuple[str, str, int, str, str]
+# tenant id, credential id, hour (epoch seconds // 3600), kind ("request" | "exchange"), code,
+# acting company id ("" = the tenant's own call)
+HourKey = tuple[str, str, int, str, str, str]
 
 
 class UsageRecorder:
@@ -42,13 +44,14 @@ class UsageRecorder:
         key = (tenant, cred, now.date(), code)
         counts = self._counts
         counts[key] = counts.get(key, 0) + 1
-        hkey = (tenant, cred, int(now.timestamp()) // 3600, "request", code)
+        company = principal.company_id or ""  # set only once the guard checked it
+        hkey = (tenant, cred, int(now.timestamp()) // 3600, "request", code, company)
         hourly = self._hourly
         hourly[hkey] = hourly.get(hkey, 0) + 1
 
     def count_exchange(self, tenant_id: str, credential_id: str, now: datetime, code: str) -> None:
         """One token exchange of a known credential (``code``: its denial, "" when minted)."""
-        hkey = (tenant_id, credential_id, int(now.timestamp()) // 3600, "exchange", code)
+        hkey = (tenant_id, credential_id, int(now.timestamp()) // 3600, "exchange", code, "")
         self._hourly[hkey] = self._hourly.get(hkey, 0) + 1
 
     def touch(self, credential_id: str, when: datetime) -> None:
@@ -121,14 +124,15 @@ async def upsert_hourly(session: AsyncSession, hourly: dict[HourKey, int]) -> No
             "hour": datetime.fromtimestamp(h * 3600, UTC),
             "kind": kind,
             "code": code,
+            "company_id": company,
             "count": n,
         }
-        for (t, c, h, kind, code), n in hourly.items()
+        for (t, c, h, kind, code, company), n in hourly.items()
     ]
     for i in range(0, len(rows), CHUNK):
         stmt = insert(UsageHourly).values(rows[i : i + CHUNK])
         stmt = stmt.on_conflict_do_update(
-            index_elements=["tenant_id", "credential_id", "hour", "kind", "code"],
+            index_elements=["tenant_id", "credential_id", "hour", "kind", "code", "company_id"],
             set_={"count": UsageHourly.count + stmt.excluded["count"]},
         )
         await session.execute(stmt)

@@ -1,15 +1,16 @@
-"""Reading usage: the dashboard's chart (daily) and the usage API (hourly, issue 21). Writing
-is batched by the gateway (``gateway.recorder``)."""
+"""Reading usage: the dashboard's chart (daily) and the usage API (hourly, issue 21), per acting
+client company too (DESIGN §3.7). Writing is batched by the gateway (``gateway.recorder``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fluide.gateway.models import UsageDaily, UsageHourly
+from fluide.identity.models import Company
 from fluide.kit.errors import ValidationFailed
 
 
@@ -62,6 +63,7 @@ class UsageRow:
 
     hour: datetime
     credential_id: str
+    company_id: str  # the client company the calls acted for; "" for the tenant's own
     kind: str
     code: str
     count: int
@@ -103,11 +105,14 @@ async def usage_rows(
     tenant_id: str,
     window: tuple[datetime, datetime],
     credential_id: str | None = None,
+    company_id: str | None = None,
 ) -> list[UsageRow]:
-    """The stored hourly counts of one tenant in ``[from, to)``, oldest first."""
+    """The stored hourly counts of one tenant in ``[from, to)``, oldest first (``company_id``:
+    only the calls that acted for that company)."""
     query = select(
         UsageHourly.hour,
         UsageHourly.credential_id,
+        UsageHourly.company_id,
         UsageHourly.kind,
         UsageHourly.code,
         UsageHourly.count,
@@ -118,10 +123,39 @@ async def usage_rows(
     )
     if credential_id is not None:
         query = query.where(UsageHourly.credential_id == credential_id)
+    if company_id is not None:
+        query = query.where(UsageHourly.company_id == company_id)
     rows = await session.execute(
-        query.order_by(UsageHourly.hour, UsageHourly.credential_id, UsageHourly.kind)
+        query.order_by(
+            UsageHourly.hour, UsageHourly.credential_id, UsageHourly.company_id, UsageHourly.kind
+        )
     )
     return [UsageRow(*row) for row in rows]
+
+
+async def is_tenants_company(session: AsyncSession, tenant_id: str, company_id: str) -> bool:
+    """Whether ``company_id`` is a client company of the tenant: one it has, or one it deleted
+    whose calls are still counted under it. Another tenant's looks like one that never was."""
+    if not company_id:
+        return False
+    current = exists().where(Company.id == company_id, Company.tenant_id == tenant_id)
+    counted = exists().where(
+        UsageHourly.tenant_id == tenant_id, UsageHourly.company_id == company_id
+    )
+    return bool(await session.scalar(select(current | counted)))
+
+
+def by_company(
+    rows: list[UsageRow], window: tuple[datetime, datetime], granularity: str
+) -> list[tuple[str | None, list[Bucket]]]:
+    """The buckets of each acting company apart: the tenant's own calls first (``None``: no
+    company, exchanges included), then each company that has counts, by id."""
+    split: dict[str, list[UsageRow]] = {}
+    for row in rows:
+        split.setdefault(row.company_id, []).append(row)
+    return [
+        (company or None, buckets(split[company], window, granularity)) for company in sorted(split)
+    ]
 
 
 def buckets(

@@ -106,6 +106,18 @@ class AuthContext(CamelModel):
     issued_at: datetime
     expires_at: datetime
     status: Literal["active", "revoked", "expired"]
+    workspace_id: str | None = Field(
+        None,
+        description="The workspace of the request's X-Workspace-Id (a partner acting for a "
+        "client company); null when the request acts for none",
+        examples=["wsp_0193b3c4d5e6f7a8b9c0d1e2f3a4b5c6"],
+    )
+    company_id: str | None = Field(
+        None,
+        description="The client company of the request's X-Acting-Company-Id; null when the "
+        "request acts for none",
+        examples=["cmp_0193b3c4d5e6f7a8b9c0d1e2f3a4b5c7"],
+    )
 
 
 class SignUpRequest(CamelModel):

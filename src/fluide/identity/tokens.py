@@ -109,7 +109,8 @@ class Tokens:
     async def context(
         self, session: AsyncSession, principal: Principal, jti: str
     ) -> dict[str, Any]:
-        """The context of one of the caller's credential's tokens; another's is a 404."""
+        """The context of one of the caller's credential's tokens; another's is a 404. The
+        acting workspace and company are the caller's (checked by the guard's act-as check)."""
         row = (
             await session.execute(
                 select(IssuedToken, Credential)
@@ -140,6 +141,8 @@ class Tokens:
             "issuedAt": token.issued_at,
             "expiresAt": token.expires_at,
             "status": status,
+            "workspaceId": principal.workspace_id,
+            "companyId": principal.company_id,
         }
 
 

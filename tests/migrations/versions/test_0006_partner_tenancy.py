@@ -4,33 +4,15 @@ become BUSINESS, the tables match the models, and the downgrade leaves 0004's sc
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from alembic import command
-from sqlalchemy import inspect, make_url, text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from fluide.migrations import alembic_config, current, upgrade
-from fluide.settings import async_database_url
-from tests.conftest import PG_URL, _pg_admin, pg_url_or_skip
 
 REV, PREVIOUS = "0006_partner_tenancy", "0005_credential_policies"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
-        return
-    pg_url = pg_url_or_skip()
-    name = f"fluide_mig_{uuid.uuid4().hex[:10]}"
-    _pg_admin(pg_url, f'CREATE DATABASE "{name}"')
-    yield make_url(async_database_url(pg_url)).set(database=name).render_as_string(False)
-    _pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _inspect(url: str) -> tuple[set[str], set[str], dict[str, str]]:

@@ -15,7 +15,14 @@ from fastapi import APIRouter, Body, Request, Response
 
 from fluide.identity import audit, credentials
 from fluide.identity.errors import InsufficientScope, RotationNeedsTheSecret
-from fluide.identity.request import CredentialsDep, PrincipalDep, TokensDep, principal_actor
+from fluide.identity.partners.acting import acting_caller
+from fluide.identity.request import (
+    CredentialsDep,
+    PrincipalDep,
+    TokensDep,
+    identity_state,
+    principal_actor,
+)
 from fluide.identity.schemas import AuthContext, CredentialOut, RotateRequest, RotateResponse
 from fluide.kit.uow import DbSession, get_infra
 
@@ -106,11 +113,16 @@ async def revoke_token(
     "/auth-context/{jti}", operation_id="authorize.auth_context", response_model=AuthContext
 )
 async def auth_context(
-    jti: str, principal: PrincipalDep, tokens: TokensDep, session: DbSession
+    jti: str, request: Request, principal: PrincipalDep, tokens: TokensDep, session: DbSession
 ) -> dict[str, Any]:
-    """Context of one of your credential's tokens: scopes, times and status.
+    """Context of one of your credential's tokens: scopes, times, status, and whom you act for.
 
     Any valid token of the credential; another credential's jti is a 404. Read-only, and
     shows no token, key material or secret, so a narrowed token may read its siblings'.
+    `workspaceId` and `companyId` are those of this request's `X-Workspace-Id` and
+    `X-Acting-Company-Id`, checked as on a product call (both or neither, 400;
+    the presenting token needs `partner:client:act-as`, 403; not yours, 404), else null.
     """
-    return await tokens.context(session, principal, jti)
+    # The same check, from the same in-memory view, as the guard's on product calls.
+    acting = acting_caller(principal, request.scope["headers"], identity_state(request).tenancy)
+    return await tokens.context(session, acting, jti)
