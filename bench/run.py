@@ -169,6 +169,71 @@ def _acting_out(acting: WrkResult, unguarded: WrkResult) -> dict[str, Any]:
     }
 
 
+def _merged(parts: list[WrkResult]) -> WrkResult:
+    """Several runs of one route as one: counts, durations and CPU added up; each latency
+    percentile the worst of the parts (a merge of percentiles is not exact: this one never
+    flatters)."""
+    first = parts[0]
+    merged = WrkResult(
+        first.url,
+        first.connections,
+        sum(p.requests for p in parts),
+        sum(p.duration_s for p in parts),
+        {k: sum(p.errors.get(k, 0) for p in parts) for k in first.errors},
+        {k: max(p.latency_ms.get(k, 0.0) for p in parts) for k in first.latency_ms},
+    )
+    for side in ("server", "client"):
+        if all(p.extra.get(f"{side}_cpu_s") is not None for p in parts):
+            used = sum(p.extra[f"{side}_cpu_s"] for p in parts)
+            merged.extra[f"{side}_cpu_s"] = round(used, 3)
+            merged.extra[f"{side}_cpu_ms_per_request"] = (
+                round(used * 1000 / merged.requests, 4) if merged.requests else None
+            )
+    return merged
+
+
+def measure_pair(
+    pid: int, a: tuple[str, dict[str, Any]], b: tuple[str, dict[str, Any]], load: Load
+) -> tuple[WrkResult, WrkResult]:
+    """Two routes to compare, in the order A B B A, each run half the load's duration, the
+    halves of each added up (``_merged``): both get the same share of the early and the late
+    part of the measurement, so a drift of the machine or of the data (a table the first route
+    grows) does not favour the one measured first."""
+    half = Load(load.threads, load.connections, load.duration / 2)
+    runs: dict[str, list[WrkResult]] = {"a": [], "b": []}
+    for which in ("a", "b", "b", "a"):
+        url, kw = a if which == "a" else b
+        runs[which].append(_measured(pid, url, half, **kw))
+    return _merged(runs["a"]), _merged(runs["b"])
+
+
+def _token_pair(
+    pid: int,
+    exchange: tuple[str, dict[str, Any]],
+    oauth: tuple[str, dict[str, Any]],
+    load: Load,
+    count_rows: Callable[[], tuple[int, int]],
+) -> tuple[WrkResult, WrkResult, list[tuple[int, int]]]:
+    """The JSON exchange and ``/oauth/token`` as ``measure_pair`` runs two routes (A B B A),
+    with the audit and issued-token rows each half wrote. Returns the two results and the rows
+    as cumulative counts: [start, after the exchange's, after both]."""
+    half = Load(load.threads, load.connections, load.duration / 2)
+    runs: dict[str, list[WrkResult]] = {"x": [], "o": []}
+    written = {"x": [0, 0], "o": [0, 0]}
+    before = count_rows()
+    for which in ("x", "o", "o", "x"):
+        url, kw = exchange if which == "x" else oauth
+        runs[which].append(_measured(pid, url, half, **kw))
+        time.sleep(0.5)  # let requests wrk abandoned at its deadline finish their commit
+        after = count_rows()
+        written[which][0] += after[0] - before[0]
+        written[which][1] += after[1] - before[1]
+        before = after
+    x, o = written["x"], written["o"]
+    rows = [(0, 0), (x[0], x[1]), (x[0] + o[0], x[1] + o[1])]
+    return _merged(runs["x"]), _merged(runs["o"]), rows
+
+
 def measure_config(
     backend: Backend, workers: int, opts: Options, work: Path, peer: peer_mod.PeerServer | None
 ) -> dict[str, Any]:
@@ -189,24 +254,25 @@ def measure_config(
         _warm(base + EXCHANGE, opts, **exchange_kw)
         _warm(base + OAUTH_TOKEN, opts, **oauth_kw)
         with RssSampler(server.pid) as rss:
-            opts.log(f"  {backend.label} {workers}w: unguarded GET {UNGUARDED}")
-            unguarded = _measured(server.pid, base + UNGUARDED, opts.load)
-            opts.log(f"  {backend.label} {workers}w: guarded GET {GUARDED}")
-            guarded = _measured(server.pid, base + GUARDED, opts.load, **guarded_kw)
+            opts.log(
+                f"  {backend.label} {workers}w: unguarded GET {UNGUARDED}, guarded GET {GUARDED}"
+            )
+            unguarded, guarded = measure_pair(
+                server.pid, (base + UNGUARDED, {}), (base + GUARDED, guarded_kw), opts.load
+            )
             acting = measure_acting(server, env, opts, f"{backend.label} {workers}w")
             opts.log(f"  {backend.label} {workers}w: latency at one connection")
             lat_unguarded = run_wrk(base + UNGUARDED, opts.latency_load)
             lat_guarded = run_wrk(base + GUARDED, opts.latency_load, **guarded_kw)
             db_url = _db_url(data_dir, backend)
-            rows = [count_exchange_audit_rows(db_url, dev.tenant_id)]
-            opts.log(f"  {backend.label} {workers}w: token exchange POST {EXCHANGE}")
-            exchange = _measured(server.pid, base + EXCHANGE, opts.load, **exchange_kw)
-            time.sleep(0.5)  # let requests wrk abandoned at its deadline finish their commit
-            rows.append(count_exchange_audit_rows(db_url, dev.tenant_id))
-            opts.log(f"  {backend.label} {workers}w: OAuth token POST {OAUTH_TOKEN}")
-            oauth = _measured(server.pid, base + OAUTH_TOKEN, opts.load, **oauth_kw)
-        time.sleep(0.5)
-        rows.append(count_exchange_audit_rows(db_url, dev.tenant_id))
+            opts.log(f"  {backend.label} {workers}w: POST {EXCHANGE} and POST {OAUTH_TOKEN}")
+            exchange, oauth, rows = _token_pair(
+                server.pid,
+                (base + EXCHANGE, exchange_kw),
+                (base + OAUTH_TOKEN, oauth_kw),
+                opts.load,
+                lambda: count_exchange_audit_rows(db_url, dev.tenant_id),
+            )
     audit_rows = rows[1][0] - rows[0][0]
     out["unguarded"] = unguarded.as_dict()
     out["guarded"] = guarded.as_dict()
