@@ -20,6 +20,12 @@ REVOKE = "/oauth/revoke"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
+def wrong_secret(secret: str) -> str:
+    """``secret`` with its last character changed: never the secret itself (a fixed
+    replacement character equals the last one now and then, and the "wrong" secret works)."""
+    return secret[:-1] + ("y" if secret.endswith("x") else "x")
+
+
 def basic(client_id: str, secret: str) -> dict[str, str]:
     """RFC 6749 §2.3.1: each part form-urlencoded, then Basic."""
     raw = f"{quote(client_id, safe='')}:{quote(secret, safe='')}".encode()

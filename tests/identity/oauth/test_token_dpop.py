@@ -22,6 +22,7 @@ from tests.identity.oauth.support import (
     basic,
     error_of,
     post_form,
+    wrong_secret,
 )
 from tests.identity.oauth.test_token import claims_of
 
@@ -144,7 +145,7 @@ async def test_the_proof_is_checked_before_the_secret(
     """The proof is checked first: a bad one answers ``invalid_dpop_proof`` whatever the
     secret, and a good one with a wrong secret is still ``invalid_client``."""
     key, now = DpopKey(), clock().timestamp()
-    wrong = basic(dev.api_key, dev.api_secret[:-1] + "x")
+    wrong = basic(dev.api_key, wrong_secret(dev.api_secret))
     bad = await post_form(client, TOKEN, GRANT, {**wrong, "DPoP": "x.y.z"})
     assert error_of(bad) == (400, "invalid_dpop_proof")
     good = key.proof("POST", token_url(runtime), now)
