@@ -43,7 +43,10 @@ IAT_WINDOW = 60
 # How long a ``jti`` is remembered: a proof passes the ``iat`` check for at most
 # 2 × IAT_WINDOW seconds of our clock (plus a margin for clocks that differ between processes).
 REPLAY_TTL = 2 * IAT_WINDOW + 10
-MAX_PROOF = 8192
+# Longer than any proof we accept (an RSA-8192 key's is about 3.5 KB) and shorter than the edge's
+# limit on one header value (FLUIDE_MAX_HEADER_VALUE_BYTES, 8 KiB by default): a proof over the
+# documented length is this check's invalid_dpop_proof, not the edge's 431.
+MAX_PROOF = 4096
 MAX_JTI = 256
 MIN_RSA_BITS = 2048
 HEADER = b"dpop"

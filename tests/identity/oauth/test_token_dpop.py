@@ -125,6 +125,18 @@ def _jti(proof: str) -> str:
     return str(pyjwt.decode(proof, options={"verify_signature": False})["jti"])
 
 
+async def test_a_proof_over_the_documented_length_is_invalid_not_431(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    """The OpenAPI document says ``maxLength`` MAX_PROOF; one character more is OAuth's 400
+    (schemathesis' negative data found a 431 the operation did not document)."""
+    from fluide.identity.dpop import MAX_PROOF
+
+    headers = {**basic(dev.api_key, dev.api_secret), "DPoP": "E" * (MAX_PROOF + 1)}
+    resp = await post_form(client, TOKEN, GRANT, headers)
+    assert error_of(resp) == (400, "invalid_dpop_proof")
+
+
 async def test_two_dpop_headers_are_refused(
     client: httpx.AsyncClient, runtime: App, dev: Dev, clock: FrozenClock
 ) -> None:
