@@ -29,9 +29,9 @@ def targets(plan: Plan) -> list[dict[str, Any]]:
             _target(
                 "guarded/unguarded req/s",
                 cfg,
-                ">= 0.85",
+                ">= 0.9",
                 ratio,
-                None if ratio is None else ratio >= 0.85,
+                None if ratio is None else ratio >= 0.9,
             )
         )
         added = r["latency_one_connection"]["added_ms"]["p99"]
@@ -52,6 +52,19 @@ def targets(plan: Plan) -> list[dict[str, Any]]:
         vs = r.get("exchange_vs_peer")
         if vs is not None:
             out.append(_target("exchange rate vs oidc-provider", cfg, ">= 1.5", vs, vs >= 1.5))
+        read = (r.get("product_read") or {}).get("rps")
+        if read is not None:
+            # Issue 19 wants twice its figure before the issue on the same machine: that figure
+            # is not in this run (docs/performance.md has both), so no verdict here.
+            out.append(
+                _target(
+                    "guarded product read req/s (GET /api/v1/hr/employees?limit=20)",
+                    cfg,
+                    ">= 2x before issue 19",
+                    read,
+                    None,
+                )
+            )
         rss = r["rss_mb"]["max"]
         out.append(
             _target(
@@ -69,7 +82,7 @@ def targets(plan: Plan) -> list[dict[str, Any]]:
         if 1 in runs and 2 in runs and runs[1]["guarded"]["rps"]:
             scale = round(runs[2]["guarded"]["rps"] / runs[1]["guarded"]["rps"], 3)
             row = _target(
-                "2 workers / 1 worker, guarded reads", backend, ">= 1.6", scale, scale >= 1.6
+                "2 workers / 1 worker, guarded reads", backend, ">= 1.7", scale, scale >= 1.7
             )
             row["ceiling"] = scaling_ceiling(runs[1]["guarded"])
             out.append(row)
@@ -79,16 +92,20 @@ def targets(plan: Plan) -> list[dict[str, Any]]:
 def scaling_ceiling(one_worker: dict[str, Any], cores: int = 2) -> float | None:
     """The most 2 workers can give over 1 when the load generator shares the cores.
 
-    With server CPU ``s`` and load-generator CPU ``c`` per request, one worker is bound by its
-    one core (1/s req/s) while two share every core with wrk (cores/(s + c)): at most
-    cores·s/(s + c). Cheap requests leave more of the machine to wrk, so the ceiling drops as
-    the server gets faster; on a machine with more cores than workers + wrk it is ``workers``.
+    One worker served ``r`` req/s with server CPU ``s`` and load-generator CPU ``c`` per
+    request: it kept ``(s + c)·r`` cores busy. Two workers at the same cost per request can at
+    best keep every core busy, ``cores/(s + c)`` req/s: at most ``cores/((s + c)·r)`` times one
+    worker (and never more than 2). When one worker is bound by its one core (``s·r`` = 1, as
+    on uvicorn) this is ``cores·s/(s + c)``. Granian's I/O thread runs beside the Python one,
+    so one worker already uses more than a core (``s·r`` > 1) and leaves less to a second.
     """
     extra = one_worker.get("extra", {})
     s, c = extra.get("server_cpu_ms_per_request"), extra.get("client_cpu_ms_per_request")
-    if not s or c is None:
+    rps = one_worker.get("rps")
+    if not s or c is None or not rps:
         return None
-    ceiling: float = round(min(2.0, cores * s / (s + c)), 2)
+    busy = (s + c) * rps / 1000  # cores one worker and wrk kept busy
+    ceiling: float = round(min(2.0, cores / busy), 2)
     return ceiling
 
 
@@ -140,6 +157,7 @@ def print_tables(doc: dict[str, Any], console: Console) -> None:
         "ratio",
         "act-as req/s",
         "act-as ratio",
+        "HR list req/s",
         "guarded p50/p99 ms",
         "p99 added ms (1 conn)",
         "RSS MB/proc",
@@ -160,6 +178,7 @@ def print_tables(doc: dict[str, Any], console: Console) -> None:
             _f(r["guarded_ratio"], 2),
             _f((r.get("guarded_acting") or {}).get("rps")),
             _f(r.get("guarded_acting_ratio"), 2),
+            _f((r.get("product_read") or {}).get("rps")),
             f"{g['p50']:.1f} / {g['p99']:.1f}",
             _f(r["latency_one_connection"]["added_ms"]["p99"], 2),
             _f(r["rss_mb"]["max"], 0),
@@ -172,6 +191,7 @@ def print_tables(doc: dict[str, Any], console: Console) -> None:
             _f(peer["exchange_rps_median"]),
             "—",
             "1.00",
+            "—",
             "—",
             "—",
             "—",
@@ -198,6 +218,7 @@ def print_tables(doc: dict[str, Any], console: Console) -> None:
         "ratio by CPU",
         "act-as",
         "act-as ratio by CPU",
+        "HR list",
         "exchange",
         "/oauth/token",
         "peer",
@@ -218,6 +239,7 @@ def print_tables(doc: dict[str, Any], console: Console) -> None:
             _f(r.get("guarded_ratio_by_cpu"), 2),
             ms(r.get("guarded_acting")),
             _f(r.get("guarded_acting_ratio_by_cpu"), 2),
+            ms(r.get("product_read")),
             ms(r["exchange"]),
             ms(r.get("oauth_token")),
             ms(r.get("peer_exchange")),

@@ -39,6 +39,10 @@ ACT_AS = ("X-Workspace-Id", "X-Acting-Company-Id")
 # wants it within 10 % of EXCHANGE.
 OAUTH_TOKEN = "/oauth/token"  # noqa: S105 (a path)
 OAUTH_BODY = "grant_type=client_credentials"
+# A guarded product read (issue 19): one page of 20 employees out of SEEDED_EMPLOYEES, read
+# with the same token as the guarded row: the guard, a query, 20 rows serialised.
+PRODUCT_READ = "/api/v1/hr/employees?limit=20"
+SEEDED_EMPLOYEES = 40
 
 
 @dataclass
@@ -159,6 +163,16 @@ def measure_acting(
     return _measured(server.pid, server.base_url + GUARDED, opts.load, **acting_kw)
 
 
+def measure_product_read(
+    server: FluideServer, headers: dict[str, str], opts: Options, label: str
+) -> WrkResult:
+    """``PRODUCT_READ`` with the guarded row's token, once the tenant has its employees."""
+    server.seed_employees(headers, SEEDED_EMPLOYEES)
+    _warm(server.base_url + PRODUCT_READ, opts, headers=headers)
+    opts.log(f"  {label}: guarded product read GET {PRODUCT_READ}")
+    return _measured(server.pid, server.base_url + PRODUCT_READ, opts.load, headers=headers)
+
+
 def _acting_out(acting: WrkResult, unguarded: WrkResult) -> dict[str, Any]:
     cpu_u = unguarded.extra["server_cpu_ms_per_request"]
     cpu_a = acting.extra["server_cpu_ms_per_request"]
@@ -261,6 +275,9 @@ def measure_config(
                 server.pid, (base + UNGUARDED, {}), (base + GUARDED, guarded_kw), opts.load
             )
             acting = measure_acting(server, env, opts, f"{backend.label} {workers}w")
+            product = measure_product_read(
+                server, guarded_kw["headers"], opts, f"{backend.label} {workers}w"
+            )
             opts.log(f"  {backend.label} {workers}w: latency at one connection")
             lat_unguarded = run_wrk(base + UNGUARDED, opts.latency_load)
             lat_guarded = run_wrk(base + GUARDED, opts.latency_load, **guarded_kw)
@@ -278,6 +295,7 @@ def measure_config(
     out["guarded"] = guarded.as_dict()
     out["guarded_ratio"] = round(guarded.rps / unguarded.rps, 3) if unguarded.rps else None
     out.update(_acting_out(acting, unguarded))
+    out["product_read"] = product.as_dict()
     out["latency_one_connection"] = {
         "unguarded": lat_unguarded.as_dict(),
         "guarded": lat_guarded.as_dict(),

@@ -203,6 +203,35 @@ class FluideServer:
             ids.append(resp.json()["id"])
         return ids[0], ids[1]
 
+    def seed_employees(self, headers: dict[str, str], count: int) -> None:
+        """``count`` employees in the tenant whose token ``headers`` carry (HR's create route),
+        for the product-read row."""
+        with httpx.Client(base_url=self.base_url, headers=headers, timeout=10) as client:
+            for i in range(count):
+                resp = client.post("/api/v1/hr/employees", json=_employee(i))
+                if resp.status_code != 201:
+                    raise RuntimeError(
+                        f"seeding employees failed: {resp.status_code} {resp.text[:200]}"
+                    )
+
+
+def _employee(i: int) -> dict[str, Any]:
+    return {
+        "employeeCode": f"BENCH-{i:04d}",
+        "firstName": "Bench",
+        "lastName": f"Employee {i}",
+        "email": f"bench.employee.{i}@example.com",
+        "department": "Engineering",
+        "designation": "Backend engineer",
+        "employmentType": "FULL_TIME",
+        "status": "ACTIVE",
+        "salary": "7200000.00",
+        "currency": "NGN",
+        "hireDate": "2026-02-01",
+        "countryCode": "NG",
+        "bankAccount": {"accountNumber": "0123456789", "bankCode": "058"},
+    }
+
 
 # ---- PostgreSQL: a throw-away database per configuration ---------------------------------------
 

@@ -64,7 +64,14 @@ def test_quick_bench_writes_the_documented_json(tmp_path: Path) -> None:
     configs = {(r["backend"].split("+")[0], r["workers"]) for r in doc["results"]}
     assert configs == {(b, w) for b in backends.split(",") for w in (1, 2)}, doc["skipped"]
     for r in doc["results"]:
-        for name in ("unguarded", "guarded", "guarded_acting", "exchange", "oauth_token"):
+        for name in (
+            "unguarded",
+            "guarded",
+            "guarded_acting",
+            "product_read",  # a page of the seeded employees, every call a 200
+            "exchange",
+            "oauth_token",
+        ):
             _check_run(r[name])
             assert r[name]["extra"]["server_cpu_ms_per_request"] > 0
             assert r[name]["extra"]["client_cpu_ms_per_request"] > 0  # wrk's own CPU
@@ -95,6 +102,7 @@ def test_quick_bench_writes_the_documented_json(tmp_path: Path) -> None:
     names = {t["name"] for t in doc["targets"]}
     assert "guarded/unguarded req/s" in names and "exchange rate vs oidc-provider" in names
     assert "/oauth/token vs /api/v1/authorize/token req/s" in names
+    assert "guarded product read req/s (GET /api/v1/hr/employees?limit=20)" in names
     scaling = [t for t in doc["targets"] if t["name"].startswith("2 workers")]
     assert scaling and all(0 < t["ceiling"] <= 2 for t in scaling)
 
@@ -102,10 +110,15 @@ def test_quick_bench_writes_the_documented_json(tmp_path: Path) -> None:
 def test_scaling_ceiling_is_what_the_load_generator_leaves() -> None:
     from bench.report import scaling_ceiling
 
-    def run(server: float, client: float) -> dict[str, object]:
-        return {"extra": {"server_cpu_ms_per_request": server, "client_cpu_ms_per_request": client}}
+    def run(server: float, client: float, rps: float) -> dict[str, object]:
+        extra = {"server_cpu_ms_per_request": server, "client_cpu_ms_per_request": client}
+        return {"rps": rps, "extra": extra}
 
-    assert scaling_ceiling(run(0.3, 0.0)) == 2.0  # a free load generator: two cores, two workers
-    assert scaling_ceiling(run(0.1, 0.025)) == 1.6  # 2 * 0.1 / 0.125
-    assert scaling_ceiling(run(0.1, 0.1)) == 1.0
+    # One worker bound by its core (server CPU x rate = 1 core), as on uvicorn:
+    assert scaling_ceiling(run(0.3, 0.0, 3333.4)) == 2.0  # a free load generator
+    assert scaling_ceiling(run(0.1, 0.025, 10_000)) == 1.6  # 2 / (0.125 ms x 10,000/s)
+    assert scaling_ceiling(run(0.1, 0.1, 10_000)) == 1.0
+    # Granian: one worker's I/O thread beside the Python one, 1.28 cores busy at one worker.
+    assert scaling_ceiling(run(0.2, 0.02, 6400)) == 1.42  # 2 / (0.22 ms x 6,400/s)
     assert scaling_ceiling({"extra": {}}) is None
+    assert scaling_ceiling({"rps": 0, "extra": run(0.2, 0.02, 1)["extra"]}) is None
