@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bench.reference import measure_references
 from bench.report import document, print_tables, write_json
 from bench.run import Options, measure_target, run_plan
 from bench.service import Backend, pg_reachable, redis_reachable
@@ -57,6 +58,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "FLUIDE_API_KEY and FLUIDE_API_SECRET; prints exchanges/s and guarded/public req/s)",
     )
     p.add_argument("--no-peer", action="store_true", help="skip the oidc-provider peer")
+    p.add_argument(
+        "--no-reference",
+        action="store_true",
+        help="skip the reference rows (raw-ASGI and FastAPI hello, and the service on SQLite, "
+        "under Granian and uvicorn)",
+    )
     p.add_argument(
         "--quick",
         action="store_true",
@@ -114,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_info()
     t0 = time.monotonic()
     plan = run_plan(opts, backends, skipped)
+    reference = {} if args.no_reference else measure_references(opts)
     machine["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     doc = document(
         plan,
@@ -122,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             "elapsed_s": round(time.monotonic() - t0, 1),
             "command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv),
             "machine": machine,
+            "reference": reference,
         },
     )
     out = args.output or RESULTS / f"bench-{started.strftime('%Y%m%dT%H%M%SZ')}.json"

@@ -251,6 +251,8 @@ def print_tables(doc: dict[str, Any], console: Console) -> None:
     for s in doc.get("skipped", []):
         console.print(f"[yellow]skipped {s['config']}:[/yellow] {s['reason']}")
 
+    _print_reference(doc.get("reference") or {}, console)
+
     t = Table(title="Targets", title_justify="left")
     for col in ("target", "config", "wanted", "measured", "met"):
         t.add_column(col)
@@ -269,3 +271,39 @@ def print_tables(doc: dict[str, Any], console: Console) -> None:
         f"{doc['options']['duration_s']:g} s per throughput run, "
         f"{doc['options']['connections']} connections"
     )
+
+
+_REFERENCE_ROWS = {
+    "raw_asgi_hello": "raw ASGI hello",
+    "fastapi_hello": "FastAPI hello",
+    "fluide_public": "Fluide public GET /api/v1/health",
+    "fluide_guarded": "Fluide guarded GET /api/v1/hr/health",
+    "fluide_exchange": "Fluide exchange POST /api/v1/authorize/token",
+}
+
+
+def _print_reference(reference: dict[str, dict[str, Any]], console: Console) -> None:
+    """The servers and the framework side by side (SQLite, one worker, same run)."""
+    if not reference:
+        return
+    table = Table(
+        title="Reference: each HTTP server's ceilings and the service on it (SQLite, 1 worker)",
+        title_justify="left",
+    )
+    for col in ("server", "row", "req/s", "server CPU ms/req", "p50 / p99 ms"):
+        table.add_column(col, justify="left" if col in ("server", "row") else "right")
+    for server, rows in reference.items():
+        for key, label in _REFERENCE_ROWS.items():
+            run = rows.get(key) or {}
+            if "skipped" in run:
+                table.add_row(server, label, "skipped", run["skipped"][:60], "")
+                continue
+            lat = run.get("latency_ms") or {}
+            table.add_row(
+                server,
+                label,
+                _f(run.get("rps")),
+                _f((run.get("extra") or {}).get("server_cpu_ms_per_request"), 3),
+                f"{lat.get('p50', 0):.1f} / {lat.get('p99', 0):.1f}" if lat else "—",
+            )
+    console.print(table)

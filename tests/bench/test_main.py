@@ -103,6 +103,21 @@ def test_quick_bench_writes_the_documented_json(tmp_path: Path) -> None:
     assert "guarded/unguarded req/s" in names and "exchange rate vs oidc-provider" in names
     assert "/oauth/token vs /api/v1/authorize/token req/s" in names
     assert "guarded product read req/s (GET /api/v1/hr/employees?limit=20)" in names
+    # The reference rows (issue 19): each server's raw-ASGI and FastAPI hello ceilings and the
+    # service's public route, guarded route and exchange on it, in the same run.
+    assert set(doc["reference"]) == {"granian", "uvicorn"}
+    for rows in doc["reference"].values():
+        assert set(rows) == {
+            "raw_asgi_hello",
+            "fastapi_hello",
+            "fluide_public",
+            "fluide_guarded",
+            "fluide_exchange",
+        }
+        for run in rows.values():
+            _check_run(run)
+            assert run["extra"]["server_cpu_ms_per_request"] > 0
+    assert "Reference: each HTTP server" in proc.stdout
     scaling = [t for t in doc["targets"] if t["name"].startswith("2 workers")]
     assert scaling and all(0 < t["ceiling"] <= 2 for t in scaling)
 
