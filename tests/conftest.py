@@ -168,6 +168,29 @@ def settings(tmp_path: Path, database_url: str, settings_overrides: dict[str, An
     return make_settings(tmp_path, database_url, **settings_overrides)
 
 
+# Rate limits count in clock-aligned fixed windows (kit/ratelimit/base.window_start), on the
+# real clock. A test that spends a small per-minute budget and expects the next call refused
+# fails when a minute boundary falls between the two (CI saw it once in about 2,500 tests).
+# Such tests ask for ``whole_minute``: they start with at least this much of the minute left.
+MINUTE_HEADROOM_SECONDS = 15.0
+
+
+def wait_for_whole_minute(headroom: float = MINUTE_HEADROOM_SECONDS) -> float:
+    """Sleep past the next minute boundary when less than ``headroom`` seconds remain before
+    it; the seconds slept (0.0 when there was room)."""
+    left = 60.0 - time.time() % 60.0
+    if left >= headroom:
+        return 0.0
+    time.sleep(left + 0.05)
+    return left + 0.05
+
+
+@pytest.fixture
+def whole_minute() -> None:
+    """The test runs inside one clock-aligned minute window (see ``wait_for_whole_minute``)."""
+    wait_for_whole_minute()
+
+
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock()

@@ -68,6 +68,7 @@ async def _exchanges(app: App, client: httpx.AsyncClient, count: int) -> list[in
 
 
 @pytest.mark.parametrize("same_prefix", [False, True])
+@pytest.mark.usefixtures("whole_minute")
 async def test_rate_limits_are_shared_only_under_one_prefix(
     tmp_path: Path, sqlite_template: Path, redis_url: str, same_prefix: bool
 ) -> None:

@@ -186,6 +186,7 @@ class TestRateLimited:
     def settings_overrides(self) -> dict[str, Any]:
         return {"exchange_limit_per_key": "2/minute"}
 
+    @pytest.mark.usefixtures("whole_minute")
     async def test_a_429_matches_the_documented_schema(
         self, client: httpx.AsyncClient, dev: Dev
     ) -> None:

@@ -267,6 +267,7 @@ class TestSignInLimit:
     def settings_overrides(self) -> dict[str, Any]:
         return {"signin_limit": "3/minute"}
 
+    @pytest.mark.usefixtures("whole_minute")
     async def test_signin_is_rate_limited(self, client: httpx.AsyncClient, member: Member) -> None:
         token = csrf_of((await client.get("/connect/signin")).text)
         data = {"email": member.email, "password": "wrong-password!", "csrf_token": token}

@@ -38,6 +38,7 @@ async def set_policy(rt: App, dev: Dev, **change: Any) -> None:
     await rt.identity.feed.sync_now()
 
 
+@pytest.mark.usefixtures("whole_minute")
 async def test_decide_applies_the_policy(
     app: App, runtime: App, dev: Dev, clock: FrozenClock
 ) -> None:

@@ -198,6 +198,7 @@ async def test_guard_failures_come_back_as_our_envelope(
     assert len(stack.upstream.seen) == before  # nothing reached the upstream
 
 
+@pytest.mark.usefixtures("whole_minute")
 async def test_rate_limit_through_nginx(
     client: httpx.AsyncClient, http: httpx.AsyncClient, dev: Dev, runtime: App
 ) -> None:

@@ -225,6 +225,7 @@ async def test_expiry_at_the_boundary_and_the_audit_event(
         assert code(await token_of(c, key)) is None
 
 
+@pytest.mark.usefixtures("whole_minute")
 async def test_a_keys_own_rate_limit_replaces_the_global_one(app: App, owner: Owner) -> None:
     key, _ = await create_key(owner, rateLimit="3/minute")
     async with client_from(app, "127.0.0.9") as c:

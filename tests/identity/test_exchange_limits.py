@@ -42,6 +42,7 @@ def _from(app: App, ip: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
+@pytest.mark.usefixtures("whole_minute")
 async def test_per_key_limit_answers_429_with_retry_after(app: App, dev: Dev) -> None:
     async with _from(app, "10.0.0.1") as client:
         codes = [
@@ -55,6 +56,7 @@ async def test_per_key_limit_answers_429_with_retry_after(app: App, dev: Dev) ->
         assert (await elsewhere.post(TOKEN, headers=dev.exchange_headers())).status_code == 429
 
 
+@pytest.mark.usefixtures("whole_minute")
 async def test_per_address_limit_spans_keys(app: App, dev: Dev) -> None:
     async with _from(app, "10.0.0.3") as client:
         codes = []
@@ -65,6 +67,7 @@ async def test_per_address_limit_spans_keys(app: App, dev: Dev) -> None:
     assert codes[5] == 429
 
 
+@pytest.mark.usefixtures("whole_minute")
 async def test_a_lock_out_refuses_failures_and_never_the_right_secret(app: App, dev: Dev) -> None:
     """DESIGN §3.2 (issue 14; until then the lock-out refused the right secret too): after the
     failures the lock-out allows, further failures from that key and address are 429, while the
@@ -81,6 +84,7 @@ async def test_a_lock_out_refuses_failures_and_never_the_right_secret(app: App, 
         assert (await owner.post(TOKEN, headers=dev.exchange_headers())).status_code == 200
 
 
+@pytest.mark.usefixtures("whole_minute")
 async def test_a_burst_of_parallel_wrong_guesses_stops_at_the_lock_out(app: App, dev: Dev) -> None:
     """Of 30 parallel wrong guesses (5 within this module's per-address budget), exactly the 2
     failures the lock-out allows are answered 401 and counted, the other 3 get the lock-out:

@@ -145,6 +145,7 @@ def test_signing_key_rotation_reaches_every_process_within_1s(cluster: Cluster) 
 
 
 @REDIS_ONLY
+@pytest.mark.usefixtures("whole_minute")
 def test_redis_shares_the_product_rate_limit(cluster: Cluster) -> None:
     dev = cluster.create_dev()
     token = cluster.exchange(cluster.a, dev)["accessToken"]
@@ -160,6 +161,7 @@ def test_redis_shares_the_product_rate_limit(cluster: Cluster) -> None:
 
 
 @REDIS_ONLY
+@pytest.mark.usefixtures("whole_minute")
 def test_redis_shares_the_exchange_limit_per_key(cluster: Cluster) -> None:
     dev = cluster.create_dev()
     # FLUIDE_EXCHANGE_LIMIT_PER_KEY is 30/minute: 15 on each process spend it for both.

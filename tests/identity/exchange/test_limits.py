@@ -69,6 +69,7 @@ def _limits(tmp_path: Path, limiter: RateLimiter, denials: Denials) -> ExchangeL
     return ExchangeLimits(conf, limiter, denials)
 
 
+@pytest.mark.usefixtures("whole_minute")
 async def test_admit_spends_the_address_budget_and_answers_429_past_it(
     tmp_path: Path, limiter: RateLimiter
 ) -> None:
@@ -93,6 +94,7 @@ async def test_verified_spends_only_the_key_budget(tmp_path: Path, limiter: Rate
         await limits.admit(_actor("127.0.0.2"), KEY)
 
 
+@pytest.mark.usefixtures("whole_minute")
 async def test_a_lock_out_refuses_failures_only(tmp_path: Path, limiter: RateLimiter) -> None:
     denials = Denials()
     limits = _limits(tmp_path, limiter, denials)
@@ -121,6 +123,7 @@ async def test_a_lock_out_refuses_failures_only(tmp_path: Path, limiter: RateLim
         max_size=14,
     )
 )
+@pytest.mark.usefixtures("whole_minute")
 async def test_failures_lock_out_at_the_limits_and_successes_never_count(
     tmp_path_factory: pytest.TempPathFactory, attempts: list[tuple[str, str]]
 ) -> None:

@@ -40,6 +40,7 @@ def _from(app: App, ip: str) -> httpx.AsyncClient:
 
 
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
+@pytest.mark.usefixtures("whole_minute")
 async def test_wrong_secrets_lock_out_and_the_right_one_still_works(
     app: App, dev: Dev, method: str
 ) -> None:
@@ -56,6 +57,7 @@ async def test_wrong_secrets_lock_out_and_the_right_one_still_works(
         assert (await oauth_token(owner, dev.api_key, dev.api_secret)).status_code == 200
 
 
+@pytest.mark.usefixtures("whole_minute")
 async def test_failures_count_across_the_two_wire_formats(app: App, dev: Dev) -> None:
     """One OAuth failure and one JSON failure fill the (key, address) window together."""
     async with _from(app, "127.0.0.23") as attacker:
@@ -69,6 +71,7 @@ async def test_failures_count_across_the_two_wire_formats(app: App, dev: Dev) ->
         assert error_of(resp) == (429, "temporarily_unavailable")
 
 
+@pytest.mark.usefixtures("whole_minute")
 async def test_the_key_budget_is_one_for_both_formats(app: App, dev: Dev) -> None:
     async with _from(app, "127.0.0.24") as client:
         statuses = []
@@ -82,6 +85,7 @@ async def test_the_key_budget_is_one_for_both_formats(app: App, dev: Dev) -> Non
         assert error_of(resp) == (429, "temporarily_unavailable")
 
 
+@pytest.mark.usefixtures("whole_minute")
 async def test_the_address_budget_spans_keys_and_formats(app: App, dev: Dev) -> None:
     async with _from(app, "127.0.0.25") as client:
         statuses = []
