@@ -482,3 +482,167 @@ async def test_nul_in_the_path_query_headers_and_forms_is_refused(
     await _nul_refused(resp, "body")
     # A plain query still works.
     assert (await client.get("/api/v1/hr/employees?q=ann", headers=h)).status_code == 200
+
+
+# ---- reading the body: to its declared length, or to the message without more_body ----------
+
+
+def _served(chunks: list[bytes], closing: bool) -> tuple[list[dict[str, Any]], list[str]]:
+    """The messages a server hands over for a body sent as ``chunks``: each with ``more_body``
+    but the last; with ``closing``, Granian's way: every chunk with ``more_body`` and then an
+    empty closing message. After them, the disconnect. And the log of what was taken."""
+    if closing:
+        messages = [{"type": "http.request", "body": c, "more_body": True} for c in chunks]
+        messages.append({"type": "http.request", "body": b"", "more_body": False})
+    else:
+        last = len(chunks) - 1
+        messages = [
+            {"type": "http.request", "body": c, "more_body": i < last}
+            for i, c in enumerate(chunks)
+        ]
+    messages.append({"type": "http.disconnect"})
+    return messages, []
+
+
+async def _through_limits(
+    chunks: list[bytes], closing: bool, declared: bool
+) -> tuple[bytes, list[str], dict[str, Any]]:
+    """Run ``LimitsMiddleware`` over an app that reads the body as Starlette does (to the
+    message without ``more_body``) and then waits once more (for the disconnect). The body the
+    app saw, what the server was asked for, before and after the app started, and the app's
+    last message."""
+    from fluide.kit.limits import LimitsMiddleware
+
+    messages, log = _served(chunks, closing)
+    body = b"".join(chunks)
+
+    async def receive() -> dict[str, Any]:
+        log.append("receive")
+        return messages.pop(0)
+
+    seen: dict[str, Any] = {}
+
+    async def inner(scope: Any, receive_: Any, send_: Any) -> None:
+        log.append("app")
+        parts = []
+        while True:
+            message = await receive_()
+            parts.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        seen["body"] = b"".join(parts)
+        seen["after"] = await receive_()
+        await send_({"type": "http.response.start", "status": 204, "headers": []})
+        await send_({"type": "http.response.body", "body": b""})
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    headers = [(b"content-type", b"application/octet-stream")]
+    if declared:
+        headers.append((b"content-length", str(len(body)).encode()))
+    scope = {"type": "http", "method": "POST", "path": "/x", "query_string": b"", "headers": headers}
+    await LimitsMiddleware(inner, max_body_bytes=MIB)(scope, receive, send)
+    return seen["body"], log, seen["after"]
+
+
+@given(
+    # (No NUL byte: a body holding one is refused before the app runs, tested above.)
+    chunks=st.lists(
+        st.binary(max_size=40).map(lambda b: b.replace(b"\x00", b".")), min_size=1, max_size=6
+    ),
+    closing=st.booleans(),
+    declared=st.booleans(),
+)
+def test_the_app_gets_the_whole_body_however_it_comes(
+    chunks: list[bytes], closing: bool, declared: bool
+) -> None:
+    """Stopping at the declared length (the fast way) and reading to the message without
+    ``more_body`` (the slow way) give the app the same body, whatever the split, and what the
+    app awaits after it is the disconnect, never a leftover closing message."""
+    body, log, after = asyncio.run(_through_limits(chunks, closing, declared))
+    assert body == b"".join(chunks)
+    assert after == {"type": "http.disconnect"}
+    taken_before_app = log.index("app")
+    if declared and closing and b"".join(chunks):
+        # Granian's closing message is not waited for before the app runs: the body is whole.
+        last_data = max(i for i, c in enumerate(chunks) if c)
+        assert taken_before_app == last_data + 1
+    elif not declared:
+        # Without a length, only the message without more_body ends the body.
+        assert taken_before_app == len(chunks) + (1 if closing else 0)
+
+
+def test_a_body_past_its_declared_length_is_still_read_to_its_end() -> None:
+    """A server never hands over more than Content-Length; if one did, nothing is cut short
+    or lost: the body is read on to the message without more_body, and the limit still counts
+    every byte."""
+    from fluide.kit.limits import LimitsMiddleware
+
+    messages = [
+        {"type": "http.request", "body": b"abc", "more_body": True},
+        {"type": "http.request", "body": b"def", "more_body": False},
+    ]
+    seen: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def inner(scope: Any, receive_: Any, send_: Any) -> None:
+        seen.append((await receive_())["body"])
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/x",
+        "query_string": b"",
+        "headers": [(b"content-length", b"2")],
+    }
+    asyncio.run(LimitsMiddleware(inner)(scope, receive, send))
+    assert seen == [b"abcdef"]
+
+
+@pytest.mark.slow
+async def test_socket_bodies_on_one_keep_alive_connection(server: ServerProcess) -> None:
+    """Requests with bodies, one after the other on one connection (the server's default,
+    Granian, closes each body with an empty message the edge does not wait for): each is
+    answered in full, and the next request on the connection is read as a request."""
+    form = b"grant_type=client_credentials&client_id=fl_dev_nobody&client_secret=x"
+    requests = [
+        ("POST", "/oauth/token", b"application/x-www-form-urlencoded", form, 401),
+        ("POST", TOKEN, b"application/json", b'{"apiKey": "fl_dev_nobody"}', 400),
+        ("POST", "/oauth/token", b"application/x-www-form-urlencoded", b"grant_type=x", 400),
+        ("GET", "/api/v1", None, b"", 200),
+    ]
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        for method, path, content_type, body, status in requests * 3:
+            headers = [(b"Content-Length", str(len(body)).encode())] if body else []
+            if content_type:
+                headers.append((b"Content-Type", content_type))
+            writer.write(_request(method, path, headers, body))
+            await writer.drain()
+            data = b""
+            async with asyncio.timeout(10):
+                while not _whole_response(data):
+                    chunk = await reader.read(65536)
+                    assert chunk, f"the server closed the connection after {data[:200]!r}"
+                    data += chunk
+            assert parse_response(data).status == status, data[:300]
+    finally:
+        writer.close()
+    await _still_serving(server)
+
+
+def _whole_response(data: bytes) -> bool:
+    head, sep, rest = data.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(rest) >= int(value.strip())
+    return False

@@ -9,6 +9,7 @@ envelope: a token (§5.1) or an error (§5.2), always with ``Cache-Control: no-s
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -102,6 +103,29 @@ async def oauth_token(request: Request) -> Response:
 _ROUTE = next(r for r in router.routes if isinstance(r, APIRoute))
 
 
+def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+
+# A token's headers, encoded once (every 200 sends them).
+_NO_STORE_RAW = tuple(_raw(wire.NO_STORE))
+
+
+def _form_headers(raw: list[tuple[bytes, bytes]]) -> tuple[str | None, bool]:
+    """The first ``Content-Type`` (as Starlette's ``Headers.get`` gives it) and whether a
+    ``DPoP`` header was sent: one pass over the raw headers, beside ``read_headers``' pass
+    over the credential ones."""
+    content_type: str | None = None
+    proof_sent = False
+    for name, value in raw:
+        if name == b"content-type":
+            if content_type is None:
+                content_type = value.decode("latin-1")
+        elif name == dpop.HEADER:
+            proof_sent = True
+    return content_type, proof_sent
+
+
 class OAuthTokenEndpoint:
     """Serve ``/oauth/token`` as a plain ASGI app (it is only given that path's ``POST``)."""
 
@@ -121,7 +145,9 @@ class OAuthTokenEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["route"] = _ROUTE  # as routing would (metrics use it)
         status, body, headers = await self.answer(Request(scope, receive))
-        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        raw: Iterable[tuple[bytes, bytes]] = (
+            _NO_STORE_RAW if headers is wire.NO_STORE else _raw(headers)
+        )
         await send_json(send, status, body, raw)
 
     async def answer(self, request: Request) -> tuple[int, bytes, dict[str, str]]:
@@ -139,7 +165,8 @@ class OAuthTokenEndpoint:
     async def _token(self, request: Request) -> Any:
         scope = request.scope
         h = read_headers(scope["headers"])
-        form = wire.parse_form(await request.body(), request.headers.get("content-type"))
+        content_type, proof_sent = _form_headers(scope["headers"])
+        form = wire.parse_form(await request.body(), content_type)
         grant = form.get("grant_type")
         if grant is None:
             raise wire.invalid_request("grant_type is required")
@@ -147,7 +174,7 @@ class OAuthTokenEndpoint:
             raise wire.unsupported_grant_type()
         client = wire.client_credentials(h.authorization, form)
         wanted = wire.requested_scope(form)
-        jkt = await self._dpop_key(scope)
+        jkt = await self._dpop_key(scope) if proof_sent else None
         peer = scope.get("client")
         ip = client_address(str(peer[0]) if peer else None, h.forwarded, self.proxies)
         state = scope.get("state")
@@ -164,15 +191,14 @@ class OAuthTokenEndpoint:
         except AppError as exc:
             raise wire.from_app_error(exc) from None
 
-    async def _dpop_key(self, scope: Scope) -> str | None:
-        """With a ``DPoP`` header (RFC 9449 §5): the thumbprint of the key its proof is made
-        with, once the proof passed every check and its ``jti`` was unused; else
-        ``invalid_dpop_proof``. Without one: ``None`` (a Bearer token)."""
-        headers = scope["headers"]
-        if not any(name == dpop.HEADER for name, _ in headers):
-            return None
+    async def _dpop_key(self, scope: Scope) -> str:
+        """For a request with a ``DPoP`` header (RFC 9449 §5): the thumbprint of the key its
+        proof is made with, once the proof passed every check and its ``jti`` was unused; else
+        ``invalid_dpop_proof``."""
         try:
-            proof = await self.dpop.verify(headers, method=scope["method"], url=self.token_url)
+            proof = await self.dpop.verify(
+                scope["headers"], method=scope["method"], url=self.token_url
+            )
         except dpop.ProofInvalid as exc:
             log.info("DPoP proof refused", extra={"reason": exc.reason})
             raise wire.invalid_dpop_proof() from None
