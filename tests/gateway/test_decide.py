@@ -15,6 +15,7 @@ from fluide.app import App
 from fluide.gateway.decide import DECIDE_PATH, DENIED_PATH
 from tests.conftest import Dev, bearer, exchange
 from tests.gateway.forward_support import jwks_of, verify_context, write_routes
+from tests.identity.oauth.support import DpopKey, bound_token
 
 
 @pytest.fixture
@@ -334,3 +335,52 @@ async def test_denial_page_does_not_echo_a_forged_scope(client: httpx.AsyncClien
         headers={"X-Fluide-Error-Code": "INSUFFICIENT_SCOPE", "X-Fluide-Error-Scope": "<b>x"},
     )
     assert resp.status_code == 500 and "<b>" not in resp.text
+
+
+@pytest.mark.parametrize(
+    ("code", "variant", "challenge", "dpop_message"),
+    [
+        ("TOKEN_INVALID", "dpop", 'DPoP error="invalid_token"', True),
+        ("TOKEN_INVALID", None, 'Bearer error="invalid_token"', False),
+        # The variant means something for TOKEN_INVALID only, and only its one value.
+        ("TOKEN_INVALID", "DPoP", 'Bearer error="invalid_token"', False),
+        ("TOKEN_INVALID", "dpop\x7f", 'Bearer error="invalid_token"', False),
+        ("TOKEN_EXPIRED", "dpop", 'Bearer error="invalid_token"', False),
+    ],
+)
+async def test_denial_page_tells_a_dpop_bound_tokens_refusal_apart(
+    client: httpx.AsyncClient,
+    code: str,
+    variant: str | None,
+    challenge: str,
+    dpop_message: bool,
+) -> None:
+    """``X-Fluide-Error-Variant: dpop`` (what decide adds for a DPoP-bound token) gives the
+    page the decision's own message and DPoP challenge; anything else changes nothing."""
+    headers = {"X-Fluide-Error-Code": code}
+    if variant is not None:
+        headers["X-Fluide-Error-Variant"] = variant
+    resp = await client.get(DENIED_PATH, headers=headers)
+    if resp.status_code == 400:  # a control byte in a header: refused at the edge
+        assert variant is not None and not variant.isprintable()
+        return
+    assert (resp.status_code, resp.json()["code"]) == (401, code)
+    assert resp.headers["www-authenticate"].startswith(challenge)
+    assert ("does not accept DPoP-bound tokens" in resp.json()["message"]) is dpop_message
+
+
+async def test_a_decision_refusing_a_dpop_bound_token_says_so_for_nginx(
+    client: httpx.AsyncClient, runtime: App, dev: Dev
+) -> None:
+    """decide checks no proof: a bound token is refused (TOKEN_INVALID, DPoP challenge), with
+    the variant header nginx hands to the denial page; a Bearer token's refusal has none."""
+    token = await bound_token(client, runtime, dev, DpopKey())
+    original = {"X-Original-Method": "GET", "X-Original-URI": "/api/v1/hr/health"}
+    resp = await client.get(DECIDE_PATH, headers={**bearer(token, dev), **original})
+    assert (resp.status_code, resp.json()["code"]) == (401, "TOKEN_INVALID")
+    assert resp.headers["x-fluide-error-variant"] == "dpop"
+    assert resp.headers["www-authenticate"].startswith("DPoP")
+    plain = {**bearer("a.b.c", dev), **original}
+    resp = await client.get(DECIDE_PATH, headers=plain)
+    assert resp.json()["code"] == "TOKEN_INVALID"
+    assert "x-fluide-error-variant" not in resp.headers

@@ -23,7 +23,14 @@ from fluide.identity import dpop
 from fluide.kit.clock import FrozenClock
 from fluide.settings import Settings
 from tests.conftest import Dev, bearer, make_settings, redis_or_skip
-from tests.identity.oauth.support import TOKEN, DpopKey, basic, dpop_headers, post_form
+from tests.identity.oauth.support import (
+    TOKEN,
+    DpopKey,
+    basic,
+    bound_token,
+    dpop_headers,
+    post_form,
+)
 from tests.products.helpers import employee
 
 HEALTH = "/api/v1/hr/health"
@@ -39,16 +46,6 @@ def settings_overrides(backend: str) -> dict[str, Any]:
 
 def url(rt: App, path: str) -> str:
     return rt.infra.settings.public_base_url + path
-
-
-async def bound_token(client: httpx.AsyncClient, rt: App, dev: Dev, key: DpopKey) -> str:
-    now = rt.infra.clock().timestamp()
-    proof = key.proof("POST", url(rt, TOKEN), now)
-    headers = {**basic(dev.api_key, dev.api_secret), "DPoP": proof}
-    resp = await post_form(client, TOKEN, {"grant_type": "client_credentials"}, headers)
-    assert resp.status_code == 200, resp.text
-    assert resp.json()["token_type"] == "DPoP"
-    return str(resp.json()["access_token"])
 
 
 def _denied(resp: httpx.Response, code: str = "DPOP_PROOF_INVALID") -> None:

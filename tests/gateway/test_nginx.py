@@ -21,6 +21,7 @@ from fluide.app import App
 from fluide.gateway.limiter import ProductLimiter
 from tests.conftest import Dev, bearer, exchange
 from tests.gateway.forward_support import Upstream, free_socket, serving, write_routes
+from tests.identity.oauth.support import DpopKey, bound_token, dpop_headers
 
 RECIPE = Path(__file__).parents[2] / "deploy" / "nginx" / "nginx.conf"
 
@@ -196,6 +197,29 @@ async def test_guard_failures_come_back_as_our_envelope(
             assert resp.headers["www-authenticate"].startswith("Bearer")
         assert dev.api_secret not in resp.text
     assert len(stack.upstream.seen) == before  # nothing reached the upstream
+
+
+async def test_a_dpop_bound_token_is_refused_with_its_own_challenge(
+    client: httpx.AsyncClient, http: httpx.AsyncClient, stack: Stack, dev: Dev, runtime: App
+) -> None:
+    """Forward auth checks no DPoP proof, so a bound token is refused there. Sent as Bearer,
+    the caller gets through nginx what decide said: TOKEN_INVALID, its message, and the
+    ``DPoP`` challenge (not a Bearer token's), once. Sent as DPoP, the scheme decide does not
+    take: AUTHORIZATION_MALFORMED."""
+    key = DpopKey()
+    tok = await bound_token(client, runtime, dev, key)
+    before = len(stack.upstream.seen)
+    resp = await http.get("/orders/1", headers=bearer(tok, dev))
+    assert resp.status_code == 401, resp.text
+    assert resp.json()["code"] == "TOKEN_INVALID"
+    assert "does not accept DPoP-bound tokens" in resp.json()["message"]
+    challenges = resp.headers.get_list("www-authenticate")
+    assert len(challenges) == 1 and challenges[0].startswith('DPoP error="invalid_token"')
+    proof = key.proof("GET", stack.base + "/orders/1", runtime.infra.clock().timestamp(), token=tok)
+    resp = await http.get("/orders/1", headers=dpop_headers(tok, proof, dev.api_key))
+    assert resp.status_code == 401 and resp.json()["code"] == "AUTHORIZATION_MALFORMED"
+    assert len(resp.headers.get_list("www-authenticate")) == 1
+    assert len(stack.upstream.seen) == before
 
 
 @pytest.mark.usefixtures("whole_minute")

@@ -497,8 +497,7 @@ def _served(chunks: list[bytes], closing: bool) -> tuple[list[dict[str, Any]], l
     else:
         last = len(chunks) - 1
         messages = [
-            {"type": "http.request", "body": c, "more_body": i < last}
-            for i, c in enumerate(chunks)
+            {"type": "http.request", "body": c, "more_body": i < last} for i, c in enumerate(chunks)
         ]
     messages.append({"type": "http.disconnect"})
     return messages, []
@@ -541,7 +540,13 @@ async def _through_limits(
     headers = [(b"content-type", b"application/octet-stream")]
     if declared:
         headers.append((b"content-length", str(len(body)).encode()))
-    scope = {"type": "http", "method": "POST", "path": "/x", "query_string": b"", "headers": headers}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/x",
+        "query_string": b"",
+        "headers": headers,
+    }
     await LimitsMiddleware(inner, max_body_bytes=MIB)(scope, receive, send)
     return seen["body"], log, seen["after"]
 

@@ -192,6 +192,8 @@ def identity_headers(principal: Principal, context: str) -> list[tuple[bytes, by
 
 # ---- the denial page for nginx (auth_request passes 401/403 only; others become 500) -------
 
+# X-Fluide-Error-Variant's one value (``error_headers``): the only one the denial page knows.
+DPOP_VARIANT = "dpop"
 _DENIALS: dict[str, type[AppError]] = {
     cls.code: cls
     for cls in (
@@ -213,10 +215,15 @@ _DENIALS: dict[str, type[AppError]] = {
 }
 
 
-def denial_from_headers(code: str | None, scope: str | None, retry_after: str | None) -> AppError:
+def denial_from_headers(
+    code: str | None, scope: str | None, retry_after: str | None, variant: str | None = None
+) -> AppError:
     """The error a decision answered, from what nginx kept of it (``X-Fluide-Error-*``), with
     its class's message and challenge. Anything unknown is a 500: the page never says more
     than the decision did."""
+    if code == identity_errors.DpopSchemeMismatch.code and variant == DPOP_VARIANT:
+        # A DPoP-bound token: TOKEN_INVALID with the DPoP challenge, not the Bearer one.
+        return identity_errors.DpopSchemeMismatch(identity_errors.NO_DPOP_HERE)
     if code == identity_errors.InsufficientScope.code and scope in ALL_SCOPES:
         assert scope is not None
         return identity_errors.InsufficientScope(scope)
@@ -230,9 +237,13 @@ def denial_from_headers(code: str | None, scope: str | None, retry_after: str | 
 
 
 def error_headers(exc: AppError) -> list[tuple[bytes, bytes]]:
-    """What a decision's denial adds for nginx's denial page to render it again."""
+    """What a decision's denial adds for nginx's denial page to render it again: the code, the
+    scope of an INSUFFICIENT_SCOPE, and ``dpop`` for the TOKEN_INVALID of a DPoP-bound token
+    (another message and challenge than a Bearer token's)."""
     out = [(b"x-fluide-error-code", exc.code.encode())]
     scope = getattr(exc, "scope", None)
     if isinstance(scope, str):
         out.append((b"x-fluide-error-scope", scope.encode()))
+    if isinstance(exc, identity_errors.DpopSchemeMismatch):
+        out.append((b"x-fluide-error-variant", DPOP_VARIANT.encode()))
     return out

@@ -52,6 +52,13 @@ from fluide.identity.principal import Principal, dpop_token
 from fluide.kit.errors import AppError, send_error
 from fluide.kit.proxies import scope_client_address
 
+# What nginx's denial page is told of a decision's refusal (deploy/nginx/nginx.conf).
+_DENIAL_HEADERS = (
+    b"x-fluide-error-code",
+    b"x-fluide-error-scope",
+    b"retry-after",
+    b"x-fluide-error-variant",
+)
 log = logging.getLogger("fluide.gateway")
 
 
@@ -247,12 +254,12 @@ class GatewayMiddleware:
     async def _denied(self, scope: Scope, send: Send) -> None:
         """nginx's denial page: the decision's envelope again, from its ``X-Fluide-Error-*``."""
         state = scope.setdefault("state", {})
-        found = dict.fromkeys((b"x-fluide-error-code", b"x-fluide-error-scope", b"retry-after"))
+        found = dict.fromkeys(_DENIAL_HEADERS)
         for name, value in scope["headers"]:
             if name in found and found[name] is None:
                 found[name] = value
-        code, needed, retry = (v.decode("latin-1") if v else None for v in found.values())
-        exc = fa.denial_from_headers(code, needed, retry)
+        code, needed, retry, variant = (v.decode("latin-1") if v else None for v in found.values())
+        exc = fa.denial_from_headers(code, needed, retry, variant)
         await self._deny(scope, send, state, exc)
         state["route_template"] = fa.DENIED_PATH  # counted and logged by Gateway.observe
 

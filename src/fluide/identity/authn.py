@@ -17,6 +17,7 @@ from typing import Protocol
 
 from fluide.identity import jwt_core
 from fluide.identity.errors import (
+    NO_DPOP_HERE,
     ApiKeyMismatch,
     AuthorizationMalformed,
     ClientAudienceMismatch,
@@ -165,7 +166,7 @@ def _scheme_fits(principal: Principal, dpop_scheme: bool, dpop: bool) -> None:
     """A bound token as ``DPoP``, an unbound one as ``Bearer`` (RFC 9449 §7.1, §7.2); a bound
     one not at all where no proof is checked (``dpop`` False)."""
     if not dpop:
-        raise DpopSchemeMismatch("This route does not accept DPoP-bound tokens")
+        raise DpopSchemeMismatch(NO_DPOP_HERE)
     if dpop_scheme != (principal.jkt is not None):
         raise DpopSchemeMismatch
 

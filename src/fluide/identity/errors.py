@@ -92,6 +92,10 @@ class DpopProofInvalid(Unauthorized):
     challenge = INVALID_DPOP_PROOF
 
 
+# A DPoP-bound token where no proof is checked (forward auth, the developer session).
+NO_DPOP_HERE = "This route does not accept DPoP-bound tokens"
+
+
 class DpopSchemeMismatch(Unauthorized):
     """A DPoP-bound token sent as ``Bearer``, or an unbound one as ``DPoP`` (RFC 9449 §7.1)."""
 

@@ -129,3 +129,15 @@ def dpop_headers(
         "X-Fluide-Api-Key": dev_key,
         "X-Fluide-Client-Id": client_id,
     }
+
+
+async def bound_token(client: httpx.AsyncClient, rt: Any, dev: Any, key: DpopKey) -> str:
+    """A DPoP-bound token for ``dev``'s key, from ``/oauth/token`` with a proof made by
+    ``key`` (``rt``: the app, whose clock and public URL the proof uses)."""
+    now = rt.infra.clock().timestamp()
+    proof = key.proof("POST", rt.infra.settings.public_base_url + TOKEN, now)
+    headers = {**basic(dev.api_key, dev.api_secret), "DPoP": proof}
+    resp = await post_form(client, TOKEN, {"grant_type": "client_credentials"}, headers)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["token_type"] == "DPoP"
+    return str(resp.json()["access_token"])
