@@ -2,9 +2,12 @@
 nginx straight to the same upstream, in the same run (issue 22's goal: ≥ 0.8×, p99 added ≤ 2 ms).
 
 One nginx runs deploy/nginx/nginx.conf (its ``/orders`` location asks ``fluide serve`` through
-``auth_request``) plus two server blocks of its own: the upstream (``return 200``, so the
-upstream costs nothing) and a "straight" front that proxies to it without asking. wrk sends the
-same headers (a valid token) to both fronts.
+``auth_request``) plus three server blocks of its own: the upstream (``return 200``, so the
+upstream costs nothing), a "straight" front that proxies to it without asking, and a "ceiling"
+front that asks, through the same kind of ``auth_request`` subrequest, a decision service that
+does no work at all: the raw ASGI hello of the reference rows (``bench.hello``) under Granian,
+which allows every request. The ceiling is the most any Python decision service could reach on
+this machine with this nginx. wrk sends the same headers (a valid token) to every front.
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench.reference import APPS, HelloServer
 from bench.service import Backend, FluideServer, create_developer, service_env
 from bench.wrk import Load, run_wrk
 
@@ -34,7 +40,11 @@ def _port() -> int:
         return port
 
 
-def nginx_config(prefix: Path, fluide: int, front: int, straight: int, upstream: int) -> str:
+def nginx_config(
+    prefix: Path, fluide: int, front: int, straight: int, upstream: int, ceiling: tuple[int, int]
+) -> str:
+    """The recipe with these ports, plus the upstream, the straight front and the ceiling front
+    (``ceiling``: its listening port and the port of the do-nothing decision service)."""
     text = RECIPE.read_text()
     for old, new in [
         ("127.0.0.1:8000", f"127.0.0.1:{fluide}"),
@@ -50,8 +60,23 @@ def nginx_config(prefix: Path, fluide: int, front: int, straight: int, upstream:
         f"    server {{ listen 127.0.0.1:{upstream}; location / {{ return 200 'ok'; }} }}",
         f"    server {{ listen 127.0.0.1:{straight}; location / {{ proxy_pass http://orders;",
         '        proxy_http_version 1.1; proxy_set_header Connection ""; } }',
+        f"    upstream nothing_decides {{ server 127.0.0.1:{ceiling[1]}; keepalive 32; }}",
+        f"    server {{ listen 127.0.0.1:{ceiling[0]};",
+        "        location = /_decide { internal; proxy_pass http://nothing_decides/;",
+        '            proxy_http_version 1.1; proxy_set_header Connection "";',
+        '            proxy_pass_request_body off; proxy_set_header Content-Length ""; }',
+        "        location / { auth_request /_decide; proxy_pass http://orders;",
+        '            proxy_http_version 1.1; proxy_set_header Connection ""; } }',
     ]
     return text.replace("http {", "http {\n" + "\n".join(extra), 1)
+
+
+@contextmanager
+def nothing_running(server: HelloServer) -> Iterator[HelloServer]:
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def measure(duration: float, connections: int) -> dict[str, Any]:
@@ -66,14 +91,20 @@ def measure(duration: float, connections: int) -> dict[str, Any]:
         env = service_env(base / "data", Backend("sqlite"))
         env["FLUIDE_ROUTES_FILE"] = str(routes)
         dev = create_developer(env, f"fa-{secrets.token_hex(4)}@example.com")
-        with FluideServer(env, 1, base / "fluide.log") as server:
+        nothing = HelloServer("granian", APPS["raw_asgi_hello"], base / "hello.log")
+        with nothing_running(nothing), FluideServer(env, 1, base / "fluide.log") as server:
             token = server.exchange(dev)["accessToken"]
             fluide_port = int(server.base_url.rsplit(":", 1)[1])
-            front, straight, upstream = _port(), _port(), _port()
+            nothing_port = int(nothing.url.rstrip("/").rsplit(":", 1)[1])
+            front, straight, upstream, ceiling = _port(), _port(), _port(), _port()
             prefix = base / "nginx"
             prefix.mkdir()
             conf = prefix / "nginx.conf"
-            conf.write_text(nginx_config(prefix, fluide_port, front, straight, upstream))
+            conf.write_text(
+                nginx_config(
+                    prefix, fluide_port, front, straight, upstream, (ceiling, nothing_port)
+                )
+            )
             cmd = [nginx, "-p", str(prefix), "-c", str(conf), "-e", "stderr", "-g", "daemon off;"]
             proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
             try:
@@ -85,20 +116,26 @@ def measure(duration: float, connections: int) -> dict[str, Any]:
                 }
                 load = Load(connections=connections, duration=duration)
                 runs = {}
-                for name, port in (("straight", straight), ("guarded", front)):
+                fronts = (("straight", straight), ("ceiling", ceiling), ("guarded", front))
+                for name, port in fronts:
                     result = run_wrk(f"http://127.0.0.1:{port}/orders/1", load, headers=headers)
                     runs[name] = result
             finally:
                 proc.terminate()
                 proc.wait(10)
-    s, g = runs["straight"], runs["guarded"]
+    s, c, g = runs["straight"], runs["ceiling"], runs["guarded"]
     return {
         "straight_rps": round(s.rps, 1),
         "guarded_rps": round(g.rps, 1),
         "ratio": round(g.rps / s.rps, 3) if s.rps else None,
+        # The same subrequest to a decision service that does nothing: the most a Python
+        # decision could reach here.
+        "ceiling_rps": round(c.rps, 1),
+        "ceiling_ratio": round(c.rps / s.rps, 3) if s.rps else None,
         "straight_p99_ms": s.latency_ms.get("p99"),
         "guarded_p99_ms": g.latency_ms.get("p99"),
-        "failed": {"straight": s.failed, "guarded": g.failed},
+        "ceiling_p99_ms": c.latency_ms.get("p99"),
+        "failed": {"straight": s.failed, "ceiling": c.failed, "guarded": g.failed},
         "connections": connections,
         "duration_s": duration,
     }
