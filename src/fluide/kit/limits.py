@@ -185,7 +185,7 @@ class LimitsMiddleware:
             if declared > self.max_body_bytes:
                 await _refuse(scope, send, 413, "PAYLOAD_TOO_LARGE", "Request body too large")
                 return None
-            return head.content_type, declared
+            return head.content_type, None if head.transfer_encoding else declared
         return head.content_type, None
 
     async def _read_body(
@@ -197,8 +197,9 @@ class LimitsMiddleware:
         the request by it and never hands over more. Granian sends such a body as its bytes
         with ``more_body`` and then an empty closing message; waiting for that one costs the
         task a suspension and the loop a turn, about 8 µs of server CPU per request with a body
-        (a raw ASGI app measured under wrk: docs/performance.md). Without a length (chunked),
-        the end is the message without ``more_body``, as before."""
+        (a raw ASGI app measured under wrk: docs/performance.md). Without a length, or with a
+        ``Transfer-Encoding`` beside it (which frames the body instead: ``_check_head`` then
+        gives no length), the end is the message without ``more_body``, as before."""
         chunks: list[bytes] = []
         received = 0
         while True:
@@ -248,6 +249,9 @@ class _Head:
     bad_header: str | None = None
     problem: str = ""
     value_too_large: bool = False
+    # A Transfer-Encoding frames the body, not the Content-Length (RFC 9112 §6.3): the body is
+    # then read to its last message, whatever length is declared.
+    transfer_encoding: bool = False
 
 
 def _scan_headers(headers: list[tuple[bytes, bytes]], max_value_bytes: int) -> _Head:
@@ -259,6 +263,7 @@ def _scan_headers(headers: list[tuple[bytes, bytes]], max_value_bytes: int) -> _
     content_type = b""
     bad_header: str | None = None
     problem = ""
+    transfer_encoding = False
     for name, value in headers:
         size = len(value)
         total += len(name) + size
@@ -274,7 +279,10 @@ def _scan_headers(headers: list[tuple[bytes, bytes]], max_value_bytes: int) -> _
                     bad_header, problem = name.decode("latin-1"), "must be printable ASCII"
             elif 0 in value:
                 bad_header, problem = name.decode("latin-1"), _NO_NUL
-    return _Head(total, content_length, content_type, bad_header, problem)
+            # (Only looked for while nothing is refused: a refused request's body is not read.)
+            if name == b"transfer-encoding":
+                transfer_encoding = True
+    return _Head(total, content_length, content_type, bad_header, problem, False, transfer_encoding)
 
 
 async def _refuse_nul(scope: Scope, send: Send, where: str) -> None:
