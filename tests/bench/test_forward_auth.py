@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from bench.forward_auth import nginx_config
+
 from tests.gateway.test_nginx import nginx_binary
 
 
