@@ -191,7 +191,7 @@ async def raw_request(port: int, payload: bytes, wait: float = 10.0) -> bytes:
                 if not chunk:
                     break
                 chunks.append(chunk)
-                if _complete(b"".join(chunks)):
+                if response_complete(b"".join(chunks)):
                     break
         return b"".join(chunks)
     finally:
@@ -200,7 +200,8 @@ async def raw_request(port: int, payload: bytes, wait: float = 10.0) -> bytes:
             await writer.wait_closed()
 
 
-def _complete(data: bytes) -> bool:
+def response_complete(data: bytes) -> bool:
+    """Whether ``data`` holds a whole response (head, and a body of its Content-Length)."""
     head, sep, body = data.partition(b"\r\n\r\n")
     if not sep:
         return False
