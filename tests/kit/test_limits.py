@@ -493,6 +493,11 @@ async def test_nul_in_the_path_query_headers_and_forms_is_refused(
 # ---- reading the body: to its declared length, or to the message without more_body ----------
 
 
+def _post(headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    """The least ASGI scope the limits read: a POST with ``headers``."""
+    return {"type": "http", "method": "POST", "path": "/x", "query_string": b"", "headers": headers}
+
+
 def _served(chunks: list[bytes], closing: bool) -> tuple[list[dict[str, Any]], list[str]]:
     """The messages a server hands over for a body sent as ``chunks``: each with ``more_body``
     but the last; with ``closing``, Granian's way: every chunk with ``more_body`` and then an
@@ -546,14 +551,7 @@ async def _through_limits(
     headers = [(b"content-type", b"application/octet-stream")]
     if declared:
         headers.append((b"content-length", str(len(body)).encode()))
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/x",
-        "query_string": b"",
-        "headers": headers,
-    }
-    await LimitsMiddleware(inner, max_body_bytes=MIB)(scope, receive, send)
+    await LimitsMiddleware(inner, max_body_bytes=MIB)(_post(headers), receive, send)
     return seen["body"], log, seen["after"]
 
 
@@ -600,14 +598,7 @@ def _first_body(messages: list[dict[str, Any]], headers: list[tuple[bytes, bytes
     async def send(message: dict[str, Any]) -> None:
         pass
 
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/x",
-        "query_string": b"",
-        "headers": headers,
-    }
-    asyncio.run(LimitsMiddleware(inner)(scope, receive, send))
+    asyncio.run(LimitsMiddleware(inner)(_post(headers), receive, send))
     assert len(seen) == 1
     return seen[0]
 
