@@ -222,6 +222,26 @@ async def test_a_dpop_bound_token_is_refused_with_its_own_challenge(
     assert len(stack.upstream.seen) == before
 
 
+async def test_a_forged_variant_header_changes_no_refusal(
+    http: httpx.AsyncClient, stack: Stack, dev: Dev
+) -> None:
+    """A client sending ``X-Fluide-Error-Variant: dpop`` (or the other denial headers) with a
+    plain bad token gets the plain refusal: the denial page hears only what decide said."""
+    forged = {
+        "X-Fluide-Error-Variant": "dpop",
+        "X-Fluide-Error-Code": "INSUFFICIENT_SCOPE",
+        "X-Fluide-Error-Scope": "hr:read",
+    }
+    before = len(stack.upstream.seen)
+    resp = await http.get("/orders/1", headers={**bearer("a.b.c", dev), **forged})
+    assert resp.status_code == 401, resp.text
+    assert resp.json()["code"] == "TOKEN_INVALID"
+    assert resp.json()["message"] == "Access token is invalid"
+    challenges = resp.headers.get_list("www-authenticate")
+    assert len(challenges) == 1 and challenges[0].startswith("Bearer")
+    assert len(stack.upstream.seen) == before
+
+
 @pytest.mark.usefixtures("whole_minute")
 async def test_rate_limit_through_nginx(
     client: httpx.AsyncClient, http: httpx.AsyncClient, dev: Dev, runtime: App
